@@ -1,0 +1,1 @@
+"""Threshold alerts: rules (pure), Slack sender, deduplication and CLI entry point."""

@@ -1,0 +1,161 @@
+"""Admin request bodies parsed into frozen dataclasses; the CLI builds the same ones.
+
+Every failure is an ApiError whose detail names the field and what was wrong with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ingest import domains
+from ingest.clock import now_ms, parse_iso
+from ingest.errors import ApiError, ErrorCode, invalid_field
+from ingest.models import PLANS, PROPERTY_TYPES
+from ingest.sources import KNOWN_SOURCES
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 2000
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class NewOrg:
+    name: str
+    domain: str
+    plan: str
+
+
+@dataclass(frozen=True)
+class NewProject:
+    name: str
+    domain: str
+    description: str | None
+
+
+@dataclass(frozen=True)
+class NewProperty:
+    domain: str  # as given; normalized against the project's apex when stored
+    type: str
+
+
+@dataclass(frozen=True)
+class NewKey:
+    name: str
+    expires_at: int | None
+
+
+@dataclass(frozen=True)
+class SourcesUpdate:
+    enabled: tuple[str, ...]
+
+
+def decode(raw: bytes) -> Mapping[str, Any]:
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(
+            ErrorCode.PAYLOAD_TOO_LARGE, f"body is {len(raw)} bytes; at most {MAX_BODY_BYTES}"
+        )
+    if not raw.strip():
+        raise ApiError(ErrorCode.INVALID_JSON, "body is empty; send a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(ErrorCode.INVALID_JSON, f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(ErrorCode.INVALID_JSON, "body must be a JSON object")
+    return body
+
+
+def text(body: Mapping[str, Any], field: str, limit: int = MAX_NAME, required: bool = True) -> str:
+    value = body.get(field)
+    if value is None:
+        if required:
+            raise invalid_field(field, "is required")
+        return ""
+    if not isinstance(value, str):
+        raise invalid_field(field, f"must be a string, not {type(value).__name__}")
+    value = value.strip()
+    if required and not value:
+        raise invalid_field(field, "must not be empty")
+    if len(value) > limit:
+        raise invalid_field(field, f"is {len(value)} characters; at most {limit}")
+    return value
+
+
+def choice(
+    body: Mapping[str, Any], field: str, options: tuple[str, ...], default: str | None = None
+) -> str:
+    if body.get(field) is None and default is not None:
+        return default
+    value = text(body, field).lower()
+    if value not in options:
+        raise invalid_field(field, f"must be one of {', '.join(options)}, not {value!r}")
+    return value
+
+
+def domain_field(body: Mapping[str, Any], field: str = "domain") -> str:
+    return text(body, field, limit=2048)
+
+
+def as_domain_error(field: str, exc: domains.DomainError) -> ApiError:
+    return ApiError(ErrorCode.INVALID_DOMAIN, f"{field}: {exc.reason}")
+
+
+def new_org(body: Mapping[str, Any]) -> NewOrg:
+    raw_domain = domain_field(body)
+    try:
+        domain = domains.project_domain(raw_domain)
+    except domains.DomainError as exc:
+        raise as_domain_error("domain", exc) from None
+    return NewOrg(name=text(body, "name"), domain=domain, plan=choice(body, "plan", PLANS))
+
+
+def new_project(body: Mapping[str, Any]) -> NewProject:
+    raw_domain = domain_field(body)
+    try:
+        domain = domains.project_domain(raw_domain)
+    except domains.DomainError as exc:
+        raise as_domain_error("domain", exc) from None
+    description = text(body, "description", MAX_DESCRIPTION, required=False) or None
+    return NewProject(name=text(body, "name"), domain=domain, description=description)
+
+
+def new_property(body: Mapping[str, Any]) -> NewProperty:
+    return NewProperty(
+        domain=domain_field(body), type=choice(body, "type", PROPERTY_TYPES, default="website")
+    )
+
+
+def new_key(body: Mapping[str, Any], now: int | None = None) -> NewKey:
+    name = text(body, "name")
+    raw_expiry = body.get("expires_at")
+    expires_at = None
+    if raw_expiry is not None:
+        if not isinstance(raw_expiry, str):
+            raise invalid_field("expires_at", "must be an ISO 8601 date-time string or null")
+        try:
+            expires_at = parse_iso(raw_expiry)
+        except ValueError:
+            raise invalid_field(
+                "expires_at", f"{raw_expiry!r} is not an ISO 8601 date-time"
+            ) from None
+        if expires_at <= (now or now_ms()):
+            raise invalid_field("expires_at", "must be in the future")
+    return NewKey(name=name, expires_at=expires_at)
+
+
+def sources_update(body: Mapping[str, Any]) -> SourcesUpdate:
+    enabled = body.get("enabled")
+    if not isinstance(enabled, list) or not all(isinstance(s, str) for s in enabled):
+        raise invalid_field("enabled", "must be a list of source names")
+    names = [s.strip().lower() for s in enabled]
+    unknown = sorted(set(names) - set(KNOWN_SOURCES))
+    if unknown:
+        raise invalid_field(
+            "enabled",
+            f"unknown source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}",
+        )
+    return SourcesUpdate(enabled=tuple(dict.fromkeys(names)))

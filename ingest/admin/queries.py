@@ -1,0 +1,112 @@
+"""Composite reads shared by the admin API and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+from ingest import catalog, onboarding
+from ingest.errors import ApiError, ErrorCode, invalid_field
+from tag.snippet import install_snippet, tag_url
+
+
+async def install_info(
+    conn: aiosqlite.Connection,
+    project_id: str,
+    property_id: int | None,
+    key_id: str | None,
+    base_url: str,
+) -> dict[str, Any]:
+    """The snippet for a property and key; without them, the default property and its newest
+    active key are chosen (runbook 5.1: the wizard preselects)."""
+    project = await catalog.get_project(conn, project_id)
+    chosen = property_id or project.default_property_id
+    if chosen is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"project {project_id} has no property yet")
+    prop = await catalog.get_property(conn, chosen)
+    if prop.project_id != project_id:
+        raise invalid_field("property_id", f"{chosen} belongs to another project")
+    if key_id is not None:
+        key = await catalog.get_key(conn, key_id)
+        if key.property_id != prop.id:
+            raise invalid_field("key_id", f"{key_id} is not linked to property {prop.id}")
+    else:
+        active = [k for k in await catalog.list_keys(conn, prop.id) if k.state() == "active"]
+        if not active:
+            raise ApiError(
+                ErrorCode.CONFLICT,
+                f"property {prop.id} has no active key; create one with"
+                f" POST /api/admin/properties/{prop.id}/keys",
+            )
+        key = active[-1]
+    if key.state() != "active":
+        raise ApiError(ErrorCode.CONFLICT, f"key {key.id} is {key.state()}; use an active key")
+    src = tag_url(base_url)
+    return {
+        "project_id": project_id,
+        "property_id": prop.id,
+        "key_id": key.id,
+        "tag_url": src,
+        "snippet": install_snippet(src, key.id, project_id, prop.id),
+    }
+
+
+async def onboarding_facts(conn: aiosqlite.Connection, project_id: str) -> onboarding.Facts:
+    project = await catalog.get_project(conn, project_id)
+    props = await catalog.list_properties(conn, project_id)
+    keys = [k for p in props for k in await catalog.list_keys(conn, p.id)]
+    return onboarding.Facts(
+        org=await catalog.get_org(conn, project.org_id),
+        project=project,
+        properties=props,
+        keys=keys,
+        enabled_sources=await catalog.enabled_sources(conn, project_id),
+    )
+
+
+async def project_sources(conn: aiosqlite.Connection, project_id: str) -> set[str]:
+    await catalog.get_project(conn, project_id)
+    return await catalog.enabled_sources(conn, project_id)
+
+
+async def org_detail(conn: aiosqlite.Connection, org_id: str) -> dict[str, Any]:
+    org = await catalog.get_org(conn, org_id)
+    projects = await catalog.list_projects(conn, org_id)
+    return {**org.to_json(), "projects": [p.to_json() for p in projects]}
+
+
+async def org_projects(conn: aiosqlite.Connection, org_id: str) -> dict[str, Any]:
+    await catalog.get_org(conn, org_id)
+    return {"projects": [p.to_json() for p in await catalog.list_projects(conn, org_id)]}
+
+
+async def project_detail(conn: aiosqlite.Connection, project_id: str) -> dict[str, Any]:
+    project = await catalog.get_project(conn, project_id)
+    props = await catalog.list_properties(conn, project_id)
+    return {**project.to_json(), "properties": [p.to_json() for p in props]}
+
+
+async def project_properties(conn: aiosqlite.Connection, project_id: str) -> dict[str, Any]:
+    await catalog.get_project(conn, project_id)
+    props = await catalog.list_properties(conn, project_id)
+    return {"properties": [p.to_json() for p in props]}
+
+
+async def property_detail(conn: aiosqlite.Connection, property_id: int) -> dict[str, Any]:
+    prop = await catalog.get_property(conn, property_id)
+    keys = await catalog.list_keys(conn, property_id)
+    return {**prop.to_json(), "keys": [k.to_json() for k in keys]}
+
+
+async def property_keys(conn: aiosqlite.Connection, property_id: int) -> dict[str, Any]:
+    await catalog.get_property(conn, property_id)
+    return {"keys": [k.to_json() for k in await catalog.list_keys(conn, property_id)]}
+
+
+async def all_orgs(conn: aiosqlite.Connection) -> dict[str, Any]:
+    return {"orgs": [o.to_json() for o in await catalog.list_orgs(conn)]}
+
+
+async def key_detail(conn: aiosqlite.Connection, key_id: str) -> dict[str, Any]:
+    return (await catalog.get_key(conn, key_id)).to_json()

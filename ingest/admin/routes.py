@@ -1,0 +1,178 @@
+"""Admin API handlers: parse the body, run one transaction or one read, answer JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiosqlite
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from ingest import onboarding, provisioning
+from ingest.admin import bodies, queries
+from ingest.admin.auth import AdminAuthMiddleware
+from ingest.clock import now_ms
+from ingest.errors import invalid_field
+from ingest.health import admin_health
+from ingest.http import json_response, state
+from ingest.sources import describe_sources
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def _body(request: Request) -> Any:
+    return bodies.decode(await request.body())
+
+
+def reader(query: Callable[[aiosqlite.Connection, Any], Awaitable[Any]], param: str) -> Handler:
+    """A GET handler answering `query(conn, path_params[param])`."""
+
+    async def handle(request: Request) -> Response:
+        value = request.path_params[param]
+        return json_response(await state(request).db.read(lambda conn: query(conn, value)))
+
+    return handle
+
+
+async def list_orgs(request: Request) -> Response:
+    return json_response(await state(request).db.read(queries.all_orgs))
+
+
+async def create_org(request: Request) -> Response:
+    new = bodies.new_org(await _body(request))
+    org = await state(request).db.transaction(
+        lambda conn: provisioning.create_org(conn, new, now_ms())
+    )
+    return json_response(org.to_json(), 201)
+
+
+async def create_project(request: Request) -> Response:
+    new = bodies.new_project(await _body(request))
+    org_id = request.path_params["org_id"]
+    project, prop = await state(request).db.transaction(
+        lambda conn: provisioning.create_project(conn, org_id, new, now_ms())
+    )
+    return json_response({**project.to_json(), "default_property": prop.to_json()}, 201)
+
+
+async def create_property(request: Request) -> Response:
+    new = bodies.new_property(await _body(request))
+    project_id = request.path_params["project_id"]
+    prop = await state(request).db.transaction(
+        lambda conn: provisioning.create_property(conn, project_id, new, now_ms())
+    )
+    return json_response(prop.to_json(), 201)
+
+
+async def create_key(request: Request) -> Response:
+    new = bodies.new_key(await _body(request))
+    property_id = request.path_params["property_id"]
+    app = state(request)
+    key, secret = await app.db.transaction(
+        lambda conn: provisioning.create_key(
+            conn, property_id, new, app.settings.key_hash_secret, now_ms()
+        )
+    )
+    return json_response({**key.to_json(), "secret": secret}, 201)
+
+
+async def revoke_key(request: Request) -> Response:
+    key_id = request.path_params["key_id"]
+    key = await state(request).db.transaction(
+        lambda conn: provisioning.revoke_key(conn, key_id, now_ms())
+    )
+    return json_response(key.to_json())
+
+
+async def rotate_key(request: Request) -> Response:
+    key_id = request.path_params["key_id"]
+    app = state(request)
+    key, secret = await app.db.transaction(
+        lambda conn: provisioning.rotate_key(conn, key_id, app.settings.key_hash_secret, now_ms())
+    )
+    return json_response({**key.to_json(), "secret": secret})
+
+
+async def sources(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    db = state(request).db
+    if request.method == "PUT":
+        update = bodies.sources_update(await _body(request))
+        await db.transaction(
+            lambda conn: provisioning.set_sources(conn, project_id, update, now_ms())
+        )
+    enabled = await db.read(lambda conn: queries.project_sources(conn, project_id))
+    return json_response(describe_sources(project_id, enabled))
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise invalid_field(name, f"must be an integer, not {raw!r}") from None
+
+
+async def install(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    property_id = _int_param(request, "property_id")
+    key_id = request.query_params.get("key_id") or None
+    app = state(request)
+    base_url = app.settings.public_url or str(request.base_url)
+    info = await app.db.read(
+        lambda conn: queries.install_info(conn, project_id, property_id, key_id, base_url)
+    )
+    return json_response(info)
+
+
+async def onboarding_status(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    facts = await state(request).db.read(lambda conn: queries.onboarding_facts(conn, project_id))
+    return json_response(onboarding.summary(facts, now_ms()))
+
+
+def admin_mount(token: str) -> Mount:
+    routes = [
+        Route("/orgs", create_org, methods=["POST"]),
+        Route("/orgs", list_orgs, methods=["GET"]),
+        Route("/orgs/{org_id}", reader(queries.org_detail, "org_id"), methods=["GET"]),
+        Route("/orgs/{org_id}/projects", create_project, methods=["POST"]),
+        Route("/orgs/{org_id}/projects", reader(queries.org_projects, "org_id"), methods=["GET"]),
+        Route(
+            "/projects/{project_id}",
+            reader(queries.project_detail, "project_id"),
+            methods=["GET"],
+        ),
+        Route("/projects/{project_id}/properties", create_property, methods=["POST"]),
+        Route(
+            "/projects/{project_id}/properties",
+            reader(queries.project_properties, "project_id"),
+            methods=["GET"],
+        ),
+        Route("/projects/{project_id}/sources", sources, methods=["GET", "PUT"]),
+        Route("/projects/{project_id}/install", install, methods=["GET"]),
+        Route("/projects/{project_id}/onboarding-status", onboarding_status, methods=["GET"]),
+        Route(
+            "/properties/{property_id:int}",
+            reader(queries.property_detail, "property_id"),
+            methods=["GET"],
+        ),
+        Route("/properties/{property_id:int}/keys", create_key, methods=["POST"]),
+        Route(
+            "/properties/{property_id:int}/keys",
+            reader(queries.property_keys, "property_id"),
+            methods=["GET"],
+        ),
+        Route("/keys/{key_id}", reader(queries.key_detail, "key_id"), methods=["GET"]),
+        Route("/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
+        Route("/keys/{key_id}/rotate", rotate_key, methods=["POST"]),
+        Route("/health", admin_health, methods=["GET"]),
+    ]
+    return Mount(
+        "/api/admin", routes=routes, middleware=[Middleware(AdminAuthMiddleware, token=token)]
+    )

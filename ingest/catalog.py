@@ -1,0 +1,101 @@
+"""Reads of provisioning records; each getter raises a 404 ApiError for an unknown id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import aiosqlite
+
+from ingest.errors import not_found
+from ingest.models import ApiKey, Org, Project, Property
+
+_ORG = "SELECT id, name, domain, plan, created_at FROM orgs"
+_PROJECT = """SELECT p.id, p.org_id, p.name, p.domain, p.description, p.created_at,
+    (SELECT id FROM properties WHERE project_id = p.id AND is_default = 1) AS default_property_id
+    FROM projects AS p"""
+_PROPERTY = "SELECT id, project_id, domain, type, active, is_default, created_at FROM properties"
+_KEY = """SELECT k.id, k.property_id, p.project_id, k.name, k.status, k.created_at, k.expires_at,
+    k.revoked_at, k.rotated_at, k.last_used_at
+    FROM api_keys AS k JOIN properties AS p ON p.id = k.property_id"""
+
+
+async def _rows(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+    async with conn.execute(sql, tuple(params)) as cursor:
+        return list(await cursor.fetchall())
+
+
+def _org(row: Any) -> Org:
+    return Org(*row)
+
+
+def _project(row: Any) -> Project:
+    return Project(*row)
+
+
+def _property(row: Any) -> Property:
+    return Property(
+        id=row[0],
+        project_id=row[1],
+        domain=row[2],
+        type=row[3],
+        active=bool(row[4]),
+        is_default=bool(row[5]),
+        created_at=row[6],
+    )
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(*row)
+
+
+async def get_org(conn: aiosqlite.Connection, org_id: str) -> Org:
+    rows = await _rows(conn, f"{_ORG} WHERE id = ?", [org_id])
+    if not rows:
+        raise not_found("organization", org_id)
+    return _org(rows[0])
+
+
+async def list_orgs(conn: aiosqlite.Connection) -> list[Org]:
+    return [_org(r) for r in await _rows(conn, f"{_ORG} ORDER BY created_at, id")]
+
+
+async def get_project(conn: aiosqlite.Connection, project_id: str) -> Project:
+    rows = await _rows(conn, f"{_PROJECT} WHERE p.id = ?", [project_id])
+    if not rows:
+        raise not_found("project", project_id)
+    return _project(rows[0])
+
+
+async def list_projects(conn: aiosqlite.Connection, org_id: str) -> list[Project]:
+    sql = f"{_PROJECT} WHERE p.org_id = ? ORDER BY p.created_at, p.id"
+    return [_project(r) for r in await _rows(conn, sql, [org_id])]
+
+
+async def get_property(conn: aiosqlite.Connection, property_id: int) -> Property:
+    rows = await _rows(conn, f"{_PROPERTY} WHERE id = ?", [property_id])
+    if not rows:
+        raise not_found("property", property_id)
+    return _property(rows[0])
+
+
+async def list_properties(conn: aiosqlite.Connection, project_id: str) -> list[Property]:
+    sql = f"{_PROPERTY} WHERE project_id = ? ORDER BY id"
+    return [_property(r) for r in await _rows(conn, sql, [project_id])]
+
+
+async def get_key(conn: aiosqlite.Connection, key_id: str) -> ApiKey:
+    rows = await _rows(conn, f"{_KEY} WHERE k.id = ?", [key_id])
+    if not rows:
+        raise not_found("key", key_id)
+    return _key(rows[0])
+
+
+async def list_keys(conn: aiosqlite.Connection, property_id: int) -> list[ApiKey]:
+    sql = f"{_KEY} WHERE k.property_id = ? ORDER BY k.created_at, k.id"
+    return [_key(r) for r in await _rows(conn, sql, [property_id])]
+
+
+async def enabled_sources(conn: aiosqlite.Connection, project_id: str) -> set[str]:
+    sql = "SELECT source FROM project_ai_sources WHERE project_id = ? AND enabled = 1"
+    return {r[0] for r in await _rows(conn, sql, [project_id])}

@@ -1,0 +1,104 @@
+"""The `optiview` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import orjson
+from dotenv import load_dotenv
+
+from ingest import __version__
+from ingest.app import migrate
+from ingest.config import ConfigError, Settings, load_settings
+from ingest.errors import ApiError
+from ingest.provision_cli import add_commands
+from ingest.serve import SERVERS, serve
+from ingest.storage.database import Database, StorageUnavailable
+from ingest.storage.migrations import MigrationError
+
+EXIT_FAILURE = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optiview",
+        description="Optiview Edge: serve the collector and admin API, migrate the database, "
+        "and provision organizations, projects, properties and keys.",
+        epilog="Configuration comes from the environment (and ./.env): OPTIVIEW_DB, "
+        "OPTIVIEW_ENV, OPTIVIEW_ADMIN_TOKEN, KEY_HASH_SECRET; see the README.",
+    )
+    parser.add_argument("--version", action="version", version=f"optiview {__version__}")
+    sub = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="apply pending migrations, then serve HTTP")
+    p.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="default 8080")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=os.environ.get("OPTIVIEW_SERVER", "uvicorn"),
+        help="HTTP server (default uvicorn, or OPTIVIEW_SERVER)",
+    )
+    sub.add_parser("migrate", help="apply pending migrations and exit")
+    add_commands(sub)
+    return parser
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+async def _run_command(args: argparse.Namespace, settings: Settings) -> object:
+    migrate(settings)
+    db = await Database.open(
+        settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
+    )
+    try:
+        return await args.command(args, settings, db)
+    finally:
+        await db.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="optiview: %(levelname)s: %(message)s")
+    load_dotenv(os.environ.get("OPTIVIEW_ENV_FILE", ".env"), override=False)
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.group == "serve":
+            if args.workers < 1:
+                raise ConfigError("--workers must be at least 1")
+            return serve(settings, args.host, args.port, args.workers, args.server)
+        if args.group == "migrate":
+            applied = migrate(settings)
+            print(
+                f"optiview: applied {', '.join(applied)}"
+                if applied
+                else f"optiview: {settings.db_path} is up to date",
+                file=sys.stderr,
+            )
+            return 0
+        result = asyncio.run(_run_command(args, settings))
+    except ApiError as exc:
+        print(f"optiview: error: {exc.code.value}: {exc.detail}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (ConfigError, MigrationError, StorageUnavailable) as exc:
+        print(f"optiview: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    _print_json(result)
+    if isinstance(result, dict) and "secret" in result:
+        print(
+            "optiview: store the secret now: it is shown this once (only its hash is kept)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Settings from environment variables (and an optional .env file), checked once at start."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("optiview.config")
+
+ENVIRONMENTS = ("development", "production")
+DEFAULT_DB = "./data/optiview.db"
+DEV_SECRETS_FILE = ".optiview-dev-secrets.json"
+SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    db_path: Path
+    admin_token: str
+    key_hash_secret: bytes
+    slack_webhook_url: str | None
+    public_url: str | None
+    sqlite_synchronous: str
+    busy_timeout_ms: int
+    # Where development secrets were generated instead of configured (None when configured).
+    dev_secrets_file: Path | None
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env_vars = os.environ if environ is None else environ
+    env = env_vars.get("OPTIVIEW_ENV", "development").strip().lower() or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"OPTIVIEW_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    db_path = Path(env_vars.get("OPTIVIEW_DB", "").strip() or DEFAULT_DB)
+    admin_token = env_vars.get("OPTIVIEW_ADMIN_TOKEN", "").strip()
+    key_hash_secret = env_vars.get("KEY_HASH_SECRET", "").strip()
+
+    dev_secrets_file = None
+    if env == "production":
+        missing = [
+            name
+            for name, value in (
+                ("KEY_HASH_SECRET", key_hash_secret),
+                ("OPTIVIEW_ADMIN_TOKEN", admin_token),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "OPTIVIEW_ENV=production refuses to start without "
+                + " and ".join(missing)
+                + ": set "
+                + ("it" if len(missing) == 1 else "them")
+                + " in the environment"
+            )
+    elif not (admin_token and key_hash_secret):
+        dev_secrets_file = db_path.parent / DEV_SECRETS_FILE
+        generated = _dev_secrets(dev_secrets_file)
+        admin_token = admin_token or generated["admin_token"]
+        key_hash_secret = key_hash_secret or generated["key_hash_secret"]
+
+    synchronous = env_vars.get("OPTIVIEW_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise ConfigError(
+            f"OPTIVIEW_SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {synchronous!r}"
+        )
+    return Settings(
+        env=env,
+        db_path=db_path,
+        admin_token=admin_token,
+        key_hash_secret=key_hash_secret.encode(),
+        slack_webhook_url=env_vars.get("SLACK_WEBHOOK_URL", "").strip() or None,
+        public_url=(env_vars.get("OPTIVIEW_PUBLIC_URL", "").strip().rstrip("/") or None),
+        sqlite_synchronous=synchronous,
+        busy_timeout_ms=_positive_int(env_vars, "OPTIVIEW_BUSY_TIMEOUT_MS", 5000),
+        dev_secrets_file=dev_secrets_file,
+    )
+
+
+def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:
+    raw = env_vars.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, not {value}")
+    return value
+
+
+def _dev_secrets(path: Path) -> dict[str, str]:
+    """Read, or create once, the development secrets kept beside the database.
+
+    Kept on disk so that keys issued before a restart still verify. Created with O_EXCL so that
+    several workers starting together agree on one file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = {
+        "key_hash_secret": secrets.token_hex(32),
+        "admin_token": secrets.token_urlsafe(24),
+    }
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as out:
+            json.dump(fresh, out)
+        log.warning(
+            "development mode: generated KEY_HASH_SECRET and OPTIVIEW_ADMIN_TOKEN in %s; "
+            "set both in the environment for production",
+            path,
+        )
+    try:
+        stored = json.loads(path.read_text())
+        return {
+            "key_hash_secret": str(stored["key_hash_secret"]),
+            "admin_token": str(stored["admin_token"]),
+        }
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            f"development secrets file {path} is unreadable ({exc}); delete it to regenerate"
+        ) from exc

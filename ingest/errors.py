@@ -1,0 +1,71 @@
+"""Every error the service answers with, mapped to its HTTP status in one table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+import orjson
+from starlette.responses import Response
+
+
+class ErrorCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_FIELD = "invalid_field"
+    INVALID_DOMAIN = "invalid_domain"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL = "internal_error"
+    UNAVAILABLE = "unavailable"
+
+
+STATUS: Mapping[ErrorCode, int] = {
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.INVALID_FIELD: 400,
+    ErrorCode.INVALID_DOMAIN: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL: 500,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+class ApiError(Exception):
+    """An error with a code from the closed set and a detail that says what was wrong."""
+
+    def __init__(
+        self, code: ErrorCode, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+
+def error_response(error: ApiError) -> Response:
+    body = orjson.dumps({"error": error.code.value, "detail": error.detail})
+    return Response(body, error.status, headers=error.headers, media_type="application/json")
+
+
+def not_found(what: str, ident: object) -> ApiError:
+    return ApiError(ErrorCode.NOT_FOUND, f"{what} {ident} does not exist")
+
+
+def invalid_field(field: str, reason: str) -> ApiError:
+    return ApiError(ErrorCode.INVALID_FIELD, f"{field}: {reason}")

@@ -1,0 +1,62 @@
+"""GET /health (public) and GET /api/admin/health: ok, degraded or down, with each check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingest.http import AppState, json_response, state
+
+OK, DEGRADED, DOWN = "ok", "degraded", "down"
+_RANK = {OK: 0, DEGRADED: 1, DOWN: 2}
+
+
+def overall(checks: dict[str, dict[str, Any]]) -> str:
+    """The worst status among the checks (pure)."""
+    return max((c["status"] for c in checks.values()), key=_RANK.__getitem__, default=OK)
+
+
+async def _applied(conn: aiosqlite.Connection) -> list[str]:
+    async with conn.execute("SELECT name FROM d1_migrations ORDER BY id") as cursor:
+        return [row[0] for row in await cursor.fetchall()]
+
+
+async def run_checks(app: AppState) -> dict[str, dict[str, Any]]:
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        applied = await app.db.read(_applied)
+    except Exception as exc:
+        checks["database"] = {"status": DOWN, "detail": f"cannot read the database: {exc}"}
+        return checks
+    checks["database"] = {"status": OK}
+    missing = [name for name in app.migrations_known if name not in applied]
+    checks["migrations"] = {
+        "status": DEGRADED if missing else OK,
+        "applied": len(applied),
+        "pending": missing,
+    }
+    return checks
+
+
+async def health(request: Request) -> Response:
+    checks = await run_checks(state(request))
+    status = overall(checks)
+    return json_response({"status": status, "checks": checks}, 503 if status == DOWN else 200)
+
+
+async def admin_health(request: Request) -> Response:
+    app = state(request)
+    checks = await run_checks(app)
+    status = overall(checks)
+    return json_response(
+        {
+            "status": status,
+            "checks": checks,
+            "environment": app.settings.env,
+            "database": str(app.settings.db_path),
+        },
+        503 if status == DOWN else 200,
+    )

@@ -1,0 +1,135 @@
+"""The runbook checklist for a project, computed from what is stored (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
+from typing import Any
+
+from ingest import domains
+from ingest.models import ApiKey, Org, Project, Property
+
+
+@dataclass(frozen=True)
+class Facts:
+    org: Org
+    project: Project
+    properties: Sequence[Property]
+    keys: Sequence[ApiKey]
+    enabled_sources: Set[str]
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    step: str
+    title: str
+    done: bool
+    detail: str
+    hint: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "step": self.step,
+            "title": self.title,
+            "done": self.done,
+            "detail": self.detail,
+            "hint": None if self.done else self.hint,
+        }
+
+
+def _normalized(domain: str) -> bool:
+    try:
+        return domains.project_domain(domain) == domain
+    except domains.DomainError:
+        return False
+
+
+def checklist(facts: Facts, now_ms: int) -> list[Item]:
+    project = facts.project
+    default = next((p for p in facts.properties if p.is_default), None)
+    good_properties = [
+        p for p in facts.properties if p.active and _property_domain_ok(p.domain, project.domain)
+    ]
+    good_ids = {p.id for p in good_properties}
+    active_keys = [
+        k for k in facts.keys if k.property_id in good_ids and k.state(now_ms) == "active"
+    ]
+    first_property = good_properties[0].id if good_properties else "<property_id>"
+    return [
+        Item(
+            "org_created",
+            "1.1",
+            "Organization created",
+            True,
+            f"{facts.org.name} ({facts.org.id}), plan {facts.org.plan}",
+            "",
+        ),
+        Item(
+            "project_created",
+            "2.1",
+            "Project created with a normalized apex domain",
+            _normalized(project.domain),
+            f"{project.name}: {project.domain}",
+            "Recreate the project with its apex domain"
+            f" (POST /api/admin/orgs/{facts.org.id}/projects)",
+        ),
+        Item(
+            "default_property",
+            "2.2",
+            "Default property created",
+            default is not None,
+            f"property {default.id} on {default.domain}" if default else "no default property",
+            f"Add a property: POST /api/admin/projects/{project.id}/properties"
+            f" or `optiview property create --project {project.id} --domain {project.domain}`",
+        ),
+        Item(
+            "property_active",
+            "3.2",
+            "Property active with a normalized domain",
+            bool(good_properties),
+            ", ".join(f"{p.id} ({p.domain})" for p in good_properties) or "no active property",
+            f"Add a property: POST /api/admin/projects/{project.id}/properties"
+            f" or `optiview property create --project {project.id} --domain {project.domain}`",
+        ),
+        Item(
+            "key_active",
+            "4.2",
+            "Active API key linked to the property",
+            bool(active_keys),
+            ", ".join(k.id for k in active_keys) or "no active key",
+            f"Create a key: POST /api/admin/properties/{first_property}/keys"
+            f" or `optiview key create --property {first_property} --name 'Production Website'`",
+        ),
+        Item(
+            "ai_sources_enabled",
+            "7.1",
+            "AI sources enabled",
+            bool(facts.enabled_sources),
+            ", ".join(sorted(facts.enabled_sources)) or "none enabled",
+            f"Enable sources: PUT /api/admin/projects/{project.id}/sources"
+            f" or `optiview sources set --project {project.id} chatgpt claude perplexity gemini`",
+        ),
+    ]
+
+
+def _property_domain_ok(domain: str, apex: str) -> bool:
+    try:
+        return domains.property_domain(domain, apex) == domain
+    except domains.DomainError:
+        return False
+
+
+def summary(facts: Facts, now_ms: int) -> dict[str, Any]:
+    items = checklist(facts, now_ms)
+    pending = [item for item in items if not item.done]
+    return {
+        "project_id": facts.project.id,
+        "org_id": facts.org.id,
+        "complete": not pending,
+        "done": len(items) - len(pending),
+        "total": len(items),
+        "next_step": pending[0].hint if pending else None,
+        "items": [item.to_json() for item in items],
+    }

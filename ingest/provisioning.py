@@ -1,0 +1,161 @@
+"""Provisioning writes (runbook steps 1-4 and 7). Each function runs inside the caller's
+transaction (Database.transaction), so a call is written whole or not at all."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import aiosqlite
+
+from ingest import catalog, domains, ids, keys
+from ingest.admin.bodies import (
+    NewKey,
+    NewOrg,
+    NewProject,
+    NewProperty,
+    SourcesUpdate,
+    as_domain_error,
+)
+from ingest.errors import ApiError, ErrorCode
+from ingest.models import ApiKey, Org, Project, Property
+from ingest.sources import DEFAULT_ENABLED
+
+
+async def create_org(conn: aiosqlite.Connection, new: NewOrg, now: int) -> Org:
+    org = Org(ids.new_org_id(), new.name, new.domain, new.plan, now)
+    await conn.execute(
+        "INSERT INTO orgs (id, name, domain, plan, created_at) VALUES (?, ?, ?, ?, ?)",
+        (org.id, org.name, org.domain, org.plan, org.created_at),
+    )
+    return org
+
+
+async def create_project(
+    conn: aiosqlite.Connection, org_id: str, new: NewProject, now: int
+) -> tuple[Project, Property]:
+    """A project, its default property on the project's domain, and the default AI sources."""
+    await catalog.get_org(conn, org_id)
+    async with conn.execute(
+        "SELECT id FROM projects WHERE org_id = ? AND domain = ?", (org_id, new.domain)
+    ) as cursor:
+        clash = await cursor.fetchone()
+    if clash:
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            f"organization {org_id} already has project {clash[0]} for domain {new.domain}",
+        )
+    project = Project(
+        ids.new_project_id(), org_id, new.name, new.domain, new.description, now, None
+    )
+    await conn.execute(
+        "INSERT INTO projects (id, org_id, name, domain, description, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (project.id, org_id, project.name, project.domain, project.description, now),
+    )
+    prop = await _insert_property(conn, project.id, project.domain, "website", now, default=True)
+    await conn.executemany(
+        "INSERT INTO project_ai_sources (project_id, source, enabled, updated_at)"
+        " VALUES (?, ?, 1, ?)",
+        [(project.id, source, now) for source in DEFAULT_ENABLED],
+    )
+    return replace(project, default_property_id=prop.id), prop
+
+
+async def create_property(
+    conn: aiosqlite.Connection, project_id: str, new: NewProperty, now: int
+) -> Property:
+    project = await catalog.get_project(conn, project_id)
+    try:
+        domain = domains.property_domain(new.domain, project.domain)
+    except domains.DomainError as exc:
+        raise as_domain_error("domain", exc) from None
+    async with conn.execute(
+        "SELECT id FROM properties WHERE project_id = ? AND domain = ?", (project_id, domain)
+    ) as cursor:
+        clash = await cursor.fetchone()
+    if clash:
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            f"project {project_id} already has property {clash[0]} for domain {domain}",
+        )
+    return await _insert_property(conn, project_id, domain, new.type, now, default=False)
+
+
+async def _insert_property(
+    conn: aiosqlite.Connection, project_id: str, domain: str, type_: str, now: int, default: bool
+) -> Property:
+    cursor = await conn.execute(
+        "INSERT INTO properties (project_id, domain, type, active, is_default, created_at)"
+        " VALUES (?, ?, ?, 1, ?, ?)",
+        (project_id, domain, type_, int(default), now),
+    )
+    assert cursor.lastrowid is not None
+    return Property(cursor.lastrowid, project_id, domain, type_, True, default, now)
+
+
+async def create_key(
+    conn: aiosqlite.Connection, property_id: int, new: NewKey, pepper: bytes, now: int
+) -> tuple[ApiKey, str]:
+    """A new active key; the secret is returned here and never again."""
+    prop = await catalog.get_property(conn, property_id)
+    if not prop.active:
+        raise ApiError(ErrorCode.CONFLICT, f"property {property_id} is not active")
+    secret = keys.new_secret()
+    key = ApiKey(
+        ids.new_key_id(),
+        prop.id,
+        prop.project_id,
+        new.name,
+        "active",
+        now,
+        new.expires_at,
+        None,
+        None,
+        None,
+    )
+    await conn.execute(
+        "INSERT INTO api_keys (id, property_id, name, secret_hash, status, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+        (key.id, prop.id, key.name, keys.hash_secret(secret, pepper), now, key.expires_at),
+    )
+    return key, secret
+
+
+async def revoke_key(conn: aiosqlite.Connection, key_id: str, now: int) -> ApiKey:
+    """Revoke a key; revoking a revoked key changes nothing (so retries are safe)."""
+    key = await catalog.get_key(conn, key_id)
+    if key.status == "revoked":
+        return key
+    await conn.execute(
+        "UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", (now, key_id)
+    )
+    return replace(key, status="revoked", revoked_at=now)
+
+
+async def rotate_key(
+    conn: aiosqlite.Connection, key_id: str, pepper: bytes, now: int
+) -> tuple[ApiKey, str]:
+    """A new secret for the same key id (the tag keeps working); the old secret is refused."""
+    key = await catalog.get_key(conn, key_id)
+    if key.status == "revoked":
+        raise ApiError(
+            ErrorCode.CONFLICT, f"key {key_id} is revoked; create a new key instead of rotating"
+        )
+    secret = keys.new_secret()
+    await conn.execute(
+        "UPDATE api_keys SET secret_hash = ?, rotated_at = ? WHERE id = ?",
+        (keys.hash_secret(secret, pepper), now, key_id),
+    )
+    return replace(key, rotated_at=now), secret
+
+
+async def set_sources(
+    conn: aiosqlite.Connection, project_id: str, update: SourcesUpdate, now: int
+) -> None:
+    await catalog.get_project(conn, project_id)
+    await conn.execute("DELETE FROM project_ai_sources WHERE project_id = ?", (project_id,))
+    await conn.executemany(
+        "INSERT INTO project_ai_sources (project_id, source, enabled, updated_at)"
+        " VALUES (?, ?, 1, ?)",
+        [(project_id, source, now) for source in update.enabled],
+    )

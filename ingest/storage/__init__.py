@@ -1,0 +1,1 @@
+"""SQLite storage: connection setup, migrations, and the single writer per database file."""

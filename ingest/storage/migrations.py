@@ -1,0 +1,93 @@
+"""Apply migrations/NNNN_name.sql in order, recorded the way `wrangler d1 migrations apply` does."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from importlib import resources
+
+MIGRATION_NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.sql$")
+
+# Wrangler's own definition, so that either tool can take over a database from the other.
+CREATE_TABLE = """CREATE TABLE IF NOT EXISTS d1_migrations(
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT UNIQUE,
+    applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
+)"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+
+class MigrationError(Exception):
+    pass
+
+
+def available() -> list[Migration]:
+    folder = resources.files("migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            if not MIGRATION_NAME.match(entry.name):
+                raise MigrationError(f"migration file name {entry.name!r} is not NNNN_name.sql")
+            found.append(Migration(entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found, key=lambda m: m.name)
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    conn.execute(CREATE_TABLE)
+    return [row[0] for row in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
+
+
+def pending(conn: sqlite3.Connection) -> list[Migration]:
+    done = set(applied(conn))
+    return [m for m in available() if m.name not in done]
+
+
+def statements(sql: str) -> list[str]:
+    """Split a script into complete statements (sqlite3 decides where each one ends)."""
+    found, buffer = [], ""
+    for chunk in sql.split(";"):
+        buffer += chunk + ";"
+        if sqlite3.complete_statement(buffer):
+            if _code(buffer):
+                found.append(buffer.strip())
+            buffer = ""
+    if _code(buffer.removesuffix(";")):
+        raise MigrationError(f"unterminated statement: {buffer.strip()[:80]!r}")
+    return found
+
+
+def _code(text: str) -> bool:
+    lines = (line.split("--", 1)[0].strip() for line in text.splitlines())
+    return any(line and line != ";" for line in lines)
+
+
+def apply_pending(conn: sqlite3.Connection) -> list[str]:
+    """Apply each pending migration in its own transaction; return the names applied.
+
+    The applied check runs again inside the write lock, so two processes migrating at once
+    apply each migration exactly once.
+    """
+    names = []
+    for migration in pending(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute(
+                "SELECT 1 FROM d1_migrations WHERE name = ?", (migration.name,)
+            ).fetchone():
+                conn.execute("ROLLBACK")
+                continue
+            for statement in statements(migration.sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO d1_migrations (name) VALUES (?)", (migration.name,))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+        names.append(migration.name)
+    return names

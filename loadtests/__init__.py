@@ -1,0 +1,1 @@
+"""Locust files and the benchmark harness."""

@@ -1,0 +1,1 @@
+"""Retention purge: policy (pure), runner and CLI entry point."""

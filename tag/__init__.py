@@ -1,0 +1,1 @@
+"""The hosted tag: tag.js, its build, serving and the install snippet."""
