@@ -35,15 +35,7 @@ async def create_project(
 ) -> tuple[Project, Property]:
     """A project, its default property on the project's domain, and the default AI sources."""
     await catalog.get_org(conn, org_id)
-    async with conn.execute(
-        "SELECT id FROM projects WHERE org_id = ? AND domain = ?", (org_id, new.domain)
-    ) as cursor:
-        clash = await cursor.fetchone()
-    if clash:
-        raise ApiError(
-            ErrorCode.CONFLICT,
-            f"organization {org_id} already has project {clash[0]} for domain {new.domain}",
-        )
+    await _refuse_duplicate(conn, "projects", "org_id", org_id, new.domain)
     project = Project(
         ids.new_project_id(), org_id, new.name, new.domain, new.description, now, None
     )
@@ -69,16 +61,27 @@ async def create_property(
         domain = domains.property_domain(new.domain, project.domain)
     except domains.DomainError as exc:
         raise as_domain_error("domain", exc) from None
-    async with conn.execute(
-        "SELECT id FROM properties WHERE project_id = ? AND domain = ?", (project_id, domain)
-    ) as cursor:
+    await _refuse_duplicate(conn, "properties", "project_id", project_id, domain)
+    return await _insert_property(conn, project_id, domain, new.type, now, default=False)
+
+
+_PARENT = {"org_id": "organization", "project_id": "project"}
+_CHILD = {"projects": "project", "properties": "property"}
+
+
+async def _refuse_duplicate(
+    conn: aiosqlite.Connection, table: str, parent_column: str, parent_id: str, domain: str
+) -> None:
+    """409 when the parent already has a row for this domain (checked inside the write lock)."""
+    sql = f"SELECT id FROM {table} WHERE {parent_column} = ? AND domain = ?"
+    async with conn.execute(sql, (parent_id, domain)) as cursor:
         clash = await cursor.fetchone()
     if clash:
         raise ApiError(
             ErrorCode.CONFLICT,
-            f"project {project_id} already has property {clash[0]} for domain {domain}",
+            f"{_PARENT[parent_column]} {parent_id} already has {_CHILD[table]} {clash[0]}"
+            f" for domain {domain}",
         )
-    return await _insert_property(conn, project_id, domain, new.type, now, default=False)
 
 
 async def _insert_property(

@@ -104,23 +104,22 @@ def as_domain_error(field: str, exc: domains.DomainError) -> ApiError:
     return ApiError(ErrorCode.INVALID_DOMAIN, f"{field}: {exc.reason}")
 
 
-def new_org(body: Mapping[str, Any]) -> NewOrg:
-    raw_domain = domain_field(body)
+def apex_domain(body: Mapping[str, Any]) -> str:
     try:
-        domain = domains.project_domain(raw_domain)
+        return domains.project_domain(domain_field(body))
     except domains.DomainError as exc:
         raise as_domain_error("domain", exc) from None
-    return NewOrg(name=text(body, "name"), domain=domain, plan=choice(body, "plan", PLANS))
+
+
+def new_org(body: Mapping[str, Any]) -> NewOrg:
+    return NewOrg(
+        name=text(body, "name"), domain=apex_domain(body), plan=choice(body, "plan", PLANS)
+    )
 
 
 def new_project(body: Mapping[str, Any]) -> NewProject:
-    raw_domain = domain_field(body)
-    try:
-        domain = domains.project_domain(raw_domain)
-    except domains.DomainError as exc:
-        raise as_domain_error("domain", exc) from None
     description = text(body, "description", MAX_DESCRIPTION, required=False) or None
-    return NewProject(name=text(body, "name"), domain=domain, description=description)
+    return NewProject(name=text(body, "name"), domain=apex_domain(body), description=description)
 
 
 def new_property(body: Mapping[str, Any]) -> NewProperty:

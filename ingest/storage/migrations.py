@@ -43,9 +43,9 @@ def applied(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
 
 
-def pending(conn: sqlite3.Connection) -> list[Migration]:
+def pending(conn: sqlite3.Connection, candidates: list[Migration] | None = None) -> list[Migration]:
     done = set(applied(conn))
-    return [m for m in available() if m.name not in done]
+    return [m for m in (available() if candidates is None else candidates) if m.name not in done]
 
 
 def statements(sql: str) -> list[str]:
@@ -67,14 +67,14 @@ def _code(text: str) -> bool:
     return any(line and line != ";" for line in lines)
 
 
-def apply_pending(conn: sqlite3.Connection) -> list[str]:
+def apply_pending(conn: sqlite3.Connection, candidates: list[Migration] | None = None) -> list[str]:
     """Apply each pending migration in its own transaction; return the names applied.
 
     The applied check runs again inside the write lock, so two processes migrating at once
     apply each migration exactly once.
     """
     names = []
-    for migration in pending(conn):
+    for migration in pending(conn, candidates):
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute(

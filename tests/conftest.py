@@ -1,0 +1,114 @@
+"""Shared fixtures: a real `optiview serve` process on a temporary SQLite file, and clients."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def service_env(db: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTIVIEW_", "KEY_HASH"))}
+    env.update(
+        OPTIVIEW_DB=str(db),
+        OPTIVIEW_ADMIN_TOKEN=ADMIN_TOKEN,
+        KEY_HASH_SECRET=KEY_HASH_SECRET,
+        OPTIVIEW_ENV_FILE=os.devnull,
+    )
+    env.update(extra)
+    return env
+
+
+def optiview(
+    *args: str, env: dict[str, str], check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
+@dataclass
+class Server:
+    url: str
+    db: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(db: Path, *args: str, **env_extra: str) -> Server:
+    port = free_port()
+    env = service_env(db, **env_extra)
+    log = db.parent / f"server-{port}.log"
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingest", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", db, env, process)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()}")
+        try:
+            if httpx.get(server.url + "/health", timeout=1).status_code < 500:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not answer within 30 s: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("service") / "optiview.db")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def admin(server: Server) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(base_url=server.url + "/api/admin", headers=headers, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def anon(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client

@@ -1,0 +1,78 @@
+"""The checklist as a pure function: table of stored states -> items done."""
+
+from dataclasses import replace
+
+import pytest
+
+from ingest.models import ApiKey, Org, Project, Property
+from ingest.onboarding import Facts, checklist, summary
+
+NOW = 1_800_000_000_000
+ORG = Org("org_1", "Acme", "acme.com", "starter", 0)
+PROJECT = Project("prj_1", "org_1", "Main", "acme.com", None, 0, 1)
+DEFAULT = Property(1, "prj_1", "acme.com", "website", True, True, 0)
+SHOP = Property(2, "prj_1", "shop.acme.com", "website", True, False, 0)
+KEY = ApiKey("key_1", 1, "prj_1", "Prod", "active", 0, None, None, None, None)
+COMPLETE = Facts(ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"})
+
+
+def done(facts: Facts) -> dict[str, bool]:
+    return {item.id: item.done for item in checklist(facts, NOW)}
+
+
+@pytest.mark.parametrize(
+    ("facts", "not_done"),
+    [
+        (COMPLETE, set()),
+        (replace(COMPLETE, keys=[]), {"key_active"}),
+        (replace(COMPLETE, keys=[replace(KEY, status="revoked")]), {"key_active"}),
+        (replace(COMPLETE, keys=[replace(KEY, expires_at=NOW)]), {"key_active"}),
+        (replace(COMPLETE, keys=[replace(KEY, expires_at=NOW + 1)]), set()),
+        (replace(COMPLETE, enabled_sources=set()), {"ai_sources_enabled"}),
+        (
+            replace(COMPLETE, properties=[SHOP], keys=[replace(KEY, property_id=2)]),
+            {"default_property"},
+        ),
+        (
+            replace(COMPLETE, properties=[replace(DEFAULT, active=False)]),
+            {"property_active", "key_active"},
+        ),
+        (
+            replace(COMPLETE, properties=[replace(DEFAULT, domain="WWW.Acme.com")]),
+            {"property_active", "key_active"},
+        ),
+        (
+            replace(COMPLETE, project=replace(PROJECT, domain="blog.acme.com")),
+            {"project_created"},
+        ),
+        (
+            replace(COMPLETE, properties=[], keys=[]),
+            {"default_property", "property_active", "key_active"},
+        ),
+    ],
+    ids=[
+        "complete",
+        "no-key",
+        "revoked-key",
+        "expired-key",
+        "expiring-later",
+        "no-sources",
+        "no-default-property",
+        "inactive-property",
+        "unnormalized-property-domain",
+        "project-not-apex",
+        "no-property",
+    ],
+)
+def test_items_done(facts: Facts, not_done: set[str]):
+    result = done(facts)
+    assert {item for item, ok in result.items() if not ok} == not_done
+
+
+def test_summary_points_at_the_first_missing_step():
+    body = summary(replace(COMPLETE, keys=[], enabled_sources=set()), NOW)
+    assert body["complete"] is False
+    assert (body["done"], body["total"]) == (4, 6)
+    assert body["next_step"].startswith("Create a key: POST /api/admin/properties/1/keys")
+    steps = [item["step"] for item in body["items"]]
+    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "7.1"]
