@@ -49,6 +49,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     admin_token = env_vars.get("OPTIVIEW_ADMIN_TOKEN", "").strip()
     key_hash_secret = env_vars.get("KEY_HASH_SECRET", "").strip()
 
+    synchronous = env_vars.get("OPTIVIEW_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise ConfigError(
+            f"OPTIVIEW_SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {synchronous!r}"
+        )
+    busy_timeout_ms = _positive_int(env_vars, "OPTIVIEW_BUSY_TIMEOUT_MS", 5000)
+
+    # Every check runs before development secrets are written, so a bad setting leaves no file.
     dev_secrets_file = None
     if env == "production":
         missing = [
@@ -73,11 +81,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         admin_token = admin_token or generated["admin_token"]
         key_hash_secret = key_hash_secret or generated["key_hash_secret"]
 
-    synchronous = env_vars.get("OPTIVIEW_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
-    if synchronous not in SYNCHRONOUS_MODES:
-        raise ConfigError(
-            f"OPTIVIEW_SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {synchronous!r}"
-        )
     return Settings(
         env=env,
         db_path=db_path,
@@ -86,7 +89,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         slack_webhook_url=env_vars.get("SLACK_WEBHOOK_URL", "").strip() or None,
         public_url=(env_vars.get("OPTIVIEW_PUBLIC_URL", "").strip().rstrip("/") or None),
         sqlite_synchronous=synchronous,
-        busy_timeout_ms=_positive_int(env_vars, "OPTIVIEW_BUSY_TIMEOUT_MS", 5000),
+        busy_timeout_ms=busy_timeout_ms,
         dev_secrets_file=dev_secrets_file,
     )
 

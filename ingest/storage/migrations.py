@@ -62,9 +62,13 @@ def statements(sql: str) -> list[str]:
     return found
 
 
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
 def _code(text: str) -> bool:
-    lines = (line.split("--", 1)[0].strip() for line in text.splitlines())
-    return any(line and line != ";" for line in lines)
+    """Whether text holds anything besides comments, blanks and semicolons."""
+    lines = (line.split("--", 1)[0] for line in _BLOCK_COMMENT.sub(" ", text).splitlines())
+    return any(line.strip().strip(";").strip() for line in lines)
 
 
 def apply_pending(conn: sqlite3.Connection, candidates: list[Migration] | None = None) -> list[str]:
@@ -75,6 +79,11 @@ def apply_pending(conn: sqlite3.Connection, candidates: list[Migration] | None =
     """
     names = []
     for migration in pending(conn, candidates):
+        try:
+            # Split before taking the write lock: a malformed file must not leave it held.
+            script = statements(migration.sql)
+        except MigrationError as exc:
+            raise MigrationError(f"migration {migration.name} cannot be read: {exc}") from exc
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute(
@@ -82,7 +91,7 @@ def apply_pending(conn: sqlite3.Connection, candidates: list[Migration] | None =
             ).fetchone():
                 conn.execute("ROLLBACK")
                 continue
-            for statement in statements(migration.sql):
+            for statement in script:
                 conn.execute(statement)
             conn.execute("INSERT INTO d1_migrations (name) VALUES (?)", (migration.name,))
             conn.execute("COMMIT")
