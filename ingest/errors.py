@@ -69,3 +69,7 @@ def not_found(what: str, ident: object) -> ApiError:
 
 def invalid_field(field: str, reason: str) -> ApiError:
     return ApiError(ErrorCode.INVALID_FIELD, f"{field}: {reason}")
+
+
+def invalid_domain(field: str, reason: str) -> ApiError:
+    return ApiError(ErrorCode.INVALID_DOMAIN, f"{field}: {reason}")

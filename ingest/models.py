@@ -11,6 +11,38 @@ PLANS = ("starter", "growth", "pro")
 PROPERTY_TYPES = ("website", "app", "api")
 
 
+# Validated provisioning input (built by ingest.admin.bodies from API bodies and CLI flags).
+@dataclass(frozen=True)
+class NewOrg:
+    name: str
+    domain: str
+    plan: str
+
+
+@dataclass(frozen=True)
+class NewProject:
+    name: str
+    domain: str
+    description: str | None
+
+
+@dataclass(frozen=True)
+class NewProperty:
+    domain: str  # as given; normalized against the project's apex when stored
+    type: str
+
+
+@dataclass(frozen=True)
+class NewKey:
+    name: str
+    expires_at: int | None
+
+
+@dataclass(frozen=True)
+class SourcesUpdate:
+    enabled: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Org:
     id: str

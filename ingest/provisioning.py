@@ -8,16 +8,18 @@ from dataclasses import replace
 import aiosqlite
 
 from ingest import catalog, domains, ids, keys
-from ingest.admin.bodies import (
+from ingest.errors import ApiError, ErrorCode, invalid_domain
+from ingest.models import (
+    ApiKey,
     NewKey,
     NewOrg,
     NewProject,
     NewProperty,
+    Org,
+    Project,
+    Property,
     SourcesUpdate,
-    as_domain_error,
 )
-from ingest.errors import ApiError, ErrorCode
-from ingest.models import ApiKey, Org, Project, Property
 from ingest.sources import DEFAULT_ENABLED
 
 
@@ -60,7 +62,7 @@ async def create_property(
     try:
         domain = domains.property_domain(new.domain, project.domain)
     except domains.DomainError as exc:
-        raise as_domain_error("domain", exc) from None
+        raise invalid_domain("domain", exc.reason) from None
     await _refuse_duplicate(conn, "properties", "project_id", project_id, domain)
     return await _insert_property(conn, project_id, domain, new.type, now, default=False)
 

@@ -6,51 +6,27 @@ Every failure is an ApiError whose detail names the field and what was wrong wit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ingest import domains
 from ingest.clock import now_ms, parse_iso
-from ingest.errors import ApiError, ErrorCode, invalid_field
-from ingest.models import PLANS, PROPERTY_TYPES
+from ingest.errors import ApiError, ErrorCode, invalid_domain, invalid_field
+from ingest.models import (
+    PLANS,
+    PROPERTY_TYPES,
+    NewKey,
+    NewOrg,
+    NewProject,
+    NewProperty,
+    SourcesUpdate,
+)
 from ingest.sources import KNOWN_SOURCES
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
 MAX_BODY_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class NewOrg:
-    name: str
-    domain: str
-    plan: str
-
-
-@dataclass(frozen=True)
-class NewProject:
-    name: str
-    domain: str
-    description: str | None
-
-
-@dataclass(frozen=True)
-class NewProperty:
-    domain: str  # as given; normalized against the project's apex when stored
-    type: str
-
-
-@dataclass(frozen=True)
-class NewKey:
-    name: str
-    expires_at: int | None
-
-
-@dataclass(frozen=True)
-class SourcesUpdate:
-    enabled: tuple[str, ...]
 
 
 def decode(raw: bytes) -> Mapping[str, Any]:
@@ -100,15 +76,11 @@ def domain_field(body: Mapping[str, Any], field: str = "domain") -> str:
     return text(body, field, limit=2048)
 
 
-def as_domain_error(field: str, exc: domains.DomainError) -> ApiError:
-    return ApiError(ErrorCode.INVALID_DOMAIN, f"{field}: {exc.reason}")
-
-
 def apex_domain(body: Mapping[str, Any]) -> str:
     try:
         return domains.project_domain(domain_field(body))
     except domains.DomainError as exc:
-        raise as_domain_error("domain", exc) from None
+        raise invalid_domain("domain", exc.reason) from None
 
 
 def new_org(body: Mapping[str, Any]) -> NewOrg:
