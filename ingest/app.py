@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
+from ingest import metrics
 from ingest.admin.routes import admin_mount
+from ingest.collect.routes import collect, preflight
+from ingest.collect.service import Collector
 from ingest.config import Settings, load_settings
 from ingest.health import health
 from ingest.http import EXCEPTION_HANDLERS, AppState
 from ingest.storage import migrations
-from ingest.storage.connection import connect
 from ingest.storage.database import Database
 
 
 def migrate(settings: Settings) -> list[str]:
-    conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
-    try:
-        return migrations.apply_pending(conn)
-    finally:
-        conn.close()
+    return migrations.migrate_database(
+        settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
+    )
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    body, content_type = metrics.render()
+    return Response(body, headers={"Content-Type": content_type})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -34,14 +42,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         migrate(config)
         db = await Database.open(config.db_path, config.sqlite_synchronous, config.busy_timeout_ms)
         known = tuple(m.name for m in migrations.available())
-        app.state.optiview = AppState(settings=config, db=db, migrations_known=known)
+        collector = Collector.start(config, db)
+        app.state.optiview = AppState(
+            settings=config, db=db, migrations_known=known, collector=collector
+        )
         try:
             yield
         finally:
+            # The server has stopped taking requests and finished the ones under way:
+            # write whatever they queued, then let go of the database.
+            await collector.close()
             await db.close()
+            metrics.process_exited(os.getpid())
 
     routes = [
+        Route("/v1/events", collect, methods=["POST"]),
+        Route("/v1/events", preflight, methods=["OPTIONS"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         admin_mount(config.admin_token),
     ]
     return Starlette(

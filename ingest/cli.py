@@ -13,13 +13,12 @@ import orjson
 from dotenv import load_dotenv
 
 from ingest import __version__
-from ingest.app import migrate
 from ingest.config import ConfigError, Settings, load_settings
 from ingest.errors import ApiError
 from ingest.provision_cli import add_commands
 from ingest.serve import SERVERS, serve
 from ingest.storage.database import Database, StorageUnavailable
-from ingest.storage.migrations import MigrationError
+from ingest.storage.migrations import MigrationError, migrate_database
 
 EXIT_FAILURE = 1
 
@@ -52,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_json(data: object) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def migrate(settings: Settings) -> list[str]:
+    return migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
 
 
 async def _run_command(args: argparse.Namespace, settings: Settings) -> object:

@@ -23,6 +23,20 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class CollectorSettings:
+    batch_events: int = 500
+    # 0: flush as soon as the writer is free; what arrives meanwhile forms the next batch.
+    flush_interval_ms: float = 0.0
+    max_pending_events: int = 20_000
+    rate_limit_per_key: float = 1000.0  # requests per second per key and worker; 0 turns it off
+    rate_limit_burst: float = 2000.0
+    auth_cache_ttl_ms: int = 2000
+    browser_body_limit: int = 64 * 1024
+    server_body_limit: int = 1024 * 1024
+    country_header: str | None = None  # e.g. CF-IPCountry, only behind a CDN that sets it
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     db_path: Path
@@ -32,6 +46,7 @@ class Settings:
     public_url: str | None
     sqlite_synchronous: str
     busy_timeout_ms: int
+    collector: CollectorSettings
     # Where development secrets were generated instead of configured (None when configured).
     dev_secrets_file: Path | None
 
@@ -55,6 +70,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"OPTIVIEW_SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {synchronous!r}"
         )
     busy_timeout_ms = _positive_int(env_vars, "OPTIVIEW_BUSY_TIMEOUT_MS", 5000)
+    collector = _collector_settings(env_vars)
 
     # Every check runs before development secrets are written, so a bad setting leaves no file.
     dev_secrets_file = None
@@ -90,20 +106,60 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_url=(env_vars.get("OPTIVIEW_PUBLIC_URL", "").strip().rstrip("/") or None),
         sqlite_synchronous=synchronous,
         busy_timeout_ms=busy_timeout_ms,
+        collector=collector,
         dev_secrets_file=dev_secrets_file,
     )
 
 
+def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
+    defaults = CollectorSettings()
+    rate = _number(env_vars, "OPTIVIEW_RATE_LIMIT_PER_KEY", defaults.rate_limit_per_key, zero=True)
+    return CollectorSettings(
+        batch_events=_positive_int(env_vars, "OPTIVIEW_BATCH_EVENTS", defaults.batch_events),
+        flush_interval_ms=_number(
+            env_vars, "OPTIVIEW_FLUSH_INTERVAL_MS", defaults.flush_interval_ms, zero=True
+        ),
+        max_pending_events=_positive_int(
+            env_vars, "OPTIVIEW_QUEUE_MAX_EVENTS", defaults.max_pending_events
+        ),
+        rate_limit_per_key=rate,
+        rate_limit_burst=_number(env_vars, "OPTIVIEW_RATE_LIMIT_BURST", max(2 * rate, 1)),
+        auth_cache_ttl_ms=_positive_int(
+            env_vars, "OPTIVIEW_AUTH_CACHE_TTL_MS", defaults.auth_cache_ttl_ms
+        ),
+        browser_body_limit=_positive_int(
+            env_vars, "OPTIVIEW_BROWSER_BODY_LIMIT", defaults.browser_body_limit
+        ),
+        server_body_limit=_positive_int(
+            env_vars, "OPTIVIEW_SERVER_BODY_LIMIT", defaults.server_body_limit
+        ),
+        country_header=env_vars.get("OPTIVIEW_COUNTRY_HEADER", "").strip().lower() or None,
+    )
+
+
 def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:
+    return int(_number(env_vars, name, default, whole=True))
+
+
+def _number(
+    env_vars: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    zero: bool = False,
+    whole: bool = False,
+) -> float:
     raw = env_vars.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if whole else float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be greater than 0, not {value}")
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(f"{name} must be {kind}, not {raw!r}") from None
+    if value < 0 or (value == 0 and not zero):
+        bound = "0 or more" if zero else "greater than 0"
+        raise ConfigError(f"{name} must be {bound}, not {raw}")
     return value
 
 

@@ -14,7 +14,12 @@ class ErrorCode(StrEnum):
     INVALID_FIELD = "invalid_field"
     INVALID_DOMAIN = "invalid_domain"
     UNAUTHORIZED = "unauthorized"
+    INVALID_KEY = "invalid_key"
+    KEY_REVOKED = "key_revoked"
+    KEY_EXPIRED = "key_expired"
     FORBIDDEN = "forbidden"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    KEY_NOT_LINKED = "key_not_linked"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
@@ -23,6 +28,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     INTERNAL = "internal_error"
     UNAVAILABLE = "unavailable"
+    OVERLOADED = "overloaded"
 
 
 STATUS: Mapping[ErrorCode, int] = {
@@ -30,7 +36,12 @@ STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.INVALID_FIELD: 400,
     ErrorCode.INVALID_DOMAIN: 400,
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.INVALID_KEY: 401,
+    ErrorCode.KEY_REVOKED: 401,
+    ErrorCode.KEY_EXPIRED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.ORIGIN_NOT_ALLOWED: 403,
+    ErrorCode.KEY_NOT_LINKED: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
@@ -39,6 +50,7 @@ STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.OVERLOADED: 503,
 }
 
 

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest.collect.service import Collector
 from ingest.config import Settings
 from ingest.errors import ApiError, ErrorCode, error_response
 from ingest.storage.database import Database, StorageUnavailable
@@ -25,6 +26,7 @@ class AppState:
     settings: Settings
     db: Database
     migrations_known: tuple[str, ...]
+    collector: Collector
 
 
 def state(request: Request) -> AppState:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest import domains
+from ingest.clock import to_iso
 from ingest.models import ApiKey, Org, Project, Property
 
 
@@ -17,6 +18,8 @@ class Facts:
     properties: Sequence[Property]
     keys: Sequence[ApiKey]
     enabled_sources: Set[str]
+    first_event_at: int | None = None
+    last_event_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,18 @@ def checklist(facts: Facts, now_ms: int) -> list[Item]:
             f" or `optiview key create --property {first_property} --name 'Production Website'`",
         ),
         Item(
+            "events_arriving",
+            "6.1",
+            "First event received (tag installed)",
+            facts.first_event_at is not None,
+            f"first {to_iso(facts.first_event_at)}, last {to_iso(facts.last_event_at)}"
+            if facts.first_event_at is not None
+            else "no event yet",
+            f"Install the snippet (GET /api/admin/projects/{project.id}/install or"
+            f" `optiview install --project {project.id}`) in the site's <head>, load a page,"
+            f" then check GET /api/admin/projects/{project.id}/install/verify",
+        ),
+        Item(
             "ai_sources_enabled",
             "7.1",
             "AI sources enabled",
@@ -131,5 +146,7 @@ def summary(facts: Facts, now_ms: int) -> dict[str, Any]:
         "done": len(items) - len(pending),
         "total": len(items),
         "next_step": pending[0].hint if pending else None,
+        "first_event_at": to_iso(facts.first_event_at),
+        "last_event_at": to_iso(facts.last_event_at),
         "items": [item.to_json() for item in items],
     }

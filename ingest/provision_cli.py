@@ -114,6 +114,12 @@ async def install(args: argparse.Namespace, settings: Settings, db: Database) ->
     return await db.read(read)
 
 
+async def install_verify(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    return await db.read(
+        lambda conn: queries.install_verification(conn, args.project, args.property)
+    )
+
+
 async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
     facts = await db.read(lambda conn: queries.onboarding_facts(conn, args.project))
     return onboarding.summary(facts, now_ms())
@@ -198,6 +204,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--key", help="default: the property's newest active key")
     p.add_argument("--base-url", help="where tag.js is served (default OPTIVIEW_PUBLIC_URL)")
     p.set_defaults(command=install)
+
+    p = sub.add_parser("verify", help="has an event arrived for the project (runbook step 6)")
+    p.add_argument("--project", required=True)
+    p.add_argument("--property", type=int, help="one property (default: all of the project's)")
+    p.set_defaults(command=install_verify)
 
     p = sub.add_parser("onboarding-status", help="the runbook checklist for a project")
     p.add_argument("--project", required=True)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 
-from ingest.app import migrate
 from ingest.config import Settings
+from ingest.storage.migrations import migrate_database
+
+# prometheus_client decides at import whether it runs in multiprocess mode, so this is set
+# before the app (and so prometheus_client) is imported, here or in a worker.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 SERVERS = ("uvicorn", "hypercorn")
 APP_FACTORY = "ingest.app:create_app"
@@ -33,15 +41,35 @@ def banner(settings: Settings, host: str, port: int, applied: list[str]) -> str:
     return "\n".join(lines)
 
 
+def metrics_dir() -> None:
+    """A fresh folder for the workers' metric files, removed when the server exits."""
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    folder = tempfile.mkdtemp(prefix="optiview-metrics-")
+    os.environ[MULTIPROC_ENV] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
 def serve(settings: Settings, host: str, port: int, workers: int, server: str) -> int:
-    applied = migrate(settings)
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("prometheus_client was imported before the metrics folder was set")
+    metrics_dir()
+    applied = migrate_database(
+        settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
+    )
     print(banner(settings, host, port, applied), file=sys.stderr, flush=True)
+    return run_server(APP_FACTORY, host, port, workers, server)
+
+
+def run_server(factory: str, host: str, port: int, workers: int, server: str) -> int:
+    """Serve the ASGI app that `factory` ("module:function") builds. The benchmarks run their
+    bare baseline app through here too, so both get the same server settings."""
     if server == "hypercorn":
-        return _hypercorn(host, port, workers)
+        return _hypercorn(factory, host, port, workers)
     import uvicorn
 
     uvicorn.run(
-        APP_FACTORY,
+        factory,
         factory=True,
         host=host,
         port=port,
@@ -55,12 +83,12 @@ def serve(settings: Settings, host: str, port: int, workers: int, server: str) -
     return 0
 
 
-def _hypercorn(host: str, port: int, workers: int) -> int:
+def _hypercorn(factory: str, host: str, port: int, workers: int) -> int:
     from hypercorn.config import Config
     from hypercorn.run import run
 
     config = Config()
-    config.application_path = APP_FACTORY + "()"
+    config.application_path = factory + "()"
     config.bind = [f"{host}:{port}"]
     config.workers = workers
     config.worker_class = "uvloop"

@@ -7,6 +7,7 @@ from typing import Any
 import aiosqlite
 
 from ingest import catalog, onboarding
+from ingest.clock import to_iso
 from ingest.errors import ApiError, ErrorCode, invalid_field
 from tag.snippet import install_snippet, tag_url
 
@@ -52,16 +53,54 @@ async def install_info(
     }
 
 
+async def event_span(
+    conn: aiosqlite.Connection, project_id: str, property_id: int | None
+) -> tuple[int | None, int | None]:
+    """First and last event received for a property, or for every property of the project."""
+    if property_id is not None:
+        prop = await catalog.get_property(conn, property_id)
+        if prop.project_id != project_id:
+            raise invalid_field("property_id", f"{property_id} belongs to another project")
+        where = "property_id = ?"
+        param: int | str = property_id
+    else:
+        await catalog.get_project(conn, project_id)
+        where = "property_id IN (SELECT id FROM properties WHERE project_id = ?)"
+        param = project_id
+    # Two index seeks on (property_id, received_at) per property, not a scan.
+    sql = f"SELECT min(received_at), max(received_at) FROM events WHERE {where}"
+    async with conn.execute(sql, (param,)) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def install_verification(
+    conn: aiosqlite.Connection, project_id: str, property_id: int | None
+) -> dict[str, Any]:
+    first, last = await event_span(conn, project_id, property_id)
+    return {
+        "project_id": project_id,
+        "property_id": property_id,
+        "verified": first is not None,
+        "first_event_at": to_iso(first),
+        "last_event_at": to_iso(last),
+    }
+
+
 async def onboarding_facts(conn: aiosqlite.Connection, project_id: str) -> onboarding.Facts:
     project = await catalog.get_project(conn, project_id)
     props = await catalog.list_properties(conn, project_id)
     keys = [k for p in props for k in await catalog.list_keys(conn, p.id)]
+    first_event, last_event = await event_span(conn, project_id, None)
     return onboarding.Facts(
         org=await catalog.get_org(conn, project.org_id),
         project=project,
         properties=props,
         keys=keys,
         enabled_sources=await catalog.enabled_sources(conn, project_id),
+        first_event_at=first_event,
+        last_event_at=last_event,
     )
 
 

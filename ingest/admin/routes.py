@@ -27,6 +27,12 @@ async def _body(request: Request) -> Any:
     return bodies.decode(await request.body())
 
 
+def _changed(request: Request) -> None:
+    """This worker's collector must not serve a cached grant the change just made stale;
+    other workers see it when their cache entries expire (within the TTL)."""
+    state(request).collector.directory.forget()
+
+
 def reader(query: Callable[[aiosqlite.Connection, Any], Awaitable[Any]], param: str) -> Handler:
     """A GET handler answering `query(conn, path_params[param])`."""
 
@@ -55,6 +61,7 @@ async def create_project(request: Request) -> Response:
     project, prop = await state(request).db.transaction(
         lambda conn: provisioning.create_project(conn, org_id, new, now_ms())
     )
+    _changed(request)
     return json_response({**project.to_json(), "default_property": prop.to_json()}, 201)
 
 
@@ -64,6 +71,7 @@ async def create_property(request: Request) -> Response:
     prop = await state(request).db.transaction(
         lambda conn: provisioning.create_property(conn, project_id, new, now_ms())
     )
+    _changed(request)
     return json_response(prop.to_json(), 201)
 
 
@@ -84,6 +92,7 @@ async def revoke_key(request: Request) -> Response:
     key = await state(request).db.transaction(
         lambda conn: provisioning.revoke_key(conn, key_id, now_ms())
     )
+    _changed(request)
     return json_response(key.to_json())
 
 
@@ -93,6 +102,7 @@ async def rotate_key(request: Request) -> Response:
     key, secret = await app.db.transaction(
         lambda conn: provisioning.rotate_key(conn, key_id, app.settings.key_hash_secret, now_ms())
     )
+    _changed(request)
     return json_response({**key.to_json(), "secret": secret})
 
 
@@ -104,6 +114,7 @@ async def sources(request: Request) -> Response:
         await db.transaction(
             lambda conn: provisioning.set_sources(conn, project_id, update, now_ms())
         )
+        _changed(request)
     enabled = await db.read(lambda conn: queries.project_sources(conn, project_id))
     return json_response(describe_sources(project_id, enabled))
 
@@ -128,6 +139,15 @@ async def install(request: Request) -> Response:
         lambda conn: queries.install_info(conn, project_id, property_id, key_id, base_url)
     )
     return json_response(info)
+
+
+async def install_verify(request: Request) -> Response:
+    project_id = request.path_params["project_id"]
+    property_id = _int_param(request, "property_id")
+    body = await state(request).db.read(
+        lambda conn: queries.install_verification(conn, project_id, property_id)
+    )
+    return json_response(body)
 
 
 async def onboarding_status(request: Request) -> Response:
@@ -156,6 +176,7 @@ def admin_mount(token: str) -> Mount:
         ),
         Route("/projects/{project_id}/sources", sources, methods=["GET", "PUT"]),
         Route("/projects/{project_id}/install", install, methods=["GET"]),
+        Route("/projects/{project_id}/install/verify", install_verify, methods=["GET"]),
         Route("/projects/{project_id}/onboarding-status", onboarding_status, methods=["GET"]),
         Route(
             "/properties/{property_id:int}",

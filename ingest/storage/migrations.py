@@ -6,6 +6,9 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
+
+from ingest.storage.connection import connect
 
 MIGRATION_NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.sql$")
 
@@ -100,3 +103,14 @@ def apply_pending(conn: sqlite3.Connection, candidates: list[Migration] | None =
             raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
         names.append(migration.name)
     return names
+
+
+def migrate_database(
+    path: Path, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000
+) -> list[str]:
+    """Open the database file (creating it), apply what is pending, close it."""
+    conn = connect(path, synchronous, busy_timeout_ms)
+    try:
+        return apply_pending(conn)
+    finally:
+        conn.close()

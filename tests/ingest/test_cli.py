@@ -206,14 +206,17 @@ def test_install_prints_the_snippet(runbook: Runbook) -> None:
     assert runbook.key["secret"] not in snippet
 
 
-def test_onboarding_status_is_complete_after_steps_1_to_4(runbook: Runbook) -> None:
+def test_onboarding_status_after_steps_1_to_4_waits_for_the_tag(runbook: Runbook) -> None:
     status = ok("onboarding-status", "--project", runbook.project["id"], env=runbook.env)
     assert status["project_id"] == runbook.project["id"]
     assert status["org_id"] == runbook.org["id"]
-    assert status["complete"] is True
-    assert status["done"] == status["total"] == len(status["items"])
-    assert status["next_step"] is None
-    assert all(item["done"] for item in status["items"])
+    assert status["complete"] is False
+    assert status["total"] == len(status["items"])
+    pending = [item["id"] for item in status["items"] if not item["done"]]
+    assert pending == ["events_arriving"]
+    assert "optiview install --project" in status["next_step"]
+    verify = ok("verify", "--project", runbook.project["id"], env=runbook.env)
+    assert verify["verified"] is False
     keys_item = next(item for item in status["items"] if item["id"] == "key_active")
     assert runbook.key["id"] in keys_item["detail"]
 

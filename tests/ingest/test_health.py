@@ -38,7 +38,7 @@ def test_health_is_ok_when_migrated(own_server: Server):
         "status": "ok",
         "checks": {
             "database": {"status": "ok"},
-            "migrations": {"status": "ok", "applied": 1, "pending": []},
+            "migrations": {"status": "ok", "applied": 2, "pending": []},
         },
     }
 

@@ -13,7 +13,7 @@ PROJECT = Project("prj_1", "org_1", "Main", "acme.com", None, 0, 1)
 DEFAULT = Property(1, "prj_1", "acme.com", "website", True, True, 0)
 SHOP = Property(2, "prj_1", "shop.acme.com", "website", True, False, 0)
 KEY = ApiKey("key_1", 1, "prj_1", "Prod", "active", 0, None, None, None, None)
-COMPLETE = Facts(ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"})
+COMPLETE = Facts(ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"}, NOW - 5000, NOW - 10)
 
 
 def done(facts: Facts) -> dict[str, bool]:
@@ -29,6 +29,7 @@ def done(facts: Facts) -> dict[str, bool]:
         (replace(COMPLETE, keys=[replace(KEY, expires_at=NOW)]), {"key_active"}),
         (replace(COMPLETE, keys=[replace(KEY, expires_at=NOW + 1)]), set()),
         (replace(COMPLETE, enabled_sources=set()), {"ai_sources_enabled"}),
+        (replace(COMPLETE, first_event_at=None, last_event_at=None), {"events_arriving"}),
         (
             replace(COMPLETE, properties=[SHOP], keys=[replace(KEY, property_id=2)]),
             {"default_property"},
@@ -57,6 +58,7 @@ def done(facts: Facts) -> dict[str, bool]:
         "expired-key",
         "expiring-later",
         "no-sources",
+        "no-events",
         "no-default-property",
         "inactive-property",
         "unnormalized-property-domain",
@@ -72,7 +74,8 @@ def test_items_done(facts: Facts, not_done: set[str]):
 def test_summary_points_at_the_first_missing_step():
     body = summary(replace(COMPLETE, keys=[], enabled_sources=set()), NOW)
     assert body["complete"] is False
-    assert (body["done"], body["total"]) == (4, 6)
+    assert (body["done"], body["total"]) == (5, 7)
     assert body["next_step"].startswith("Create a key: POST /api/admin/properties/1/keys")
     steps = [item["step"] for item in body["items"]]
-    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "7.1"]
+    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "6.1", "7.1"]
+    assert body["first_event_at"] == "2027-01-15T07:59:55.000Z"

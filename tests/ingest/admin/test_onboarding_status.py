@@ -24,26 +24,26 @@ def test_checklist_follows_the_runbook(admin: httpx.Client, org: dict[str, Any])
         "default_property": True,
         "property_active": True,
         "key_active": False,
+        "events_arriving": False,
         "ai_sources_enabled": True,
     }
     assert before["complete"] is False
-    assert (before["done"], before["total"]) == (5, 6)
+    assert (before["done"], before["total"]) == (5, 7)
     prop = project["default_property_id"]
     assert f"/api/admin/properties/{prop}/keys" in before["next_step"]
     assert f"optiview key create --property {prop}" in before["next_step"]
 
     key = created(admin.post(f"/properties/{prop}/keys", json={"name": "Prod"}))
     after = admin.get(url).json()
-    assert after["complete"] is True
-    assert after["next_step"] is None
-    assert all(item["hint"] is None for item in after["items"])
+    assert [item["id"] for item in after["items"] if not item["done"]] == ["events_arriving"]
+    assert f"/api/admin/projects/{project['id']}/install" in after["next_step"]
 
     admin.put(f"/projects/{project['id']}/sources", json={"enabled": []})
     admin.post(f"/keys/{key['id']}/revoke")
     undone = admin.get(url).json()
     assert items(undone)["key_active"] is False
     assert items(undone)["ai_sources_enabled"] is False
-    assert undone["done"] == 4
+    assert undone["done"] == 4  # org, project, default property, property
 
 
 def test_unknown_project_is_404(admin: httpx.Client):

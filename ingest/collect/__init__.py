@@ -1,0 +1,1 @@
+"""The collector pipeline: parse -> authorize -> enrich -> write -> respond, one module each."""

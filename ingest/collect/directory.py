@@ -1,0 +1,90 @@
+"""Cached reads the collector makes per request: key grants, property domains, enabled sources.
+
+Bounded TTL caches, so a revocation through the admin API of any worker is honoured within
+the TTL (2 s by default, well inside the 5 s promise); misses are cached too, so a flood of
+unknown keys costs one query per key per TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aiosqlite
+from cachetools import TTLCache
+
+from ingest.collect.authorize import Grant
+from ingest.metrics import CACHE_LOOKUPS
+from ingest.storage.database import Database
+
+T = TypeVar("T")
+CACHE_SIZE = 10_000
+
+_GRANT = """SELECT k.id, k.property_id, p.project_id, k.status, k.expires_at, k.secret_hash,
+    p.domain, p.active
+    FROM api_keys AS k JOIN properties AS p ON p.id = k.property_id WHERE k.id = ?"""
+
+
+class Directory:
+    def __init__(self, db: Database, ttl_s: float, size: int = CACHE_SIZE) -> None:
+        self._db = db
+        self._grants: TTLCache[str, Grant | None] = TTLCache(size, ttl_s)
+        self._sources: TTLCache[str, frozenset[str]] = TTLCache(size, ttl_s)
+        self._domains: TTLCache[str, bool] = TTLCache(size, ttl_s)
+        self._hits = {name: CACHE_LOOKUPS.labels(name, "hit") for name in _CACHES}
+        self._misses = {name: CACHE_LOOKUPS.labels(name, "miss") for name in _CACHES}
+
+    async def _cached(
+        self,
+        name: str,
+        cache: TTLCache[str, T],
+        key: str,
+        load: Callable[[aiosqlite.Connection], Awaitable[T]],
+    ) -> T:
+        try:
+            value = cache[key]
+        except KeyError:
+            self._misses[name].inc()
+            value = await self._db.read(load)
+            cache[key] = value
+            return value
+        self._hits[name].inc()
+        return value
+
+    async def grant(self, key_id: str) -> Grant | None:
+        async def load(conn: aiosqlite.Connection) -> Grant | None:
+            async with conn.execute(_GRANT, (key_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            key, prop, project, status, expires_at, secret_hash, domain, active = row
+            return Grant(key, prop, project, status, expires_at, secret_hash, domain, bool(active))
+
+        return await self._cached("key", self._grants, key_id, load)
+
+    async def enabled_sources(self, project_id: str) -> frozenset[str]:
+        async def load(conn: aiosqlite.Connection) -> frozenset[str]:
+            sql = "SELECT source FROM project_ai_sources WHERE project_id = ? AND enabled = 1"
+            async with conn.execute(sql, (project_id,)) as cursor:
+                return frozenset(row[0] for row in await cursor.fetchall())
+
+        return await self._cached("sources", self._sources, project_id, load)
+
+    async def is_property_domain(self, host: str) -> bool:
+        """Whether any active property is on this host (for preflights, before a body)."""
+
+        async def load(conn: aiosqlite.Connection) -> bool:
+            sql = "SELECT 1 FROM properties WHERE domain = ? AND active = 1 LIMIT 1"
+            async with conn.execute(sql, (host,)) as cursor:
+                return await cursor.fetchone() is not None
+
+        return await self._cached("domain", self._domains, host, load)
+
+    def forget(self) -> None:
+        """Drop everything cached: this process just changed keys, properties or sources."""
+        self._grants.clear()
+        self._sources.clear()
+        self._domains.clear()
+
+
+_CACHES = ("key", "sources", "domain")

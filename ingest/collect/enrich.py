@@ -1,0 +1,164 @@
+"""Enrichment: an ordered list of named steps run over each parsed event.
+
+Each step fills part of a draft and returns the label it is counted under in
+`optiview_enrich_steps_total{step, result}`. Nothing is dropped here: bots and AI crawlers
+are stored and labelled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.classify.content import content_type, page_path
+from ingest.classify.referrer import detect_ai_source, referrer_host
+from ingest.classify.useragent import UserAgent, classify_user_agent
+from ingest.collect.parse import IncomingEvent
+from ingest.metrics import ENRICH_STEPS
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+# Codes CDNs send for "unknown" (XX) and Tor (T1): not countries.
+_NOT_COUNTRIES = frozenset({"XX", "T1"})
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    header_user_agent: str | None
+    server: bool
+    enabled_sources: frozenset[str]
+    country: str | None
+
+
+@dataclass(slots=True)
+class _Draft:
+    event: IncomingEvent
+    user_agent_text: str | None = None
+    user_agent: UserAgent | None = None
+    path: str | None = None
+    content_type: str | None = None
+    referrer_host: str | None = None
+    ai_source: str | None = None
+    ai_via: str | None = None
+    ai_note: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enriched:
+    event: IncomingEvent
+    user_agent_text: str | None
+    user_agent: UserAgent
+    path: str | None
+    content_type: str | None
+    referrer_host: str | None
+    ai_source: str | None
+    ai_via: str | None
+    ai_note: str | None
+    country: str | None
+    steps: tuple[tuple[str, str], ...]
+
+    def explain(self) -> dict[str, Any]:
+        """This event's fate, for ?debug=1."""
+        ua = self.user_agent
+        return {
+            "fate": "stored",
+            "type": self.event.type,
+            "ua_class": ua.ua_class,
+            "crawler": ua.crawler,
+            "crawler_kind": ua.crawler_kind,
+            "browser": ua.browser,
+            "os": ua.os,
+            "device": ua.device,
+            "path": self.path,
+            "content_type": self.content_type,
+            "referrer_host": self.referrer_host,
+            "ai_source": self.ai_source,
+            "ai_source_via": self.ai_via,
+            "ai_source_note": self.ai_note,
+            "country": self.country,
+            "session_id": self.event.session_id,
+            "steps": [{"step": step, "result": result} for step, result in self.steps],
+        }
+
+
+def country_from_header(value: str | None) -> str | None:
+    code = (value or "").strip().upper()
+    return code if _COUNTRY.match(code) and code not in _NOT_COUNTRIES else None
+
+
+def step_user_agent(draft: _Draft, ctx: RequestContext) -> str:
+    # A server forwarding its visitors' traffic may name each visitor's user agent.
+    given = draft.event.user_agent if ctx.server else None
+    draft.user_agent_text = given or ctx.header_user_agent
+    draft.user_agent = classify_user_agent(draft.user_agent_text)
+    return draft.user_agent.ua_class
+
+
+def step_page(draft: _Draft, ctx: RequestContext) -> str:
+    if draft.event.url is not None:
+        draft.path = page_path(draft.event.url)
+    draft.referrer_host = referrer_host(draft.event.referrer)
+    if draft.event.type != "pageview" or draft.path is None:
+        return "not_a_page"
+    draft.content_type = content_type(draft.path)
+    return draft.content_type
+
+
+def step_ai_source(draft: _Draft, ctx: RequestContext) -> str:
+    match = detect_ai_source(draft.event.referrer, draft.event.url)
+    if match is None:
+        return "none"
+    if match.source not in ctx.enabled_sources:
+        draft.ai_note = (
+            f"{match.source} recognised by {match.via} {match.matched!r} but not enabled for"
+            " this project (runbook step 7), so not attributed"
+        )
+        return "not_enabled"
+    draft.ai_source, draft.ai_via = match.source, match.via
+    draft.ai_note = f"attributed by {match.via} {match.matched!r}"
+    return match.source
+
+
+def step_country(draft: _Draft, ctx: RequestContext) -> str:
+    draft.country = ctx.country
+    return "known" if ctx.country else "unknown"
+
+
+Step = Callable[[_Draft, RequestContext], str]
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("user_agent", step_user_agent),
+    ("page", step_page),
+    ("ai_source", step_ai_source),
+    ("country", step_country),
+)
+
+
+def enrich(events: Sequence[IncomingEvent], ctx: RequestContext) -> list[Enriched]:
+    enriched = []
+    counted: Counter[tuple[str, str]] = Counter()
+    for event in events:
+        draft = _Draft(event)
+        results = tuple((name, step(draft, ctx)) for name, step in STEPS)
+        counted.update(results)
+        assert draft.user_agent is not None
+        enriched.append(
+            Enriched(
+                event=event,
+                user_agent_text=draft.user_agent_text,
+                user_agent=draft.user_agent,
+                path=draft.path,
+                content_type=draft.content_type,
+                referrer_host=draft.referrer_host,
+                ai_source=draft.ai_source,
+                ai_via=draft.ai_via,
+                ai_note=draft.ai_note,
+                country=draft.country,
+                steps=results,
+            )
+        )
+    for (name, result), count in counted.items():
+        ENRICH_STEPS.labels(name, result).inc(count)
+    return enriched

@@ -1,0 +1,180 @@
+"""POST /v1/events and its OPTIONS preflight: the stages in order, and one place that turns
+every failure into its answer (with CORS headers where the origin may read it)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ingest.clock import now_ms
+from ingest.collect.authorize import Access, bearer_secret, decide
+from ingest.collect.cors import allow_headers, preflight_headers
+from ingest.collect.enrich import RequestContext, country_from_header, enrich
+from ingest.collect.parse import EventBatch, parse_batch
+from ingest.collect.rows import prepare
+from ingest.collect.service import Collector
+from ingest.collect.writer import Overloaded
+from ingest.domains import origin_host
+from ingest.errors import ApiError, ErrorCode
+from ingest.http import json_response, state
+from ingest.metrics import EVENTS, LATENCY, REJECTIONS, REQUESTS
+from ingest.storage.database import StorageUnavailable
+
+log = logging.getLogger("optiview.collect")
+
+RETRY_AFTER_UNAVAILABLE = "1"
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    too_large = ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body is larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _accept(
+    request: Request, collector: Collector, received_at: int
+) -> tuple[Access, EventBatch, list[dict[str, Any]]]:
+    tuning = collector.settings.collector
+    secret = bearer_secret(request.headers.get("authorization"))
+    raw = await read_limited(
+        request, tuning.server_body_limit if secret else tuning.browser_body_limit
+    )
+    batch = parse_batch(raw, received_at)
+    access = decide(
+        batch,
+        await collector.directory.grant(batch.key_id),
+        origin=request.headers.get("origin"),
+        secret=secret,
+        now_ms=received_at,
+        pepper=collector.settings.key_hash_secret,
+    )
+    wait_s = collector.limiter.take(batch.key_id)
+    if wait_s:
+        raise ApiError(
+            ErrorCode.RATE_LIMITED,
+            f"key {batch.key_id} is over its rate limit of"
+            f" {collector.limiter.rate:g} requests per second",
+            headers={"Retry-After": str(wait_s), **_echo(access)},
+        )
+    context = RequestContext(
+        header_user_agent=request.headers.get("user-agent"),
+        server=access.server,
+        enabled_sources=await collector.directory.enabled_sources(batch.project_id),
+        country=country_from_header(request.headers.get(tuning.country_header))
+        if tuning.country_header
+        else None,
+    )
+    enriched = enrich(batch.events, context)
+    prepared = prepare(enriched, batch.key_id, batch.property_id, batch.project_id, received_at)
+    try:
+        await collector.writer.submit(prepared)
+    except Overloaded as exc:
+        raise ApiError(
+            ErrorCode.OVERLOADED,
+            f"the collector is overloaded ({exc}); retry later",
+            headers={"Retry-After": RETRY_AFTER_UNAVAILABLE, **_echo(access)},
+        ) from None
+    except StorageUnavailable as exc:
+        raise ApiError(
+            ErrorCode.UNAVAILABLE,
+            f"storage is unavailable ({exc}); nothing was stored, retry later",
+            headers={"Retry-After": RETRY_AFTER_UNAVAILABLE, **_echo(access)},
+        ) from None
+    collector.writer.touch_key(batch.key_id, received_at)
+    by_kind = Counter((e.event.type, e.user_agent.ua_class) for e in enriched)
+    for (kind, ua_class), count in by_kind.items():
+        EVENTS.labels(kind, ua_class).inc(count)
+    return access, batch, [e.explain() for e in enriched]
+
+
+def _echo(access: Access) -> dict[str, str]:
+    return allow_headers(access.origin) if access.origin else {}
+
+
+async def _error_cors(request: Request, collector: Collector, error: ApiError) -> dict[str, str]:
+    """Let the partner's page read the error, when it comes from a registered site."""
+    origin = request.headers.get("origin")
+    if origin is None or error.code is ErrorCode.ORIGIN_NOT_ALLOWED:
+        return {"Vary": "Origin"}
+    host = origin_host(origin)
+    try:
+        known = host is not None and await collector.directory.is_property_domain(host)
+    except StorageUnavailable:
+        known = False
+    return allow_headers(origin) if known else {"Vary": "Origin"}
+
+
+async def collect(request: Request) -> Response:
+    started = time.perf_counter()
+    collector = state(request).collector
+    received_at = now_ms()
+    debug = request.query_params.get("debug") == "1"
+    accepted = 0
+    try:
+        access, batch, fates = await _accept(request, collector, received_at)
+        accepted = len(fates)
+        body: dict[str, Any] = {"accepted": accepted}
+        if debug:
+            body["debug"] = {
+                "key_id": batch.key_id,
+                "property_id": batch.property_id,
+                "authorized_by": "secret" if access.server else f"origin {access.origin}",
+                "committed": True,
+                "events": [{"index": i, **fate} for i, fate in enumerate(fates)],
+            }
+        response = json_response(body, 202, {"Vary": "Origin", **_echo(access)})
+    except ApiError as error:
+        response = await _refuse(request, collector, error, debug)
+    except Exception:
+        log.exception("collector failed on a request")
+        internal = ApiError(
+            ErrorCode.INTERNAL, "internal error; nothing from this request was stored"
+        )
+        response = await _refuse(request, collector, internal, debug)
+    latency_s = time.perf_counter() - started
+    REQUESTS.labels(str(response.status_code)).inc()
+    LATENCY.observe(latency_s)
+    collector.rollups.record(now_ms(), response.status_code, latency_s * 1000, accepted)
+    return response
+
+
+async def _refuse(request: Request, collector: Collector, error: ApiError, debug: bool) -> Response:
+    REJECTIONS.labels(error.code.value).inc()
+    headers = {**error.headers, **(await _error_cors(request, collector, error))}
+    body: dict[str, Any] = {"error": error.code.value, "detail": error.detail}
+    if debug:
+        body["debug"] = {
+            "committed": False,
+            "events": f"none stored: every event in this request was refused ({error.code.value})",
+        }
+    return json_response(body, error.status, headers)
+
+
+async def preflight(request: Request) -> Response:
+    collector = state(request).collector
+    origin = request.headers.get("origin")
+    host = origin_host(origin) if origin else None
+    if origin and host and await collector.directory.is_property_domain(host):
+        return Response(status_code=204, headers=preflight_headers(origin))
+    REJECTIONS.labels(ErrorCode.ORIGIN_NOT_ALLOWED.value).inc()
+    return json_response(
+        {
+            "error": ErrorCode.ORIGIN_NOT_ALLOWED.value,
+            "detail": f"origin {origin} is not the site of any active property",
+        },
+        403,
+        {"Vary": "Origin"},
+    )

@@ -1,0 +1,113 @@
+"""Enriched events as table rows (pure), and the statements that write a group of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from ingest.collect.enrich import Enriched
+
+Row = tuple[Any, ...]
+
+INSERT_EVENT = """INSERT INTO events (property_id, project_id, key_id, type, name, url, path,
+    referrer, referrer_host, title, ai_source, ai_source_via, ua_class, crawler, crawler_kind,
+    browser, os, device, country, user_agent, session_id, props, ts, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+# The entry page, referrer and AI source are the landing's: set by the session's first
+# pageview and kept after it.
+UPSERT_SESSION = """INSERT INTO sessions (property_id, id, project_id, entry_url, entry_path,
+    referrer, ai_source, ua_class, pageviews, events, started_at, last_seen_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+    ON CONFLICT (property_id, id) DO UPDATE SET
+        entry_url = coalesce(sessions.entry_url, excluded.entry_url),
+        entry_path = coalesce(sessions.entry_path, excluded.entry_path),
+        referrer = CASE WHEN sessions.entry_path IS NULL THEN excluded.referrer
+                        ELSE sessions.referrer END,
+        ai_source = CASE WHEN sessions.entry_path IS NULL THEN excluded.ai_source
+                         ELSE sessions.ai_source END,
+        pageviews = sessions.pageviews + excluded.pageviews,
+        events = sessions.events + 1,
+        started_at = min(sessions.started_at, excluded.started_at),
+        last_seen_at = max(sessions.last_seen_at, excluded.last_seen_at)"""
+
+UPSERT_CONTENT = """INSERT INTO content (property_id, path, project_id, url, title, content_type,
+    views, ai_views, crawler_views, first_seen_at, last_seen_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (property_id, path) DO UPDATE SET
+        url = excluded.url,
+        title = coalesce(excluded.title, content.title),
+        views = content.views + excluded.views,
+        ai_views = content.ai_views + excluded.ai_views,
+        crawler_views = content.crawler_views + excluded.crawler_views,
+        last_seen_at = max(content.last_seen_at, excluded.last_seen_at)"""
+
+INSERT_REFERRAL = """INSERT INTO ai_referrals (property_id, project_id, session_id, ai_source,
+    via, referrer, url, path, landed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+AI_UA_CLASSES = frozenset({"ai_crawler", "ai_agent"})
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One request's rows, ready for executemany."""
+
+    count: int
+    events: list[Row]
+    sessions: list[Row]
+    content: list[Row]
+    referrals: list[Row]
+
+
+def prepare(
+    enriched: Sequence[Enriched], key_id: str, property_id: int, project_id: str, received_at: int
+) -> Prepared:
+    events: list[Row] = []
+    sessions: list[Row] = []
+    content: list[Row] = []
+    referrals: list[Row] = []
+    for item in enriched:
+        event, ua = item.event, item.user_agent
+        pageview = event.type == "pageview"
+        events.append((
+            property_id, project_id, key_id, event.type, event.name, event.url, item.path,
+            event.referrer, item.referrer_host, event.title, item.ai_source, item.ai_via,
+            ua.ua_class, ua.crawler, ua.crawler_kind, ua.browser, ua.os, ua.device,
+            item.country, item.user_agent_text, event.session_id, event.props_json, event.ts,
+            received_at,
+        ))  # fmt: skip
+        if event.session_id is not None:
+            sessions.append((
+                property_id, event.session_id, project_id,
+                event.url if pageview else None, item.path if pageview else None,
+                event.referrer if pageview else None, item.ai_source if pageview else None,
+                ua.ua_class, int(pageview), received_at, received_at,
+            ))  # fmt: skip
+        if pageview and item.path is not None and item.content_type is not None:
+            human = ua.ua_class == "human"
+            content.append((
+                property_id, item.path, project_id, event.url, event.title, item.content_type,
+                int(human), int(human and item.ai_source is not None),
+                int(ua.ua_class in AI_UA_CLASSES), received_at, received_at,
+            ))  # fmt: skip
+        if pageview and item.ai_source is not None and item.ai_via is not None:
+            referrals.append((
+                property_id, project_id, event.session_id, item.ai_source, item.ai_via,
+                event.referrer, event.url, item.path, received_at,
+            ))  # fmt: skip
+    return Prepared(len(enriched), events, sessions, content, referrals)
+
+
+async def write_rows(conn: aiosqlite.Connection, group: Sequence[Prepared]) -> None:
+    """Write a group's rows inside the caller's transaction: one executemany per table."""
+    for sql, rows in (
+        (INSERT_EVENT, [r for p in group for r in p.events]),
+        (UPSERT_SESSION, [r for p in group for r in p.sessions]),
+        (UPSERT_CONTENT, [r for p in group for r in p.content]),
+        (INSERT_REFERRAL, [r for p in group for r in p.referrals]),
+    ):
+        if rows:
+            await conn.executemany(sql, rows)

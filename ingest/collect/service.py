@@ -1,0 +1,44 @@
+"""The collector's long-lived parts for one worker process: caches, limiter, writer, rollups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.collect.directory import Directory
+from ingest.collect.ratelimit import RateLimiter
+from ingest.collect.rollups import RollupRecorder
+from ingest.collect.writer import GroupCommitWriter
+from ingest.config import Settings
+from ingest.storage.database import Database
+
+
+@dataclass
+class Collector:
+    settings: Settings
+    directory: Directory
+    limiter: RateLimiter
+    rollups: RollupRecorder
+    writer: GroupCommitWriter
+
+    @classmethod
+    def start(cls, settings: Settings, db: Database) -> Collector:
+        tuning = settings.collector
+        rollups = RollupRecorder()
+        writer = GroupCommitWriter(
+            db,
+            rollups,
+            batch_events=tuning.batch_events,
+            flush_interval_s=tuning.flush_interval_ms / 1000,
+            max_pending=tuning.max_pending_events,
+        )
+        writer.start()
+        return cls(
+            settings=settings,
+            directory=Directory(db, ttl_s=tuning.auth_cache_ttl_ms / 1000),
+            limiter=RateLimiter(tuning.rate_limit_per_key, tuning.rate_limit_burst),
+            rollups=rollups,
+            writer=writer,
+        )
+
+    async def close(self) -> None:
+        await self.writer.close()

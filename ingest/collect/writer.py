@@ -1,0 +1,194 @@
+"""Group commit: requests enqueue their rows and await a future that resolves after COMMIT.
+
+One writer task per process owns the database's write connection. It flushes when
+`batch_events` are waiting or `flush_interval` has passed since the first one arrived. The
+queue is bounded: past `max_pending` events, or while the database is failing, `submit`
+refuses at once (the handler answers 503 with Retry-After) instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import aiosqlite
+
+from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
+from ingest.collect.rows import Prepared, write_rows
+from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DEPTH
+from ingest.storage.database import Database, StorageUnavailable
+
+log = logging.getLogger("optiview.writer")
+
+IDLE_WAKE_S = 1.0  # flush rollups and key touches at least this often
+BUSY_RETRIES = 2
+BREAKER_OPEN_S = 1.0  # after a failed flush, refuse at once for this long
+KEY_TOUCH_EVERY_MS = 60_000  # last_used_at is kept to the minute, not written per request
+
+
+class Overloaded(Exception):
+    """The queue is full: more events are waiting than the bound allows."""
+
+
+@dataclass(slots=True)
+class _Item:
+    prepared: Prepared
+    future: asyncio.Future[None]
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        db: Database,
+        rollups: RollupRecorder,
+        *,
+        batch_events: int = 500,
+        flush_interval_s: float = 0.0,
+        max_pending: int = 20_000,
+    ) -> None:
+        self._db = db
+        self._rollups = rollups
+        self.batch_events = batch_events
+        self.flush_interval_s = flush_interval_s
+        self.max_pending = max_pending
+        self._queue: deque[_Item] = deque()
+        self.pending_events = 0
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._failing_until = 0.0
+        self.last_error: str | None = None
+        self._touches: dict[str, int] = {}
+        self._touched: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+
+    @property
+    def failing(self) -> bool:
+        return time.monotonic() < self._failing_until
+
+    def submit(self, prepared: Prepared) -> asyncio.Future[None]:
+        if self._closing:
+            raise StorageUnavailable("the service is shutting down")
+        if self.failing:
+            raise StorageUnavailable(f"storage is failing: {self.last_error}")
+        if self.pending_events + prepared.count > self.max_pending:
+            raise Overloaded(f"{self.pending_events} events are waiting to be written")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Item(prepared, future))
+        self.pending_events += prepared.count
+        QUEUE_DEPTH.inc(prepared.count)
+        self._wakeup.set()
+        return future
+
+    def touch_key(self, key_id: str, now_ms: int) -> None:
+        if now_ms - self._touched.get(key_id, 0) >= KEY_TOUCH_EVERY_MS:
+            self._touches[key_id] = now_ms
+
+    async def close(self) -> None:
+        """Stop accepting, write everything queued, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue and not self._closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), IDLE_WAKE_S)
+                self._wakeup.clear()
+            if self._queue and self.pending_events < self.batch_events and not self._closing:
+                await asyncio.sleep(self.flush_interval_s)  # let concurrent requests join
+            batch = self._take_batch()
+            if batch or self._rollups or self._touches:
+                await self._flush(batch)
+            if self._closing and not self._queue:
+                await self._flush([])  # the shutdown's own rollups
+                return
+
+    def _take_batch(self) -> list[_Item]:
+        batch: list[_Item] = []
+        events = 0
+        while self._queue and (
+            not batch or events + self._queue[0].prepared.count <= self.batch_events
+        ):
+            item = self._queue.popleft()
+            batch.append(item)
+            events += item.prepared.count
+        return batch
+
+    async def _flush(self, batch: list[_Item]) -> None:
+        events = sum(item.prepared.count for item in batch)
+        rollups = self._rollups.take()
+        touches, self._touches = self._touches, {}
+        started = time.perf_counter()
+        try:
+            await self._write_with_retries([item.prepared for item in batch], rollups, touches)
+        except Exception as exc:
+            self._rollups.restore(rollups)
+            self._touches.update(touches)
+            await self._fail(batch, exc)
+        else:
+            FLUSH_SECONDS.observe(time.perf_counter() - started)
+            if batch:
+                BATCH_EVENTS.observe(events)
+            self._touched.update(touches)
+            self._finish(batch, None)
+
+    async def _write_with_retries(
+        self, prepared: list[Prepared], rollups: dict[int, list[float]], touches: dict[str, int]
+    ) -> None:
+        async def write(conn: aiosqlite.Connection) -> None:
+            await write_rows(conn, prepared)
+            if rollups:
+                await conn.executemany(UPSERT_SQL, upsert_rows(rollups))
+            if touches:
+                await conn.executemany(
+                    "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+                    [(when, key_id) for key_id, when in touches.items()],
+                )
+
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                await self._db.transaction(write)
+                return
+            except StorageUnavailable:
+                if attempt == BUSY_RETRIES:
+                    raise
+                await asyncio.sleep(0.01 * 2**attempt)
+
+    async def _fail(self, batch: list[_Item], exc: Exception) -> None:
+        if not isinstance(exc, StorageUnavailable) and len(batch) > 1:
+            # Not the database's state but something in the rows: write each request alone,
+            # so one bad request cannot fail the others.
+            for item in batch:
+                await self._flush([item])
+            return
+        FLUSH_FAILURES.inc()
+        self.last_error = str(exc)
+        if isinstance(exc, StorageUnavailable):
+            self._failing_until = time.monotonic() + BREAKER_OPEN_S
+            log.warning("group commit failed, answering 503 for %.1f s: %s", BREAKER_OPEN_S, exc)
+        else:
+            log.error("group commit failed: %r", exc)
+        self._finish(batch, exc)
+
+    def _finish(self, batch: list[_Item], exc: Exception | None) -> None:
+        for item in batch:
+            self.pending_events -= item.prepared.count
+            QUEUE_DEPTH.dec(item.prepared.count)
+            if item.future.done():  # the request went away; its rows are written regardless
+                continue
+            if exc is None:
+                item.future.set_result(None)
+            else:
+                item.future.set_exception(exc)
+
+
+__all__ = ["GroupCommitWriter", "Overloaded"]

@@ -1,0 +1,77 @@
+"""Prometheus metrics. With several worker processes, `optiview serve` sets
+PROMETHEUS_MULTIPROC_DIR before anything imports prometheus_client, and /metrics sums the
+processes' files, so every count is the service's, not one worker's."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter(
+    "optiview_collector_requests_total", "Collector answers, by HTTP status.", ["status"]
+)
+REJECTIONS = Counter(
+    "optiview_collector_rejections_total",
+    "Collector requests refused, by reason (the error code of the answer).",
+    ["reason"],
+)
+EVENTS = Counter(
+    "optiview_events_total", "Events committed, by type and user-agent class.", ["type", "ua_class"]
+)
+ENRICH_STEPS = Counter(
+    "optiview_enrich_steps_total",
+    "Enrichment step outcomes, by step and result (for example ai_source=chatgpt).",
+    ["step", "result"],
+)
+LATENCY = Histogram(
+    "optiview_collector_request_seconds",
+    "Collector request latency, from first byte read to answer.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BATCH_EVENTS = Histogram(
+    "optiview_write_batch_events",
+    "Events per group commit.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+FLUSH_SECONDS = Histogram(
+    "optiview_write_flush_seconds",
+    "Time of one group commit, BEGIN to COMMIT.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
+FLUSH_FAILURES = Counter(
+    "optiview_write_flush_failures_total", "Group commits that failed and were answered 503."
+)
+QUEUE_DEPTH = Gauge(
+    "optiview_write_queue_events",
+    "Events waiting for their group commit.",
+    multiprocess_mode="livesum",
+)
+CACHE_LOOKUPS = Counter(
+    "optiview_cache_lookups_total", "Authorization cache lookups.", ["cache", "result"]
+)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def process_exited(pid: int) -> None:
+    """Drop a finished worker's live gauges (its counters stay summed in)."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
