@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
-
-import aiosqlite
 
 from ingest.errors import not_found
 from ingest.models import ApiKey, Org, Project, Property
@@ -20,9 +19,8 @@ _KEY = """SELECT k.id, k.property_id, p.project_id, k.name, k.status, k.created_
     FROM api_keys AS k JOIN properties AS p ON p.id = k.property_id"""
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-    async with conn.execute(sql, tuple(params)) as cursor:
-        return list(await cursor.fetchall())
+def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+    return conn.execute(sql, tuple(params)).fetchall()
 
 
 def _org(row: Any) -> Org:
@@ -49,53 +47,53 @@ def _key(row: Any) -> ApiKey:
     return ApiKey(*row)
 
 
-async def get_org(conn: aiosqlite.Connection, org_id: str) -> Org:
-    rows = await _rows(conn, f"{_ORG} WHERE id = ?", [org_id])
+def get_org(conn: sqlite3.Connection, org_id: str) -> Org:
+    rows = _rows(conn, f"{_ORG} WHERE id = ?", [org_id])
     if not rows:
         raise not_found("organization", org_id)
     return _org(rows[0])
 
 
-async def list_orgs(conn: aiosqlite.Connection) -> list[Org]:
-    return [_org(r) for r in await _rows(conn, f"{_ORG} ORDER BY created_at, id")]
+def list_orgs(conn: sqlite3.Connection) -> list[Org]:
+    return [_org(r) for r in _rows(conn, f"{_ORG} ORDER BY created_at, id")]
 
 
-async def get_project(conn: aiosqlite.Connection, project_id: str) -> Project:
-    rows = await _rows(conn, f"{_PROJECT} WHERE p.id = ?", [project_id])
+def get_project(conn: sqlite3.Connection, project_id: str) -> Project:
+    rows = _rows(conn, f"{_PROJECT} WHERE p.id = ?", [project_id])
     if not rows:
         raise not_found("project", project_id)
     return _project(rows[0])
 
 
-async def list_projects(conn: aiosqlite.Connection, org_id: str) -> list[Project]:
+def list_projects(conn: sqlite3.Connection, org_id: str) -> list[Project]:
     sql = f"{_PROJECT} WHERE p.org_id = ? ORDER BY p.created_at, p.id"
-    return [_project(r) for r in await _rows(conn, sql, [org_id])]
+    return [_project(r) for r in _rows(conn, sql, [org_id])]
 
 
-async def get_property(conn: aiosqlite.Connection, property_id: int) -> Property:
-    rows = await _rows(conn, f"{_PROPERTY} WHERE id = ?", [property_id])
+def get_property(conn: sqlite3.Connection, property_id: int) -> Property:
+    rows = _rows(conn, f"{_PROPERTY} WHERE id = ?", [property_id])
     if not rows:
         raise not_found("property", property_id)
     return _property(rows[0])
 
 
-async def list_properties(conn: aiosqlite.Connection, project_id: str) -> list[Property]:
+def list_properties(conn: sqlite3.Connection, project_id: str) -> list[Property]:
     sql = f"{_PROPERTY} WHERE project_id = ? ORDER BY id"
-    return [_property(r) for r in await _rows(conn, sql, [project_id])]
+    return [_property(r) for r in _rows(conn, sql, [project_id])]
 
 
-async def get_key(conn: aiosqlite.Connection, key_id: str) -> ApiKey:
-    rows = await _rows(conn, f"{_KEY} WHERE k.id = ?", [key_id])
+def get_key(conn: sqlite3.Connection, key_id: str) -> ApiKey:
+    rows = _rows(conn, f"{_KEY} WHERE k.id = ?", [key_id])
     if not rows:
         raise not_found("key", key_id)
     return _key(rows[0])
 
 
-async def list_keys(conn: aiosqlite.Connection, property_id: int) -> list[ApiKey]:
+def list_keys(conn: sqlite3.Connection, property_id: int) -> list[ApiKey]:
     sql = f"{_KEY} WHERE k.property_id = ? ORDER BY k.created_at, k.id"
-    return [_key(r) for r in await _rows(conn, sql, [property_id])]
+    return [_key(r) for r in _rows(conn, sql, [property_id])]
 
 
-async def enabled_sources(conn: aiosqlite.Connection, project_id: str) -> set[str]:
+def enabled_sources(conn: sqlite3.Connection, project_id: str) -> set[str]:
     sql = "SELECT source FROM project_ai_sources WHERE project_id = ? AND enabled = 1"
-    return {r[0] for r in await _rows(conn, sql, [project_id])}
+    return {r[0] for r in _rows(conn, sql, [project_id])}

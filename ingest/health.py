@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-import aiosqlite
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,9 +19,8 @@ def overall(checks: dict[str, dict[str, Any]]) -> str:
     return max((c["status"] for c in checks.values()), key=_RANK.__getitem__, default=OK)
 
 
-async def _applied(conn: aiosqlite.Connection) -> list[str]:
-    async with conn.execute("SELECT name FROM d1_migrations ORDER BY id") as cursor:
-        return [row[0] for row in await cursor.fetchall()]
+def _applied(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
 
 
 async def run_checks(app: AppState) -> dict[str, dict[str, Any]]:

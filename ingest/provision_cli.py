@@ -6,8 +6,6 @@ import argparse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiosqlite
-
 from ingest import onboarding, provisioning
 from ingest.admin import bodies, queries
 from ingest.clock import now_ms
@@ -108,10 +106,9 @@ async def sources_set(args: argparse.Namespace, settings: Settings, db: Database
 async def install(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
     base_url = args.base_url or settings.public_url or "http://127.0.0.1:8080"
 
-    async def read(conn: aiosqlite.Connection) -> dict[str, Any]:
-        return await queries.install_info(conn, args.project, args.property, args.key, base_url)
-
-    return await db.read(read)
+    return await db.read(
+        lambda conn: queries.install_info(conn, args.project, args.property, args.key, base_url)
+    )
 
 
 async def install_verify(args: argparse.Namespace, settings: Settings, db: Database) -> Any:

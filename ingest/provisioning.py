@@ -3,9 +3,8 @@ transaction (Database.transaction), so a call is written whole or not at all."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
-
-import aiosqlite
 
 from ingest import catalog, domains, ids, keys
 from ingest.errors import ApiError, ErrorCode, invalid_domain
@@ -23,31 +22,31 @@ from ingest.models import (
 from ingest.sources import DEFAULT_ENABLED
 
 
-async def create_org(conn: aiosqlite.Connection, new: NewOrg, now: int) -> Org:
+def create_org(conn: sqlite3.Connection, new: NewOrg, now: int) -> Org:
     org = Org(ids.new_org_id(), new.name, new.domain, new.plan, now)
-    await conn.execute(
+    conn.execute(
         "INSERT INTO orgs (id, name, domain, plan, created_at) VALUES (?, ?, ?, ?, ?)",
         (org.id, org.name, org.domain, org.plan, org.created_at),
     )
     return org
 
 
-async def create_project(
-    conn: aiosqlite.Connection, org_id: str, new: NewProject, now: int
+def create_project(
+    conn: sqlite3.Connection, org_id: str, new: NewProject, now: int
 ) -> tuple[Project, Property]:
     """A project, its default property on the project's domain, and the default AI sources."""
-    await catalog.get_org(conn, org_id)
-    await _refuse_duplicate(conn, "projects", "org_id", org_id, new.domain)
+    catalog.get_org(conn, org_id)
+    _refuse_duplicate(conn, "projects", "org_id", org_id, new.domain)
     project = Project(
         ids.new_project_id(), org_id, new.name, new.domain, new.description, now, None
     )
-    await conn.execute(
+    conn.execute(
         "INSERT INTO projects (id, org_id, name, domain, description, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (project.id, org_id, project.name, project.domain, project.description, now),
     )
-    prop = await _insert_property(conn, project.id, project.domain, "website", now, default=True)
-    await conn.executemany(
+    prop = _insert_property(conn, project.id, project.domain, "website", now, default=True)
+    conn.executemany(
         "INSERT INTO project_ai_sources (project_id, source, enabled, updated_at)"
         " VALUES (?, ?, 1, ?)",
         [(project.id, source, now) for source in DEFAULT_ENABLED],
@@ -55,29 +54,28 @@ async def create_project(
     return replace(project, default_property_id=prop.id), prop
 
 
-async def create_property(
-    conn: aiosqlite.Connection, project_id: str, new: NewProperty, now: int
+def create_property(
+    conn: sqlite3.Connection, project_id: str, new: NewProperty, now: int
 ) -> Property:
-    project = await catalog.get_project(conn, project_id)
+    project = catalog.get_project(conn, project_id)
     try:
         domain = domains.property_domain(new.domain, project.domain)
     except domains.DomainError as exc:
         raise invalid_domain("domain", exc.reason) from None
-    await _refuse_duplicate(conn, "properties", "project_id", project_id, domain)
-    return await _insert_property(conn, project_id, domain, new.type, now, default=False)
+    _refuse_duplicate(conn, "properties", "project_id", project_id, domain)
+    return _insert_property(conn, project_id, domain, new.type, now, default=False)
 
 
 _PARENT = {"org_id": "organization", "project_id": "project"}
 _CHILD = {"projects": "project", "properties": "property"}
 
 
-async def _refuse_duplicate(
-    conn: aiosqlite.Connection, table: str, parent_column: str, parent_id: str, domain: str
+def _refuse_duplicate(
+    conn: sqlite3.Connection, table: str, parent_column: str, parent_id: str, domain: str
 ) -> None:
     """409 when the parent already has a row for this domain (checked inside the write lock)."""
     sql = f"SELECT id FROM {table} WHERE {parent_column} = ? AND domain = ?"
-    async with conn.execute(sql, (parent_id, domain)) as cursor:
-        clash = await cursor.fetchone()
+    clash = conn.execute(sql, (parent_id, domain)).fetchone()
     if clash:
         raise ApiError(
             ErrorCode.CONFLICT,
@@ -86,10 +84,10 @@ async def _refuse_duplicate(
         )
 
 
-async def _insert_property(
-    conn: aiosqlite.Connection, project_id: str, domain: str, type_: str, now: int, default: bool
+def _insert_property(
+    conn: sqlite3.Connection, project_id: str, domain: str, type_: str, now: int, default: bool
 ) -> Property:
-    cursor = await conn.execute(
+    cursor = conn.execute(
         "INSERT INTO properties (project_id, domain, type, active, is_default, created_at)"
         " VALUES (?, ?, ?, 1, ?, ?)",
         (project_id, domain, type_, int(default), now),
@@ -98,11 +96,11 @@ async def _insert_property(
     return Property(cursor.lastrowid, project_id, domain, type_, True, default, now)
 
 
-async def create_key(
-    conn: aiosqlite.Connection, property_id: int, new: NewKey, pepper: bytes, now: int
+def create_key(
+    conn: sqlite3.Connection, property_id: int, new: NewKey, pepper: bytes, now: int
 ) -> tuple[ApiKey, str]:
     """A new active key; the secret is returned here and never again."""
-    prop = await catalog.get_property(conn, property_id)
+    prop = catalog.get_property(conn, property_id)
     if not prop.active:
         raise ApiError(ErrorCode.CONFLICT, f"property {property_id} is not active")
     secret = keys.new_secret()
@@ -118,7 +116,7 @@ async def create_key(
         None,
         None,
     )
-    await conn.execute(
+    conn.execute(
         "INSERT INTO api_keys (id, property_id, name, secret_hash, status, created_at, expires_at)"
         " VALUES (?, ?, ?, ?, 'active', ?, ?)",
         (key.id, prop.id, key.name, keys.hash_secret(secret, pepper), now, key.expires_at),
@@ -126,40 +124,38 @@ async def create_key(
     return key, secret
 
 
-async def revoke_key(conn: aiosqlite.Connection, key_id: str, now: int) -> ApiKey:
+def revoke_key(conn: sqlite3.Connection, key_id: str, now: int) -> ApiKey:
     """Revoke a key; revoking a revoked key changes nothing (so retries are safe)."""
-    key = await catalog.get_key(conn, key_id)
+    key = catalog.get_key(conn, key_id)
     if key.status == "revoked":
         return key
-    await conn.execute(
+    conn.execute(
         "UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", (now, key_id)
     )
     return replace(key, status="revoked", revoked_at=now)
 
 
-async def rotate_key(
-    conn: aiosqlite.Connection, key_id: str, pepper: bytes, now: int
+def rotate_key(
+    conn: sqlite3.Connection, key_id: str, pepper: bytes, now: int
 ) -> tuple[ApiKey, str]:
     """A new secret for the same key id (the tag keeps working); the old secret is refused."""
-    key = await catalog.get_key(conn, key_id)
+    key = catalog.get_key(conn, key_id)
     if key.status == "revoked":
         raise ApiError(
             ErrorCode.CONFLICT, f"key {key_id} is revoked; create a new key instead of rotating"
         )
     secret = keys.new_secret()
-    await conn.execute(
+    conn.execute(
         "UPDATE api_keys SET secret_hash = ?, rotated_at = ? WHERE id = ?",
         (keys.hash_secret(secret, pepper), now, key_id),
     )
     return replace(key, rotated_at=now), secret
 
 
-async def set_sources(
-    conn: aiosqlite.Connection, project_id: str, update: SourcesUpdate, now: int
-) -> None:
-    await catalog.get_project(conn, project_id)
-    await conn.execute("DELETE FROM project_ai_sources WHERE project_id = ?", (project_id,))
-    await conn.executemany(
+def set_sources(conn: sqlite3.Connection, project_id: str, update: SourcesUpdate, now: int) -> None:
+    catalog.get_project(conn, project_id)
+    conn.execute("DELETE FROM project_ai_sources WHERE project_id = ?", (project_id,))
+    conn.executemany(
         "INSERT INTO project_ai_sources (project_id, source, enabled, updated_at)"
         " VALUES (?, ?, 1, ?)",
         [(project_id, source, now) for source in update.enabled],

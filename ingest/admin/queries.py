@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
-
-import aiosqlite
 
 from ingest import catalog, onboarding
 from ingest.clock import to_iso
@@ -12,8 +11,8 @@ from ingest.errors import ApiError, ErrorCode, invalid_field
 from tag.snippet import install_snippet, tag_url
 
 
-async def install_info(
-    conn: aiosqlite.Connection,
+def install_info(
+    conn: sqlite3.Connection,
     project_id: str,
     property_id: int | None,
     key_id: str | None,
@@ -21,19 +20,19 @@ async def install_info(
 ) -> dict[str, Any]:
     """The snippet for a property and key; without them, the default property and its newest
     active key are chosen (runbook 5.1: the wizard preselects)."""
-    project = await catalog.get_project(conn, project_id)
+    project = catalog.get_project(conn, project_id)
     chosen = property_id or project.default_property_id
     if chosen is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"project {project_id} has no property yet")
-    prop = await catalog.get_property(conn, chosen)
+    prop = catalog.get_property(conn, chosen)
     if prop.project_id != project_id:
         raise invalid_field("property_id", f"{chosen} belongs to another project")
     if key_id is not None:
-        key = await catalog.get_key(conn, key_id)
+        key = catalog.get_key(conn, key_id)
         if key.property_id != prop.id:
             raise invalid_field("key_id", f"{key_id} is not linked to property {prop.id}")
     else:
-        active = [k for k in await catalog.list_keys(conn, prop.id) if k.state() == "active"]
+        active = [k for k in catalog.list_keys(conn, prop.id) if k.state() == "active"]
         if not active:
             raise ApiError(
                 ErrorCode.CONFLICT,
@@ -53,32 +52,31 @@ async def install_info(
     }
 
 
-async def event_span(
-    conn: aiosqlite.Connection, project_id: str, property_id: int | None
+def event_span(
+    conn: sqlite3.Connection, project_id: str, property_id: int | None
 ) -> tuple[int | None, int | None]:
     """First and last event received for a property, or for every property of the project."""
     if property_id is not None:
-        prop = await catalog.get_property(conn, property_id)
+        prop = catalog.get_property(conn, property_id)
         if prop.project_id != project_id:
             raise invalid_field("property_id", f"{property_id} belongs to another project")
         where = "property_id = ?"
         param: int | str = property_id
     else:
-        await catalog.get_project(conn, project_id)
+        catalog.get_project(conn, project_id)
         where = "property_id IN (SELECT id FROM properties WHERE project_id = ?)"
         param = project_id
     # Two index seeks on (property_id, received_at) per property, not a scan.
     sql = f"SELECT min(received_at), max(received_at) FROM events WHERE {where}"
-    async with conn.execute(sql, (param,)) as cursor:
-        row = await cursor.fetchone()
+    row = conn.execute(sql, (param,)).fetchone()
     assert row is not None
     return row[0], row[1]
 
 
-async def install_verification(
-    conn: aiosqlite.Connection, project_id: str, property_id: int | None
+def install_verification(
+    conn: sqlite3.Connection, project_id: str, property_id: int | None
 ) -> dict[str, Any]:
-    first, last = await event_span(conn, project_id, property_id)
+    first, last = event_span(conn, project_id, property_id)
     return {
         "project_id": project_id,
         "property_id": property_id,
@@ -88,64 +86,64 @@ async def install_verification(
     }
 
 
-async def onboarding_facts(conn: aiosqlite.Connection, project_id: str) -> onboarding.Facts:
-    project = await catalog.get_project(conn, project_id)
-    props = await catalog.list_properties(conn, project_id)
-    keys = [k for p in props for k in await catalog.list_keys(conn, p.id)]
-    first_event, last_event = await event_span(conn, project_id, None)
+def onboarding_facts(conn: sqlite3.Connection, project_id: str) -> onboarding.Facts:
+    project = catalog.get_project(conn, project_id)
+    props = catalog.list_properties(conn, project_id)
+    keys = [k for p in props for k in catalog.list_keys(conn, p.id)]
+    first_event, last_event = event_span(conn, project_id, None)
     return onboarding.Facts(
-        org=await catalog.get_org(conn, project.org_id),
+        org=catalog.get_org(conn, project.org_id),
         project=project,
         properties=props,
         keys=keys,
-        enabled_sources=await catalog.enabled_sources(conn, project_id),
+        enabled_sources=catalog.enabled_sources(conn, project_id),
         first_event_at=first_event,
         last_event_at=last_event,
     )
 
 
-async def project_sources(conn: aiosqlite.Connection, project_id: str) -> set[str]:
-    await catalog.get_project(conn, project_id)
-    return await catalog.enabled_sources(conn, project_id)
+def project_sources(conn: sqlite3.Connection, project_id: str) -> set[str]:
+    catalog.get_project(conn, project_id)
+    return catalog.enabled_sources(conn, project_id)
 
 
-async def org_detail(conn: aiosqlite.Connection, org_id: str) -> dict[str, Any]:
-    org = await catalog.get_org(conn, org_id)
-    projects = await catalog.list_projects(conn, org_id)
+def org_detail(conn: sqlite3.Connection, org_id: str) -> dict[str, Any]:
+    org = catalog.get_org(conn, org_id)
+    projects = catalog.list_projects(conn, org_id)
     return {**org.to_json(), "projects": [p.to_json() for p in projects]}
 
 
-async def org_projects(conn: aiosqlite.Connection, org_id: str) -> dict[str, Any]:
-    await catalog.get_org(conn, org_id)
-    return {"projects": [p.to_json() for p in await catalog.list_projects(conn, org_id)]}
+def org_projects(conn: sqlite3.Connection, org_id: str) -> dict[str, Any]:
+    catalog.get_org(conn, org_id)
+    return {"projects": [p.to_json() for p in catalog.list_projects(conn, org_id)]}
 
 
-async def project_detail(conn: aiosqlite.Connection, project_id: str) -> dict[str, Any]:
-    project = await catalog.get_project(conn, project_id)
-    props = await catalog.list_properties(conn, project_id)
+def project_detail(conn: sqlite3.Connection, project_id: str) -> dict[str, Any]:
+    project = catalog.get_project(conn, project_id)
+    props = catalog.list_properties(conn, project_id)
     return {**project.to_json(), "properties": [p.to_json() for p in props]}
 
 
-async def project_properties(conn: aiosqlite.Connection, project_id: str) -> dict[str, Any]:
-    await catalog.get_project(conn, project_id)
-    props = await catalog.list_properties(conn, project_id)
+def project_properties(conn: sqlite3.Connection, project_id: str) -> dict[str, Any]:
+    catalog.get_project(conn, project_id)
+    props = catalog.list_properties(conn, project_id)
     return {"properties": [p.to_json() for p in props]}
 
 
-async def property_detail(conn: aiosqlite.Connection, property_id: int) -> dict[str, Any]:
-    prop = await catalog.get_property(conn, property_id)
-    keys = await catalog.list_keys(conn, property_id)
+def property_detail(conn: sqlite3.Connection, property_id: int) -> dict[str, Any]:
+    prop = catalog.get_property(conn, property_id)
+    keys = catalog.list_keys(conn, property_id)
     return {**prop.to_json(), "keys": [k.to_json() for k in keys]}
 
 
-async def property_keys(conn: aiosqlite.Connection, property_id: int) -> dict[str, Any]:
-    await catalog.get_property(conn, property_id)
-    return {"keys": [k.to_json() for k in await catalog.list_keys(conn, property_id)]}
+def property_keys(conn: sqlite3.Connection, property_id: int) -> dict[str, Any]:
+    catalog.get_property(conn, property_id)
+    return {"keys": [k.to_json() for k in catalog.list_keys(conn, property_id)]}
 
 
-async def all_orgs(conn: aiosqlite.Connection) -> dict[str, Any]:
-    return {"orgs": [o.to_json() for o in await catalog.list_orgs(conn)]}
+def all_orgs(conn: sqlite3.Connection) -> dict[str, Any]:
+    return {"orgs": [o.to_json() for o in catalog.list_orgs(conn)]}
 
 
-async def key_detail(conn: aiosqlite.Connection, key_id: str) -> dict[str, Any]:
-    return (await catalog.get_key(conn, key_id)).to_json()
+def key_detail(conn: sqlite3.Connection, key_id: str) -> dict[str, Any]:
+    return (catalog.get_key(conn, key_id)).to_json()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiosqlite
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,7 +33,7 @@ def _changed(request: Request) -> None:
     state(request).collector.directory.forget()
 
 
-def reader(query: Callable[[aiosqlite.Connection, Any], Awaitable[Any]], param: str) -> Handler:
+def reader(query: Callable[[sqlite3.Connection, Any], Any], param: str) -> Handler:
     """A GET handler answering `query(conn, path_params[param])`."""
 
     async def handle(request: Request) -> Response:

@@ -7,10 +7,10 @@ unknown keys costs one query per key per TTL.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Callable
 from typing import TypeVar
 
-import aiosqlite
 from cachetools import TTLCache
 
 from ingest.collect.authorize import Grant
@@ -39,7 +39,7 @@ class Directory:
         name: str,
         cache: TTLCache[str, T],
         key: str,
-        load: Callable[[aiosqlite.Connection], Awaitable[T]],
+        load: Callable[[sqlite3.Connection], T],
     ) -> T:
         try:
             value = cache[key]
@@ -52,9 +52,8 @@ class Directory:
         return value
 
     async def grant(self, key_id: str) -> Grant | None:
-        async def load(conn: aiosqlite.Connection) -> Grant | None:
-            async with conn.execute(_GRANT, (key_id,)) as cursor:
-                row = await cursor.fetchone()
+        def load(conn: sqlite3.Connection) -> Grant | None:
+            row = conn.execute(_GRANT, (key_id,)).fetchone()
             if row is None:
                 return None
             key, prop, project, status, expires_at, secret_hash, domain, active = row
@@ -63,20 +62,18 @@ class Directory:
         return await self._cached("key", self._grants, key_id, load)
 
     async def enabled_sources(self, project_id: str) -> frozenset[str]:
-        async def load(conn: aiosqlite.Connection) -> frozenset[str]:
+        def load(conn: sqlite3.Connection) -> frozenset[str]:
             sql = "SELECT source FROM project_ai_sources WHERE project_id = ? AND enabled = 1"
-            async with conn.execute(sql, (project_id,)) as cursor:
-                return frozenset(row[0] for row in await cursor.fetchall())
+            return frozenset(row[0] for row in conn.execute(sql, (project_id,)))
 
         return await self._cached("sources", self._sources, project_id, load)
 
     async def is_property_domain(self, host: str) -> bool:
         """Whether any active property is on this host (for preflights, before a body)."""
 
-        async def load(conn: aiosqlite.Connection) -> bool:
+        def load(conn: sqlite3.Connection) -> bool:
             sql = "SELECT 1 FROM properties WHERE domain = ? AND active = 1 LIMIT 1"
-            async with conn.execute(sql, (host,)) as cursor:
-                return await cursor.fetchone() is not None
+            return conn.execute(sql, (host,)).fetchone() is not None
 
         return await self._cached("domain", self._domains, host, load)
 

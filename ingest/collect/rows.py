@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import aiosqlite
 
 from ingest.collect.enrich import Enriched
 
@@ -101,7 +100,7 @@ def prepare(
     return Prepared(len(enriched), events, sessions, content, referrals)
 
 
-async def write_rows(conn: aiosqlite.Connection, group: Sequence[Prepared]) -> None:
+def write_rows(conn: sqlite3.Connection, group: Sequence[Prepared]) -> None:
     """Write a group's rows inside the caller's transaction: one executemany per table."""
     for sql, rows in (
         (INSERT_EVENT, [r for p in group for r in p.events]),
@@ -110,4 +109,4 @@ async def write_rows(conn: aiosqlite.Connection, group: Sequence[Prepared]) -> N
         (INSERT_REFERRAL, [r for p in group for r in p.referrals]),
     ):
         if rows:
-            await conn.executemany(sql, rows)
+            conn.executemany(sql, rows)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass
-
-import aiosqlite
 
 from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
 from ingest.collect.rows import Prepared, write_rows
@@ -144,12 +143,12 @@ class GroupCommitWriter:
     async def _write_with_retries(
         self, prepared: list[Prepared], rollups: dict[int, list[float]], touches: dict[str, int]
     ) -> None:
-        async def write(conn: aiosqlite.Connection) -> None:
-            await write_rows(conn, prepared)
+        def write(conn: sqlite3.Connection) -> None:
+            write_rows(conn, prepared)
             if rollups:
-                await conn.executemany(UPSERT_SQL, upsert_rows(rollups))
+                conn.executemany(UPSERT_SQL, upsert_rows(rollups))
             if touches:
-                await conn.executemany(
+                conn.executemany(
                     "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
                     [(when, key_id) for key_id, when in touches.items()],
                 )

@@ -4,7 +4,6 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiosqlite
 import httpx
 import pytest
 
@@ -26,8 +25,8 @@ def count_orgs(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM orgs").fetchone()[0])
 
 
-async def insert_org(conn: aiosqlite.Connection, org_id: str) -> None:
-    await conn.execute(
+def insert_org(conn: sqlite3.Connection, org_id: str) -> None:
+    conn.execute(
         "INSERT INTO orgs (id, name, domain, plan, created_at) VALUES (?, 'A', 'a.com', 'pro', 0)",
         (org_id,),
     )
@@ -47,9 +46,9 @@ async def test_transaction_commits_before_returning(db_path: Path):
 async def test_failed_transaction_writes_nothing(db_path: Path):
     db = await Database.open(db_path)
 
-    async def half_then_fail(conn: aiosqlite.Connection) -> None:
-        await insert_org(conn, "org_b")
-        await insert_org(conn, "org_b")  # primary key clash
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        insert_org(conn, "org_b")
+        insert_org(conn, "org_b")  # primary key clash
 
     try:
         with pytest.raises(sqlite3.IntegrityError):
