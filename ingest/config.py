@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.collect.parse import MAX_EVENTS
+
 log = logging.getLogger("optiview.config")
 
 ENVIRONMENTS = ("development", "production")
@@ -71,6 +73,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     busy_timeout_ms = _positive_int(env_vars, "OPTIVIEW_BUSY_TIMEOUT_MS", 5000)
     collector = _collector_settings(env_vars)
+    if collector.max_pending_events < MAX_EVENTS:
+        raise ConfigError(
+            f"OPTIVIEW_QUEUE_MAX_EVENTS must be at least {MAX_EVENTS}"
+            f" (one full request), not {collector.max_pending_events}"
+        )
 
     # Every check runs before development secrets are written, so a bad setting leaves no file.
     dev_secrets_file = None

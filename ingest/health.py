@@ -37,7 +37,21 @@ async def run_checks(app: AppState) -> dict[str, dict[str, Any]]:
         "applied": len(applied),
         "pending": missing,
     }
+    checks["writer"] = writer_check(app)
     return checks
+
+
+def writer_check(app: AppState) -> dict[str, Any]:
+    """Reads can succeed while writes fail (a held write lock, a full disk): say so."""
+    writer = app.collector.writer
+    check: dict[str, Any] = {
+        "status": DEGRADED if writer.failing else OK,
+        "queued_events": writer.pending_events,
+        "queue_limit": writer.max_pending,
+    }
+    if writer.failing:
+        check["detail"] = f"writes are failing: {writer.last_error}"
+    return check
 
 
 async def health(request: Request) -> Response:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import sys
 import tempfile
+from types import FrameType
 
 from ingest.config import Settings
 from ingest.storage.migrations import migrate_database
@@ -68,6 +70,11 @@ def run_server(factory: str, host: str, port: int, workers: int, server: str) ->
         return _hypercorn(factory, host, port, workers)
     import uvicorn
 
+    # uvicorn drains on SIGTERM, then restores the handler it found and raises the signal
+    # again; finding this one, the process exits 0 (and runs its atexit clean-up) instead of
+    # dying by the signal.
+    signal.signal(signal.SIGTERM, _stopped)
+
     uvicorn.run(
         factory,
         factory=True,
@@ -81,6 +88,10 @@ def run_server(factory: str, host: str, port: int, workers: int, server: str) ->
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _hypercorn(factory: str, host: str, port: int, workers: int) -> int:

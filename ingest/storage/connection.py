@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 5000
+WAL_SWITCH_RETRIES = 20  # about a second in all
 
 
 def pragmas(synchronous: str = "NORMAL", busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> list[str]:
     return [
-        "PRAGMA journal_mode = WAL",
         f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
+        "PRAGMA journal_mode = WAL",
         "PRAGMA foreign_keys = ON",
         # NORMAL in WAL mode loses no committed transaction on a process crash, only on power
         # loss; FULL closes that gap at the cost of an fsync per commit.
@@ -27,5 +29,18 @@ def connect(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for statement in pragmas(synchronous, busy_timeout_ms):
-        conn.execute(statement)
+        _execute_retrying(conn, statement)
     return conn
+
+
+def _execute_retrying(conn: sqlite3.Connection, statement: str) -> None:
+    """Switching a new file to WAL takes an exclusive lock; two connections doing it at once
+    can deadlock, and SQLite then answers one at once with "locked" instead of waiting."""
+    for attempt in range(WAL_SWITCH_RETRIES):
+        try:
+            conn.execute(statement)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_SWITCH_RETRIES - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))

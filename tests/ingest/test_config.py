@@ -198,3 +198,9 @@ def test_bad_setting_in_development_leaves_no_secrets_file(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="OPTIVIEW_BUSY_TIMEOUT_MS"):
         load_settings({"OPTIVIEW_DB": str(db), "OPTIVIEW_BUSY_TIMEOUT_MS": "soon"})
     assert not (tmp_path / DEV_SECRETS_FILE).exists()
+
+
+def test_queue_bound_must_fit_one_full_request(tmp_path: Path) -> None:
+    env = {"OPTIVIEW_DB": str(tmp_path / "o.db"), "OPTIVIEW_QUEUE_MAX_EVENTS": "49"}
+    with pytest.raises(ConfigError, match="OPTIVIEW_QUEUE_MAX_EVENTS must be at least 50"):
+        load_settings(env)

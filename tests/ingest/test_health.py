@@ -39,6 +39,7 @@ def test_health_is_ok_when_migrated(own_server: Server):
         "checks": {
             "database": {"status": "ok"},
             "migrations": {"status": "ok", "applied": 2, "pending": []},
+            "writer": {"status": "ok", "queued_events": 0, "queue_limit": 20000},
         },
     }
 
