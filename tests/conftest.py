@@ -94,11 +94,18 @@ def start_server(db: Path, *args: str, **env_extra: str) -> Server:
     raise RuntimeError(f"server did not answer within 30 s: {log.read_text()}")
 
 
+def serving(db: Path, *args: str, **env_extra: str) -> Iterator[Server]:
+    """Body of a fixture: a server of the test module's own, stopped afterwards."""
+    running = start_server(db, *args, **env_extra)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(tmp_path_factory.mktemp("service") / "optiview.db")
-    yield running
-    running.stop()
+    yield from serving(tmp_path_factory.mktemp("service") / "optiview.db")
 
 
 @pytest.fixture

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from ingest import domains
 from ingest.clock import now_ms, parse_iso
 from ingest.errors import ApiError, ErrorCode, invalid_domain, invalid_field
+from ingest.jsonbody import json_object
 from ingest.models import (
     PLANS,
     PROPERTY_TYPES,
@@ -34,15 +33,7 @@ def decode(raw: bytes) -> Mapping[str, Any]:
         raise ApiError(
             ErrorCode.PAYLOAD_TOO_LARGE, f"body is {len(raw)} bytes; at most {MAX_BODY_BYTES}"
         )
-    if not raw.strip():
-        raise ApiError(ErrorCode.INVALID_JSON, "body is empty; send a JSON object")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(ErrorCode.INVALID_JSON, f"body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(ErrorCode.INVALID_JSON, "body must be a JSON object")
-    return body
+    return json_object(raw)
 
 
 def text(body: Mapping[str, Any], field: str, limit: int = MAX_NAME, required: bool = True) -> str:

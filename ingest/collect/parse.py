@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ingest.errors import ApiError, ErrorCode
+from ingest.jsonbody import json_object
 
 BROWSER_BODY_LIMIT = 64 * 1024
 SERVER_BODY_LIMIT = 1024 * 1024
@@ -140,12 +141,7 @@ def _property_id(value: Any) -> int:
 
 
 def parse_batch(raw: bytes, now_ms: int) -> EventBatch:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(ErrorCode.INVALID_JSON, f"body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(ErrorCode.INVALID_JSON, "body must be a JSON object")
+    body = json_object(raw)
     key_id = _text(body, "key_id", "key_id", MAX_ID, required=True)
     project_id = _text(body, "project_id", "project_id", MAX_ID, required=True)
     property_id = _property_id(body.get("property_id"))

@@ -81,16 +81,12 @@ async def _accept(
     prepared = prepare(enriched, batch.key_id, batch.property_id, batch.project_id, received_at)
     try:
         await collector.writer.submit(prepared)
-    except Overloaded as exc:
+    except (Overloaded, StorageUnavailable) as exc:
+        overloaded = isinstance(exc, Overloaded)
         raise ApiError(
-            ErrorCode.OVERLOADED,
-            f"the collector is overloaded ({exc}); retry later",
-            headers={"Retry-After": RETRY_AFTER_UNAVAILABLE, **_echo(access)},
-        ) from None
-    except StorageUnavailable as exc:
-        raise ApiError(
-            ErrorCode.UNAVAILABLE,
-            f"storage is unavailable ({exc}); nothing was stored, retry later",
+            ErrorCode.OVERLOADED if overloaded else ErrorCode.UNAVAILABLE,
+            f"{'the collector is overloaded' if overloaded else 'storage is unavailable'}"
+            f" ({exc}); nothing was stored, retry later",
             headers={"Retry-After": RETRY_AFTER_UNAVAILABLE, **_echo(access)},
         ) from None
     collector.writer.touch_key(batch.key_id, received_at)

@@ -7,7 +7,7 @@ import pytest
 
 from ingest.health import overall
 from ingest.storage.migrations import CREATE_TABLE
-from tests.conftest import ADMIN_TOKEN, Server, start_server
+from tests.conftest import ADMIN_TOKEN, Server, serving
 
 
 @pytest.mark.parametrize(
@@ -26,9 +26,7 @@ def test_overall_is_the_worst_check(statuses: list[str], expected: str):
 @pytest.fixture(scope="module")
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db: Path = tmp_path_factory.mktemp("health") / "optiview.db"
-    running = start_server(db, OPTIVIEW_BUSY_TIMEOUT_MS="300")
-    yield running
-    running.stop()
+    yield from serving(db, OPTIVIEW_BUSY_TIMEOUT_MS="300")
 
 
 def test_health_is_ok_when_migrated(own_server: Server):

@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import ADMIN_TOKEN, Server
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -92,6 +92,13 @@ def provision(server: Server, admin: httpx.Client) -> Site:
     prop = project["default_property_id"]
     key = admin.post(f"/properties/{prop}/keys", json={"name": "Production Website"}).json()
     return Site(server, admin, domain, project["id"], prop, key["id"], key["secret"])
+
+
+def provision_on(server: Server) -> Site:
+    """A site on a server of the test's own (its admin client is closed afterwards)."""
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with httpx.Client(base_url=server.url + "/api/admin", headers=headers, timeout=10) as admin:
+        return provision(server, admin)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server, start_server
-from tests.ingest.collect.conftest import CHROME, Site, provision
+from tests.conftest import Server, start_server
+from tests.ingest.collect.conftest import CHROME, Site, provision_on
 
 SENDERS = 8
 MAX_REQUESTS_PER_SENDER = 4000  # a bound on each loop, far above what ~3 s allows
@@ -48,14 +48,6 @@ def servers() -> Iterator[list[Server]]:
         if server.process.poll() is None:
             server.process.kill()
         server.process.wait(timeout=15)
-
-
-def provision_on(server: Server) -> Site:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    admin = httpx.Client(base_url=server.url + "/api/admin", headers=headers, timeout=10)
-    with admin:
-        site = provision(server, admin)
-    return site
 
 
 @dataclass

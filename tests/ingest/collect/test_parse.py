@@ -77,7 +77,7 @@ def test_missing_ts_is_the_receive_time_and_empty_strings_are_absent():
 @pytest.mark.parametrize(
     ("raw", "code", "detail"),
     [
-        (b"", "invalid_json", "not valid JSON"),
+        (b"", "invalid_json", "body is empty"),
         (b"{", "invalid_json", "not valid JSON"),
         (b"[]", "invalid_json", "must be a JSON object"),
         (body(key_id=None), "invalid_field", "key_id: is required"),

@@ -2,29 +2,24 @@
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server, start_server
-from tests.ingest.collect.conftest import Site, provision
+from tests.conftest import Server, serving
+from tests.ingest.collect.conftest import Site, provision_on
 
 
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(
+    yield from serving(
         tmp_path_factory.mktemp("limited") / "optiview.db",
         OPTIVIEW_RATE_LIMIT_PER_KEY="0.5",
         OPTIVIEW_RATE_LIMIT_BURST="3",
     )
-    yield running
-    running.stop()
 
 
 @pytest.fixture
-def limited_site(limited_server: Server) -> Iterator[Site]:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with httpx.Client(base_url=limited_server.url + "/api/admin", headers=headers) as admin:
-        yield provision(limited_server, admin)
+def limited_site(limited_server: Server) -> Site:
+    return provision_on(limited_server)
 
 
 def test_over_the_limit_is_429_with_retry_after_and_nothing_stored(limited_site: Site):
@@ -39,9 +34,7 @@ def test_over_the_limit_is_429_with_retry_after_and_nothing_stored(limited_site:
 
 
 def test_keys_are_limited_separately(limited_site: Site, limited_server: Server):
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with httpx.Client(base_url=limited_server.url + "/api/admin", headers=headers) as admin:
-        other = provision(limited_server, admin)
+    other = provision_on(limited_server)
     for _ in range(3):
         limited_site.send()
     assert limited_site.send().status_code == 429

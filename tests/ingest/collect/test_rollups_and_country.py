@@ -4,27 +4,22 @@ every collector answer, and the country from a trusted CDN header when one is co
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server, start_server
-from tests.ingest.collect.conftest import Site, provision
+from tests.conftest import Server, serving
+from tests.ingest.collect.conftest import Site, provision_on
 
 
 @pytest.fixture(scope="module")
 def cdn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(
+    yield from serving(
         tmp_path_factory.mktemp("cdn") / "optiview.db", OPTIVIEW_COUNTRY_HEADER="CF-IPCountry"
     )
-    yield running
-    running.stop()
 
 
 @pytest.fixture
-def cdn_site(cdn_server: Server) -> Iterator[Site]:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with httpx.Client(base_url=cdn_server.url + "/api/admin", headers=headers) as admin:
-        yield provision(cdn_server, admin)
+def cdn_site(cdn_server: Server) -> Site:
+    return provision_on(cdn_server)
 
 
 def totals(site: Site) -> tuple[int, int, int, int]:

@@ -16,31 +16,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server, start_server
-from tests.ingest.collect.conftest import Site, provision
+from tests.conftest import Server, serving, start_server
+from tests.ingest.collect.conftest import Site, provision_on
 
 
 @pytest.fixture(scope="module")
 def quick_busy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Gives up on a locked database after 100 ms (three tries, then 503)."""
     folder = tmp_path_factory.mktemp("busy")
-    running = start_server(
-        folder / "optiview.db", TMPDIR=str(folder), OPTIVIEW_BUSY_TIMEOUT_MS="100"
-    )
-    yield running
-    running.stop()
+    yield from serving(folder / "optiview.db", TMPDIR=str(folder), OPTIVIEW_BUSY_TIMEOUT_MS="100")
 
 
 @pytest.fixture
 def site(quick_busy_server: Server) -> Site:
     return provision_on(quick_busy_server)
-
-
-def provision_on(server: Server) -> Site:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    admin = httpx.Client(base_url=server.url + "/api/admin", headers=headers, timeout=10)
-    with admin:
-        return provision(server, admin)
 
 
 @contextmanager

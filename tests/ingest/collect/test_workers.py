@@ -22,7 +22,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ADMIN_TOKEN, Server, start_server
-from tests.ingest.collect.conftest import CHROME, Site, provision
+from tests.ingest.collect.conftest import CHROME, Site, provision_on
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 SENDERS = 8
@@ -61,13 +61,6 @@ def hypercorn_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     running = serve_observed(tmp_path_factory, "hypercorn")
     yield running
     running.stop()
-
-
-def provision_on(server: Server) -> Site:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    admin = httpx.Client(base_url=server.url + "/api/admin", headers=headers, timeout=10)
-    with admin:
-        return provision(server, admin)
 
 
 class FreshConnections:

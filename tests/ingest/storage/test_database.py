@@ -10,7 +10,7 @@ import pytest
 from ingest.app import migrate
 from ingest.config import load_settings
 from ingest.storage.database import Database, StorageUnavailable
-from tests.conftest import ADMIN_TOKEN, Server, service_env, start_server
+from tests.conftest import ADMIN_TOKEN, Server, service_env, serving
 
 
 @pytest.fixture
@@ -78,11 +78,9 @@ async def test_locked_database_raises_storage_unavailable(db_path: Path):
 
 @pytest.fixture(scope="module")
 def impatient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(
+    yield from serving(
         tmp_path_factory.mktemp("locked") / "optiview.db", OPTIVIEW_BUSY_TIMEOUT_MS="200"
     )
-    yield running
-    running.stop()
 
 
 def test_admin_write_while_locked_is_503_with_retry_after_then_recovers(impatient_server: Server):
