@@ -20,6 +20,8 @@ from ingest.health import health
 from ingest.http import EXCEPTION_HANDLERS, AppState
 from ingest.storage import migrations
 from ingest.storage.database import Database
+from tag.build import build_all
+from tag.serving import TagEndpoint
 
 
 def migrate(settings: Settings) -> list[str]:
@@ -55,7 +57,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.close()
             metrics.process_exited(os.getpid())
 
+    tag = TagEndpoint(build_all())  # built once per worker, at start
     routes = [
+        Route("/v1/tag.js", tag.handle, methods=["GET", "HEAD"]),
         Route("/v1/events", collect, methods=["POST"]),
         Route("/v1/events", preflight, methods=["OPTIONS"]),
         Route("/health", health, methods=["GET"]),
