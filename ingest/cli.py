@@ -10,15 +10,15 @@ import sys
 from collections.abc import Sequence
 
 import orjson
-from dotenv import load_dotenv
 
 from ingest import __version__
-from ingest.config import ConfigError, Settings, load_settings
+from ingest.config import ConfigError, Settings, load_env_file, load_settings
 from ingest.errors import ApiError
 from ingest.provision_cli import add_commands
 from ingest.serve import SERVERS, serve
 from ingest.storage.database import Database, StorageUnavailable
 from ingest.storage.migrations import MigrationError, migrate_database
+from purge import cli as purge_cli
 
 EXIT_FAILURE = 1
 
@@ -44,8 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("OPTIVIEW_SERVER", "uvicorn"),
         help="HTTP server (default uvicorn, or OPTIVIEW_SERVER)",
     )
+    p.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not run the cron jobs in this process (same as OPTIVIEW_SCHEDULER=off)",
+    )
     sub.add_parser("migrate", help="apply pending migrations and exit")
     add_commands(sub)
+    purge_cli.register(sub)
     return parser
 
 
@@ -70,14 +76,18 @@ async def _run_command(args: argparse.Namespace, settings: Settings) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="optiview: %(levelname)s: %(message)s")
-    load_dotenv(os.environ.get("OPTIVIEW_ENV_FILE", ".env"), override=False)
+    load_env_file()
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
         if args.group == "serve":
             if args.workers < 1:
                 raise ConfigError("--workers must be at least 1")
-            return serve(settings, args.host, args.port, args.workers, args.server)
+            return serve(
+                settings, args.host, args.port, args.workers, args.server, not args.no_scheduler
+            )
+        if args.group == "purge":
+            return purge_cli.run(args)
         if args.group == "migrate":
             applied = migrate(settings)
             print(

@@ -49,12 +49,21 @@ class Settings:
     sqlite_synchronous: str
     busy_timeout_ms: int
     collector: CollectorSettings
+    scheduler: bool
+    scheduler_tick_s: float
     # Where development secrets were generated instead of configured (None when configured).
     dev_secrets_file: Path | None
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+
+def load_env_file() -> None:
+    """Read ./.env (or OPTIVIEW_ENV_FILE) into the environment; the environment wins."""
+    from dotenv import load_dotenv
+
+    load_dotenv(os.environ.get("OPTIVIEW_ENV_FILE", ".env"), override=False)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +123,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sqlite_synchronous=synchronous,
         busy_timeout_ms=busy_timeout_ms,
         collector=collector,
+        scheduler=_switch(env_vars, "OPTIVIEW_SCHEDULER", default=True),
+        scheduler_tick_s=_number(env_vars, "OPTIVIEW_SCHEDULER_TICK_S", 30.0),
         dev_secrets_file=dev_secrets_file,
     )
 
@@ -142,6 +153,17 @@ def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
         ),
         country_header=env_vars.get("OPTIVIEW_COUNTRY_HEADER", "").strip().lower() or None,
     )
+
+
+def _switch(env_vars: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env_vars.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    if raw in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, not {raw!r}")
 
 
 def _positive_int(env_vars: Mapping[str, str], name: str, default: int) -> int:

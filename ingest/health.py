@@ -8,6 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest.clock import now_ms
+from ingest.cron.bookkeeping import job_state
+from ingest.cron.jobs import JOBS, JobState, describe
 from ingest.http import AppState, json_response, state
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
@@ -38,7 +41,15 @@ async def run_checks(app: AppState) -> dict[str, dict[str, Any]]:
         "pending": missing,
     }
     checks["writer"] = writer_check(app)
+    states = await app.db.read(lambda conn: {job: job_state(conn, job) for job in JOBS})
+    checks["crons"] = crons_check(states, now_ms())
     return checks
+
+
+def crons_check(states: dict[str, JobState], now: int) -> dict[str, Any]:
+    """Each cron job's last success, and degraded while one is stalled (pure)."""
+    jobs = {name: describe(states[name], job, now) for name, job in JOBS.items()}
+    return {"status": overall(jobs), "jobs": jobs}
 
 
 def writer_check(app: AppState) -> dict[str, Any]:

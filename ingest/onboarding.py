@@ -8,6 +8,7 @@ from typing import Any
 
 from ingest import domains
 from ingest.clock import to_iso
+from ingest.cron.jobs import JOBS, JobState, stall_reason
 from ingest.models import ApiKey, Org, Project, Property
 
 
@@ -20,6 +21,7 @@ class Facts:
     enabled_sources: Set[str]
     first_event_at: int | None = None
     last_event_at: int | None = None
+    purge: JobState | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,29 @@ def checklist(facts: Facts, now_ms: int) -> list[Item]:
             f"Enable sources: PUT /api/admin/projects/{project.id}/sources"
             f" or `optiview sources set --project {project.id} chatgpt claude perplexity gemini`",
         ),
+        _purge_item(facts.purge, now_ms),
     ]
+
+
+def _purge_item(state: JobState | None, now_ms: int) -> Item:
+    job = JOBS["purge"]
+    stalled = stall_reason(state, job, now_ms) if state else None
+    done = state is not None and state.last_success_at is not None and stalled is None
+    if state is None or state.last_started_at is None:
+        detail = "the retention purge has never run"
+    else:
+        detail = f"last success {to_iso(state.last_success_at)}" + (
+            f"; {stalled}" if stalled else ""
+        )
+    return Item(
+        "purge_running",
+        "10.2",
+        "Retention purge running",
+        done,
+        detail,
+        "Run `optiview serve` with its scheduler (OPTIVIEW_SCHEDULER=on, the default) or"
+        " schedule `optiview purge run` daily from cron or a systemd timer (README)",
+    )
 
 
 def _property_domain_ok(domain: str, apex: str) -> bool:

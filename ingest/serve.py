@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 from types import FrameType
 
 from ingest.config import Settings
+from ingest.cron.scheduler import Scheduler, Work
 from ingest.storage.migrations import migrate_database
 
 # prometheus_client decides at import whether it runs in multiprocess mode, so this is set
@@ -52,7 +55,19 @@ def metrics_dir() -> None:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
-def serve(settings: Settings, host: str, port: int, workers: int, server: str) -> int:
+def scheduled_jobs() -> dict[str, Work]:
+    from purge.runner import AlreadyRunning, run_purge
+
+    def purge(conn: sqlite3.Connection, now: int) -> None:
+        with contextlib.suppress(AlreadyRunning):  # cron or an operator runs it right now
+            run_purge(conn, now)
+
+    return {"purge": purge}
+
+
+def serve(
+    settings: Settings, host: str, port: int, workers: int, server: str, scheduler: bool = True
+) -> int:
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before the metrics folder was set")
     metrics_dir()
@@ -60,7 +75,15 @@ def serve(settings: Settings, host: str, port: int, workers: int, server: str) -
         settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
     )
     print(banner(settings, host, port, applied), file=sys.stderr, flush=True)
-    return run_server(APP_FACTORY, host, port, workers, server)
+    jobs = Scheduler(settings, scheduled_jobs(), settings.scheduler_tick_s)
+    if scheduler and settings.scheduler:
+        print("  scheduler:   purge daily, in this process (OPTIVIEW_SCHEDULER=off to stop)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        jobs.start()
+    try:
+        return run_server(APP_FACTORY, host, port, workers, server)
+    finally:
+        jobs.stop()
 
 
 def run_server(factory: str, host: str, port: int, workers: int, server: str) -> int:

@@ -32,6 +32,8 @@ def service_env(db: Path, **extra: str) -> dict[str, str]:
         OPTIVIEW_ADMIN_TOKEN=ADMIN_TOKEN,
         KEY_HASH_SECRET=KEY_HASH_SECRET,
         OPTIVIEW_ENV_FILE=os.devnull,
+        # Tests that want the in-process cron jobs turn them on themselves.
+        OPTIVIEW_SCHEDULER="off",
     )
     env.update(extra)
     return env

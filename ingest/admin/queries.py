@@ -7,6 +7,7 @@ from typing import Any
 
 from ingest import catalog, onboarding
 from ingest.clock import to_iso
+from ingest.cron.bookkeeping import job_state
 from ingest.errors import ApiError, ErrorCode, invalid_field
 from tag.snippet import install_snippet, tag_url
 
@@ -99,6 +100,7 @@ def onboarding_facts(conn: sqlite3.Connection, project_id: str) -> onboarding.Fa
         enabled_sources=catalog.enabled_sources(conn, project_id),
         first_event_at=first_event,
         last_event_at=last_event,
+        purge=job_state(conn, "purge"),
     )
 
 

@@ -36,8 +36,23 @@ def test_health_is_ok_when_migrated(own_server: Server):
         "status": "ok",
         "checks": {
             "database": {"status": "ok"},
-            "migrations": {"status": "ok", "applied": 2, "pending": []},
+            "migrations": {"status": "ok", "applied": 3, "pending": []},
             "writer": {"status": "ok", "queued_events": 0, "queue_limit": 20000},
+            "crons": {
+                "status": "ok",
+                "jobs": {
+                    job: {
+                        "status": "ok",
+                        "period_minutes": minutes,
+                        "last_success_at": None,
+                        "last_run_at": None,
+                        "last_status": "never run",
+                        "last_error": None,
+                        "running_since": None,
+                    }
+                    for job, minutes in (("purge", 1440), ("alerts", 1))
+                },
+            },
         },
     }
 

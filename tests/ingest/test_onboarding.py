@@ -4,8 +4,10 @@ from dataclasses import replace
 
 import pytest
 
+from ingest.cron.jobs import JobState
 from ingest.models import ApiKey, Org, Project, Property
 from ingest.onboarding import Facts, checklist, summary
+from purge.policy import DAY_MS
 
 NOW = 1_800_000_000_000
 ORG = Org("org_1", "Acme", "acme.com", "starter", 0)
@@ -13,7 +15,8 @@ PROJECT = Project("prj_1", "org_1", "Main", "acme.com", None, 0, 1)
 DEFAULT = Property(1, "prj_1", "acme.com", "website", True, True, 0)
 SHOP = Property(2, "prj_1", "shop.acme.com", "website", True, False, 0)
 KEY = ApiKey("key_1", 1, "prj_1", "Prod", "active", 0, None, None, None, None)
-COMPLETE = Facts(ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"}, NOW - 5000, NOW - 10)
+PURGED = JobState("purge", NOW - DAY_MS, NOW - 3_600_000, "ok", None, NOW - 3_600_000, None)
+COMPLETE = Facts(ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"}, NOW - 5000, NOW - 10, PURGED)
 
 
 def done(facts: Facts) -> dict[str, bool]:
@@ -30,6 +33,16 @@ def done(facts: Facts) -> dict[str, bool]:
         (replace(COMPLETE, keys=[replace(KEY, expires_at=NOW + 1)]), set()),
         (replace(COMPLETE, enabled_sources=set()), {"ai_sources_enabled"}),
         (replace(COMPLETE, first_event_at=None, last_event_at=None), {"events_arriving"}),
+        (replace(COMPLETE, purge=None), {"purge_running"}),
+        (replace(COMPLETE, purge=JobState("purge")), {"purge_running"}),
+        (
+            replace(COMPLETE, purge=replace(PURGED, last_success_at=NOW - DAY_MS - 91 * 60_000)),
+            {"purge_running"},
+        ),
+        (
+            replace(COMPLETE, purge=replace(PURGED, last_success_at=NOW - DAY_MS - 89 * 60_000)),
+            set(),
+        ),
         (
             replace(COMPLETE, properties=[SHOP], keys=[replace(KEY, property_id=2)]),
             {"default_property"},
@@ -59,6 +72,10 @@ def done(facts: Facts) -> dict[str, bool]:
         "expiring-later",
         "no-sources",
         "no-events",
+        "purge-never-ran",
+        "purge-no-runs",
+        "purge-stalled",
+        "purge-late-but-in-grace",
         "no-default-property",
         "inactive-property",
         "unnormalized-property-domain",
@@ -74,8 +91,8 @@ def test_items_done(facts: Facts, not_done: set[str]):
 def test_summary_points_at_the_first_missing_step():
     body = summary(replace(COMPLETE, keys=[], enabled_sources=set()), NOW)
     assert body["complete"] is False
-    assert (body["done"], body["total"]) == (5, 7)
+    assert (body["done"], body["total"]) == (6, 8)
     assert body["next_step"].startswith("Create a key: POST /api/admin/properties/1/keys")
     steps = [item["step"] for item in body["items"]]
-    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "6.1", "7.1"]
+    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "6.1", "7.1", "10.2"]
     assert body["first_event_at"] == "2027-01-15T07:59:55.000Z"

@@ -26,16 +26,20 @@ def test_checklist_follows_the_runbook(admin: httpx.Client, org: dict[str, Any])
         "key_active": False,
         "events_arriving": False,
         "ai_sources_enabled": True,
+        "purge_running": False,
     }
     assert before["complete"] is False
-    assert (before["done"], before["total"]) == (5, 7)
+    assert (before["done"], before["total"]) == (5, 8)
     prop = project["default_property_id"]
     assert f"/api/admin/properties/{prop}/keys" in before["next_step"]
     assert f"optiview key create --property {prop}" in before["next_step"]
 
     key = created(admin.post(f"/properties/{prop}/keys", json={"name": "Prod"}))
     after = admin.get(url).json()
-    assert [item["id"] for item in after["items"] if not item["done"]] == ["events_arriving"]
+    assert [item["id"] for item in after["items"] if not item["done"]] == [
+        "events_arriving",
+        "purge_running",
+    ]
     assert f"/api/admin/projects/{project['id']}/install" in after["next_step"]
 
     admin.put(f"/projects/{project['id']}/sources", json={"enabled": []})

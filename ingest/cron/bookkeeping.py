@@ -1,0 +1,132 @@
+"""Heartbeats (`cron_runs`) and leases (`cron_leases`): a job runs once at a time, every run
+leaves a record, and a run whose process died is noticed and taken over at once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from dataclasses import dataclass
+
+from ingest.cron.jobs import JobState
+
+LEASE_MS = 5 * 60_000  # renewed as the run makes progress
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_alive(holder: str) -> bool:
+    """A holder on this host is alive while its process is; another host's, until its lease
+    expires."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Busy:
+    holder: str
+    expires_at: int
+
+
+def acquire(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> Busy | None:
+    """Take the job's lease, or say who holds it. Marks a dead holder's run as interrupted."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT holder, run_id, expires_at FROM cron_leases WHERE job = ?", (job,)
+        ).fetchone()
+        if row is not None and row[0] != holder:
+            held_by, run_id, expires_at = row
+            if expires_at > now_ms and holder_alive(held_by):
+                conn.execute("ROLLBACK")
+                return Busy(held_by, expires_at)
+            if run_id is not None:
+                conn.execute(
+                    "UPDATE cron_runs SET status = 'failed', finished_at = ?, error = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    (now_ms, f"interrupted: {held_by} stopped before finishing", run_id),
+                )
+        conn.execute(
+            "INSERT INTO cron_leases (job, holder, run_id, expires_at) VALUES (?, ?, NULL, ?)"
+            " ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, run_id = NULL,"
+            " expires_at = excluded.expires_at",
+            (job, holder, now_ms + LEASE_MS),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return None
+
+
+def renew(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> None:
+    conn.execute(
+        "UPDATE cron_leases SET expires_at = ? WHERE job = ? AND holder = ?",
+        (now_ms + LEASE_MS, job, holder),
+    )
+
+
+def release(conn: sqlite3.Connection, job: str, holder: str) -> None:
+    conn.execute("DELETE FROM cron_leases WHERE job = ? AND holder = ?", (job, holder))
+
+
+def start_run(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> int:
+    cursor = conn.execute(
+        "INSERT INTO cron_runs (job, started_at, status, holder) VALUES (?, ?, 'running', ?)",
+        (job, now_ms, holder),
+    )
+    run_id = cursor.lastrowid
+    assert run_id is not None
+    conn.execute(
+        "UPDATE cron_leases SET run_id = ? WHERE job = ? AND holder = ?", (run_id, job, holder)
+    )
+    return run_id
+
+
+def finish_run(
+    conn: sqlite3.Connection,
+    run_id: int,
+    now_ms: int,
+    error: str | None = None,
+    summary: str | None = None,
+) -> None:
+    conn.execute(
+        "UPDATE cron_runs SET status = ?, finished_at = ?, error = ?, summary = ? WHERE id = ?",
+        ("failed" if error else "ok", now_ms, error, summary, run_id),
+    )
+
+
+def job_state(conn: sqlite3.Connection, job: str) -> JobState:
+    first, last_success = conn.execute(
+        "SELECT min(started_at), max(CASE WHEN status = 'ok' THEN started_at END)"
+        " FROM cron_runs WHERE job = ?",
+        (job,),
+    ).fetchone()
+    last = conn.execute(
+        "SELECT started_at, status, error FROM cron_runs WHERE job = ?"
+        " ORDER BY started_at DESC, id DESC LIMIT 1",
+        (job,),
+    ).fetchone()
+    running = conn.execute(
+        "SELECT min(started_at) FROM cron_runs WHERE job = ? AND status = 'running'", (job,)
+    ).fetchone()[0]
+    return JobState(
+        job=job,
+        first_started_at=first,
+        last_started_at=last[0] if last else None,
+        last_status=last[1] if last else None,
+        last_error=last[2] if last else None,
+        last_success_at=last_success,
+        running_since=running,
+    )

@@ -1,0 +1,64 @@
+"""The in-process scheduler of `optiview serve`: the purge daily, the alerts every minute.
+
+A thread in the serving process (uvicorn's supervisor when there are several workers), so
+one scheduler runs per server; the jobs' leases keep it from overlapping with runs started
+by cron, systemd or an operator. Turn it off with OPTIVIEW_SCHEDULER=off.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+
+from ingest.clock import now_ms
+from ingest.config import Settings
+from ingest.cron.bookkeeping import job_state
+from ingest.cron.jobs import JOBS, due
+from ingest.storage.connection import connect
+
+log = logging.getLogger("optiview.scheduler")
+
+Work = Callable[[sqlite3.Connection, int], object]
+FIRST_TICK_S = 5.0
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, work: Mapping[str, Work], tick_s: float) -> None:
+        self.settings = settings
+        self.work = dict(work)
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="optiview-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        conn = connect(
+            self.settings.db_path, self.settings.sqlite_synchronous, self.settings.busy_timeout_ms
+        )
+        try:
+            wait = min(FIRST_TICK_S, self.tick_s)
+            while not self._stop.wait(wait):
+                wait = self.tick_s
+                self.tick(conn)
+        finally:
+            conn.close()
+
+    def tick(self, conn: sqlite3.Connection) -> None:
+        for name, work in self.work.items():
+            if self._stop.is_set():
+                return
+            try:
+                if due(job_state(conn, name), JOBS[name], now_ms()):
+                    work(conn, now_ms())
+            except Exception as exc:
+                # Recorded in the job's heartbeat by the job itself; the scheduler carries on.
+                log.warning("scheduled %s failed: %s: %s", name, type(exc).__name__, exc)

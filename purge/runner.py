@@ -1,0 +1,189 @@
+"""Run the retention purge: delete expired rows in bounded chunks, log and heartbeat.
+
+Each chunk is one short transaction (at most `chunk_rows` rows, found through an index on
+the table's time column), with a pause after it, so the collector's writer never waits
+for more than one chunk. A run killed midway leaves every finished chunk done and the rest
+for the next run. The job's lease keeps two runs from overlapping.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ingest.clock import now_ms as wall_clock_ms
+from ingest.cron import bookkeeping
+from ingest.storage.database import is_unavailable
+from purge.policy import Org, Target, targets
+
+JOB = "purge"
+CHUNK_ROWS = 5000
+PAUSE_S = 0.02
+BUSY_RETRIES = 5
+
+Progress = Callable[[str], None]
+
+
+class AlreadyRunning(Exception):
+    def __init__(self, busy: bookkeeping.Busy) -> None:
+        super().__init__(f"another purge run holds the lock ({busy.holder})")
+        self.busy = busy
+
+
+@dataclass
+class Outcome:
+    target: Target
+    rows: int
+    duration_ms: float
+
+
+@dataclass
+class Report:
+    now_ms: int
+    dry_run: bool
+    run_id: int | None = None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(o.rows for o in self.outcomes)
+
+    def summary(self) -> str:
+        per_table: dict[str, int] = {}
+        for outcome in self.outcomes:
+            per_table[outcome.target.table] = per_table.get(outcome.target.table, 0) + outcome.rows
+        verb = "would delete" if self.dry_run else "deleted"
+        parts = ", ".join(f"{table} {rows}" for table, rows in per_table.items() if rows)
+        return f"{verb} {self.total} rows" + (f" ({parts})" if parts else "")
+
+
+def load_orgs(conn: sqlite3.Connection) -> list[Org]:
+    rows = conn.execute(
+        "SELECT o.id, o.plan, group_concat(p.id) FROM orgs AS o"
+        " LEFT JOIN projects AS j ON j.org_id = o.id"
+        " LEFT JOIN properties AS p ON p.project_id = j.id GROUP BY o.id"
+    ).fetchall()
+    return [
+        Org(org_id, plan, tuple(int(i) for i in ids.split(",")) if ids else ())
+        for org_id, plan, ids in rows
+    ]
+
+
+def _scopes(target: Target) -> list[tuple[str, tuple[int, ...]]]:
+    """(WHERE clause, parameters) for each index range the target covers."""
+    if target.property_ids is None:
+        return [(f"{target.time_column} < ?", (target.cutoff,))]
+    return [
+        (f"property_id = ? AND {target.time_column} < ?", (prop, target.cutoff))
+        for prop in target.property_ids
+    ]
+
+
+def count(conn: sqlite3.Connection, target: Target) -> int:
+    return sum(
+        conn.execute(f"SELECT count(*) FROM {target.table} WHERE {where}", params).fetchone()[0]
+        for where, params in _scopes(target)
+    )
+
+
+def _chunk(conn: sqlite3.Connection, sql: str, params: tuple[int, ...]) -> int:
+    for attempt in range(BUSY_RETRIES + 1):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not is_unavailable(exc) or attempt == BUSY_RETRIES:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+            continue
+        try:
+            deleted = conn.execute(sql, params).rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return deleted
+    raise AssertionError("unreachable")
+
+
+def delete(
+    conn: sqlite3.Connection,
+    target: Target,
+    chunk_rows: int,
+    pause_s: float,
+    between_chunks: Callable[[], None],
+) -> int:
+    deleted = 0
+    for where, params in _scopes(target):
+        sql = (
+            f"DELETE FROM {target.table} WHERE rowid IN"
+            f" (SELECT rowid FROM {target.table} WHERE {where} LIMIT ?)"
+        )
+        while True:
+            rows = _chunk(conn, sql, (*params, chunk_rows))
+            deleted += rows
+            if rows < chunk_rows:
+                break
+            between_chunks()
+            time.sleep(pause_s)  # let the collector's writer in
+    return deleted
+
+
+def run_purge(
+    conn: sqlite3.Connection,
+    now_ms: int,
+    *,
+    dry_run: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+    pause_s: float = PAUSE_S,
+    progress: Progress = lambda line: None,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> Report:
+    """Purge what is expired at `now_ms`. Raises AlreadyRunning when another run holds the
+    lock. A dry run only counts: it writes nothing, not even a heartbeat."""
+    report = Report(now_ms, dry_run)
+    planned = targets(now_ms, load_orgs(conn))
+    if dry_run:
+        for target in planned:
+            started = time.perf_counter()
+            rows = count(conn, target)
+            report.outcomes.append(Outcome(target, rows, (time.perf_counter() - started) * 1000))
+            if rows:
+                progress(_line(target, rows, "would delete"))
+        return report
+
+    holder = bookkeeping.holder_id()
+    busy = bookkeeping.acquire(conn, JOB, holder, clock())
+    if busy is not None:
+        raise AlreadyRunning(busy)
+    run_id = report.run_id = bookkeeping.start_run(conn, JOB, holder, clock())
+    try:
+        for target in planned:
+            started = time.perf_counter()
+            rows = delete(
+                conn, target, chunk_rows, pause_s,
+                lambda: bookkeeping.renew(conn, JOB, holder, clock()),
+            )  # fmt: skip
+            duration_ms = (time.perf_counter() - started) * 1000
+            report.outcomes.append(Outcome(target, rows, duration_ms))
+            conn.execute(
+                "INSERT INTO purge_log (run_id, table_name, org_id, plan, cutoff, rows_deleted,"
+                " duration_ms, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, target.table, target.org_id, target.plan, target.cutoff, rows,
+                 duration_ms, clock()),
+            )  # fmt: skip
+            if rows:
+                progress(_line(target, rows, f"deleted in {duration_ms / 1000:.1f} s:"))
+    except BaseException as exc:
+        bookkeeping.finish_run(conn, run_id, clock(), error=f"{type(exc).__name__}: {exc}")
+        bookkeeping.release(conn, JOB, holder)
+        raise
+    bookkeeping.finish_run(conn, run_id, clock(), summary=report.summary())
+    bookkeeping.release(conn, JOB, holder)
+    return report
+
+
+def _line(target: Target, rows: int, verb: str) -> str:
+    scope = f"org {target.org_id} ({target.plan})" if target.org_id else "all"
+    return f"{target.table}, {scope}, older than {target.retention_days} days: {verb} {rows} rows"
