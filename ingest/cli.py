@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -103,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except (ConfigError, MigrationError, StorageUnavailable) as exc:
         print(f"optiview: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except sqlite3.Error as exc:
+        print(f"optiview: error: cannot use the database: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     _print_json(result)
     if isinstance(result, dict) and "secret" in result:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 import time
 from typing import Any
@@ -11,7 +12,7 @@ from ingest.clock import now_ms, parse_iso, to_iso
 from ingest.config import ConfigError, load_settings
 from ingest.storage.connection import connect
 from ingest.storage.migrations import MigrationError, migrate_database
-from purge.runner import CHUNK_ROWS, AlreadyRunning, run_purge
+from purge.runner import CHUNK_ROWS, PACE, AlreadyRunning, run_purge
 
 EXIT_FAILURE = 1
 
@@ -35,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chunk", type=int, default=CHUNK_ROWS, help=f"rows per transaction (default {CHUNK_ROWS})"
     )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=PACE,
+        help=f"rest this many times each chunk's duration before the next (default {PACE:g}):"
+        " higher leaves the collector more room, lower purges faster",
+    )
 
 
 def register(sub: Any) -> None:
@@ -53,17 +61,17 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.chunk < 1:
-        print("purge: error: --chunk must be at least 1", file=sys.stderr)
+    if args.chunk < 1 or args.pace < 0:
+        print("purge: error: --chunk must be at least 1 and --pace at least 0", file=sys.stderr)
         return 2
     try:
         settings = load_settings()
         migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
-    except (ConfigError, MigrationError) as exc:
-        print(f"purge: error: {exc}", file=sys.stderr)
+        conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+    except (ConfigError, MigrationError, sqlite3.Error) as exc:
+        print(f"purge: error: cannot use the database: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     at = args.now if args.now is not None else now_ms()
-    conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
     started = time.monotonic()
     mode = "dry run, " if args.dry_run else ""
     print(f"purge: {mode}expiring as of {to_iso(at)} in {settings.db_path}", file=sys.stderr)
@@ -73,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             at,
             dry_run=args.dry_run,
             chunk_rows=args.chunk,
+            pace=args.pace,
             progress=lambda line: print(f"purge: {line}", file=sys.stderr, flush=True),
         )
     except AlreadyRunning as exc:

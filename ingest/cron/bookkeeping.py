@@ -4,6 +4,7 @@ leaves a record, and a run whose process died is noticed and taken over at once.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import sqlite3
 from dataclasses import dataclass
@@ -14,13 +15,14 @@ LEASE_MS = 5 * 60_000  # renewed as the run makes progress
 
 
 def holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid:nonce: one run, so that two runs in one process also exclude each other."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def holder_alive(holder: str) -> bool:
     """A holder on this host is alive while its process is; another host's, until its lease
     expires."""
-    host, _, pid = holder.rpartition(":")
+    host, pid = [*holder.split(":"), "", ""][:2]
     if host != socket.gethostname() or not pid.isdigit():
         return True
     try:
@@ -108,25 +110,35 @@ def finish_run(
 
 
 def job_state(conn: sqlite3.Connection, job: str) -> JobState:
+    """The job's runs as the scheduler and health see them. A `running` heartbeat whose process
+    is gone counts as an interrupted (failed) run, so the next run is due at once."""
     first, last_success = conn.execute(
         "SELECT min(started_at), max(CASE WHEN status = 'ok' THEN started_at END)"
         " FROM cron_runs WHERE job = ?",
         (job,),
     ).fetchone()
     last = conn.execute(
-        "SELECT started_at, status, error FROM cron_runs WHERE job = ?"
+        "SELECT started_at, status, error, holder FROM cron_runs WHERE job = ?"
         " ORDER BY started_at DESC, id DESC LIMIT 1",
         (job,),
     ).fetchone()
-    running = conn.execute(
-        "SELECT min(started_at) FROM cron_runs WHERE job = ? AND status = 'running'", (job,)
-    ).fetchone()[0]
+    alive = [
+        started
+        for started, holder in conn.execute(
+            "SELECT started_at, holder FROM cron_runs WHERE job = ? AND status = 'running'",
+            (job,),
+        )
+        if holder_alive(holder)
+    ]
+    last_status, last_error = (last[1], last[2]) if last else (None, None)
+    if last is not None and last_status == "running" and not holder_alive(last[3]):
+        last_status, last_error = "failed", f"interrupted: {last[3]} stopped before finishing"
     return JobState(
         job=job,
         first_started_at=first,
         last_started_at=last[0] if last else None,
-        last_status=last[1] if last else None,
-        last_error=last[2] if last else None,
+        last_status=last_status,
+        last_error=last_error,
         last_success_at=last_success,
-        running_since=running,
+        running_since=min(alive) if alive else None,
     )

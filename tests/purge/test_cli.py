@@ -1,0 +1,237 @@
+"""`optiview purge run` and `python -m purge run`, as an operator or cron runs them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ingest.clock import now_ms
+from tests.conftest import optiview, service_env
+from tests.purge.seed import (
+    DAY_MS,
+    add_ai_referral,
+    add_events,
+    add_org,
+    add_session,
+    dump,
+    new_db,
+    open_db,
+)
+
+NOW_ISO = "2027-01-15T08:00:00Z"
+NOW = 1_800_000_000_000  # NOW_ISO
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def python_m_purge(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "purge", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def optiview_purge(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return optiview("purge", *args, env=env)
+
+
+ENTRY_POINTS = [
+    pytest.param(optiview_purge, id="optiview-purge"),
+    pytest.param(python_m_purge, id="python-m-purge"),
+]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A starter org with 3 expired rows (an event, a session, an AI referral) and 3 kept."""
+    path = new_db(tmp_path)
+    conn = open_db(path)
+    try:
+        starter = add_org(conn, "org_starter", "starter", properties=1)
+        growth = add_org(conn, "org_growth", "growth", properties=1)
+        (prop,) = starter.property_ids
+        add_events(conn, starter, prop, [NOW - 91 * DAY_MS, NOW - 89 * DAY_MS])
+        add_events(conn, growth, growth.property_ids[0], [NOW - 100 * DAY_MS])
+        add_session(conn, starter, prop, NOW - 91 * DAY_MS, "old")
+        add_session(conn, starter, prop, NOW - 89 * DAY_MS, "new")
+        add_ai_referral(conn, starter, prop, NOW - 366 * DAY_MS)
+    finally:
+        conn.close()
+    return path
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def snapshot(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return dump(conn)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_dry_run_says_what_would_go_and_deletes_nothing(db: Path, cli: Cli):
+    before = snapshot(db)
+
+    result = cli("run", "--now", NOW_ISO, "--dry-run", env=service_env(db))
+
+    assert result.returncode == 0, result.stderr
+    assert f"purge: dry run, expiring as of 2027-01-15T08:00:00.000Z in {db}" in result.stderr
+    would = [line for line in result.stderr.splitlines() if "would delete" in line]
+    assert would == [
+        "purge: events, org org_starter (starter), older than 90 days: would delete 1 rows",
+        "purge: sessions, org org_starter (starter), older than 90 days: would delete 1 rows",
+        "purge: ai_referrals, org org_starter (starter), older than 365 days: would delete 1 rows",
+    ]
+    assert "purge: would delete 3 rows (events 1, sessions 1, ai_referrals 1)" in result.stdout
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_a_real_run_deletes_and_says_how_many(db: Path, cli: Cli):
+    result = cli("run", "--now", NOW_ISO, env=service_env(db))
+
+    assert result.returncode == 0, result.stderr
+    assert "purge: deleted 3 rows (events 1, sessions 1, ai_referrals 1) in " in result.stdout
+    assert result.stdout.rstrip().endswith("(run 1)")
+    assert "events, org org_starter (starter), older than 90 days: deleted in" in result.stderr
+    assert rows(db, "SELECT received_at FROM events ORDER BY id") == [
+        (NOW - 89 * DAY_MS,),
+        (NOW - 100 * DAY_MS,),
+    ]
+    assert rows(db, "SELECT id FROM sessions") == [("new",)]
+    assert rows(db, "SELECT count(*) FROM ai_referrals") == [(0,)]
+    assert rows(db, "SELECT id, job, status, error FROM cron_runs") == [(1, "purge", "ok", None)]
+    assert rows(db, "SELECT count(*) FROM purge_log WHERE run_id = 1") == [(2 * 4 + 3,)]
+    assert rows(db, "SELECT * FROM cron_leases") == []
+
+    again = cli("run", "--now", NOW_ISO, env=service_env(db))
+    assert again.returncode == 0, again.stderr
+    assert "purge: deleted 0 rows in " in again.stdout
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (["--now", "yesterday"], ["--now", "yesterday"]),
+        (["--now", "2027-13-45T00:00:00Z"], ["--now"]),
+        (["--chunk", "0"], ["--chunk"]),
+        (["--chunk", "-5"], ["--chunk"]),
+        (["--chunk", "many"], ["--chunk"]),
+    ],
+)
+def test_bad_arguments_exit_2(db: Path, cli: Cli, args: list[str], mentions: list[str]):
+    before = snapshot(db)
+
+    result = cli("run", *args, env=service_env(db))
+
+    assert result.returncode == 2, result.stderr
+    for word in mentions:
+        assert word in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_a_run_while_another_holds_the_lease_is_skipped(db: Path, cli: Cli):
+    holder = f"{socket.gethostname()}:{os.getpid()}"  # this test process: alive
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO cron_leases (job, holder, run_id, expires_at)"
+            " VALUES ('purge', ?, NULL, ?)",
+            (holder, now_ms() + 10 * 60_000),
+        )
+    before = snapshot(db)
+
+    result = cli("run", "--now", NOW_ISO, env=service_env(db))
+
+    assert result.returncode == 0, result.stderr
+    assert "purge: skipped" in result.stderr
+    assert holder in result.stderr
+    assert snapshot(db) == before
+    assert rows(db, "SELECT count(*) FROM cron_runs") == [(0,)]
+
+
+def corrupt_file(tmp_path: Path) -> Path:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"this is not an SQLite database, whatever its name says\n" * 100)
+    return path
+
+
+def directory(tmp_path: Path) -> Path:
+    path = tmp_path / "a-directory"
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+@pytest.mark.parametrize("make_path", [directory, corrupt_file])
+def test_an_unusable_database_fails_with_a_message(
+    tmp_path: Path, cli: Cli, make_path: Callable[[Path], Path]
+):
+    result = cli("run", env=service_env(make_path(tmp_path)))
+
+    assert result.returncode == 1, result.stderr
+    assert "purge: error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_a_run_that_fails_midway_exits_1_and_records_the_failure(db: Path, cli: Cli):
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE content")
+
+    result = cli("run", "--now", NOW_ISO, env=service_env(db))
+
+    assert result.returncode == 1, result.stderr
+    assert "purge: error: the run failed: OperationalError: no such table: content" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert rows(db, "SELECT job, status, error FROM cron_runs") == [
+        ("purge", "failed", "OperationalError: no such table: content")
+    ]
+    assert rows(db, "SELECT * FROM cron_leases") == []
+
+
+def test_python_m_purge_help(tmp_path: Path):
+    result = python_m_purge("run", "--help", env=service_env(tmp_path / "unused.db"))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m purge run")
+    for option in ("--now", "--dry-run", "--chunk"):
+        assert option in result.stdout
+    assert not (tmp_path / "unused.db").exists()
+
+
+def test_optiview_purge_help_describes_the_retention(tmp_path: Path):
+    result = optiview("purge", "run", "--help", env=service_env(tmp_path / "unused.db"))
+
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert text.startswith("usage: optiview purge run")
+    for phrase in (
+        "starter 90, growth 180, pro 365 days",
+        "sessions after 90 days",
+        "AI referrals after 365",
+        "--dry-run",
+        "--chunk",
+        "--now",
+    ):
+        assert phrase in text
+    assert not (tmp_path / "unused.db").exists()
