@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import orjson
 
+from alerts import cli as alerts_cli
 from ingest import __version__
 from ingest.config import ConfigError, Settings, load_env_file, load_settings
 from ingest.errors import ApiError
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending migrations and exit")
     add_commands(sub)
     purge_cli.register(sub)
+    alerts_cli.register(sub)
     return parser
 
 
@@ -89,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.group == "purge":
             return purge_cli.run(args)
+        if args.group == "alerts":
+            return alerts_cli.run(args)
         if args.group == "migrate":
             applied = migrate(settings)
             print(

@@ -23,3 +23,15 @@ def parse_iso(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+def iso_argument(text: str) -> int:
+    """argparse type for --now: an ISO 8601 instant, in ms."""
+    import argparse
+
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date-time, e.g. 2026-11-20T04:00:00Z"
+        ) from None

@@ -39,6 +39,18 @@ class CollectorSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """The runbook's thresholds (step 9) unless configured."""
+
+    error_rate: float = 0.01  # a fraction: 0.01 is 1%
+    p95_ms: float = 200.0
+    min_requests: int = 500
+    window_minutes: int = 5
+    cron_stall_minutes: int = 90
+    dedup_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     db_path: Path
@@ -51,6 +63,7 @@ class Settings:
     collector: CollectorSettings
     scheduler: bool
     scheduler_tick_s: float
+    alerts: AlertSettings
     # Where development secrets were generated instead of configured (None when configured).
     dev_secrets_file: Path | None
 
@@ -125,6 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         collector=collector,
         scheduler=_switch(env_vars, "OPTIVIEW_SCHEDULER", default=True),
         scheduler_tick_s=_number(env_vars, "OPTIVIEW_SCHEDULER_TICK_S", 30.0),
+        alerts=_alert_settings(env_vars),
         dev_secrets_file=dev_secrets_file,
     )
 
@@ -152,6 +166,23 @@ def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
             env_vars, "OPTIVIEW_SERVER_BODY_LIMIT", defaults.server_body_limit
         ),
         country_header=env_vars.get("OPTIVIEW_COUNTRY_HEADER", "").strip().lower() or None,
+    )
+
+
+def _alert_settings(env_vars: Mapping[str, str]) -> AlertSettings:
+    d = AlertSettings()
+    rate = _number(env_vars, "OPTIVIEW_ALERT_ERROR_RATE", d.error_rate)
+    if rate >= 1:
+        raise ConfigError(f"OPTIVIEW_ALERT_ERROR_RATE is a fraction (0.01 is 1%), not {rate}")
+    return AlertSettings(
+        error_rate=rate,
+        p95_ms=_number(env_vars, "OPTIVIEW_ALERT_P95_MS", d.p95_ms),
+        min_requests=_positive_int(env_vars, "OPTIVIEW_ALERT_MIN_REQUESTS", d.min_requests),
+        window_minutes=_positive_int(env_vars, "OPTIVIEW_ALERT_WINDOW_MINUTES", d.window_minutes),
+        cron_stall_minutes=_positive_int(
+            env_vars, "OPTIVIEW_ALERT_CRON_STALL_MINUTES", d.cron_stall_minutes
+        ),
+        dedup_minutes=_positive_int(env_vars, "OPTIVIEW_ALERT_DEDUP_MINUTES", d.dedup_minutes),
     )
 
 

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
     INTERNAL = "internal_error"
+    UPSTREAM_FAILED = "upstream_failed"
     UNAVAILABLE = "unavailable"
     OVERLOADED = "overloaded"
 
@@ -49,6 +50,7 @@ STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.UPSTREAM_FAILED: 502,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.OVERLOADED: 503,
 }

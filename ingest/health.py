@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ingest.admin.alerting import NO_WEBHOOK, recent_alerts
 from ingest.clock import now_ms
 from ingest.cron.bookkeeping import job_state
 from ingest.cron.jobs import JOBS, JobState, describe
@@ -75,12 +76,19 @@ async def admin_health(request: Request) -> Response:
     app = state(request)
     checks = await run_checks(app)
     status = overall(checks)
+    try:
+        recent = await app.db.read(recent_alerts)
+    except Exception as exc:  # health must answer even when the database does not
+        recent = [{"error": f"cannot read alerts: {exc}"}]
+    webhook = app.settings.slack_webhook_url
     return json_response(
         {
             "status": status,
             "checks": checks,
             "environment": app.settings.env,
             "database": str(app.settings.db_path),
+            "slack": {"configured": bool(webhook), **({} if webhook else {"warning": NO_WEBHOOK})},
+            "recent_alerts": recent,
         },
         503 if status == DOWN else 200,
     )

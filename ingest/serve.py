@@ -55,14 +55,21 @@ def metrics_dir() -> None:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
-def scheduled_jobs() -> dict[str, Work]:
-    from purge.runner import AlreadyRunning, run_purge
+def scheduled_jobs(settings: Settings) -> dict[str, Work]:
+    from alerts import runner as alerts_runner
+    from purge import runner as purge_runner
 
     def purge(conn: sqlite3.Connection, now: int) -> None:
-        with contextlib.suppress(AlreadyRunning):  # cron or an operator runs it right now
-            run_purge(conn, now)
+        with contextlib.suppress(purge_runner.AlreadyRunning):  # cron or an operator has it
+            purge_runner.run_purge(conn, now)
 
-    return {"purge": purge}
+    def alerts(conn: sqlite3.Connection, now: int) -> None:
+        with contextlib.suppress(alerts_runner.AlreadyRunning):
+            alerts_runner.run_alerts(
+                conn, now, settings.alerts, settings.slack_webhook_url, base_url=settings.public_url
+            )
+
+    return {"purge": purge, "alerts": alerts}
 
 
 def serve(
@@ -75,9 +82,10 @@ def serve(
         settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
     )
     print(banner(settings, host, port, applied), file=sys.stderr, flush=True)
-    jobs = Scheduler(settings, scheduled_jobs(), settings.scheduler_tick_s)
+    jobs = Scheduler(settings, scheduled_jobs(settings), settings.scheduler_tick_s)
     if scheduler and settings.scheduler:
-        print("  scheduler:   purge daily, in this process (OPTIVIEW_SCHEDULER=off to stop)",
+        print("  scheduler:   purge daily, alerts every minute, in this process"
+              " (OPTIVIEW_SCHEDULER=off to stop)",
               file=sys.stderr, flush=True)  # fmt: skip
         jobs.start()
     try:

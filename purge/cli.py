@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from ingest.clock import now_ms, parse_iso, to_iso
+from ingest.clock import iso_argument, now_ms, to_iso
 from ingest.config import ConfigError, load_settings
 from ingest.storage.connection import connect
 from ingest.storage.migrations import MigrationError, migrate_database
@@ -17,18 +17,9 @@ from purge.runner import CHUNK_ROWS, PACE, AlreadyRunning, run_purge
 EXIT_FAILURE = 1
 
 
-def iso_time(text: str) -> int:
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 date-time, e.g. 2026-11-20T04:00:00Z"
-        ) from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--now", type=iso_time, help="purge as if it were this time (default: now, UTC)"
+        "--now", type=iso_argument, help="purge as if it were this time (default: now, UTC)"
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be deleted; change nothing"

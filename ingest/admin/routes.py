@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route
 
 from ingest import onboarding, provisioning
 from ingest.admin import bodies, queries
+from ingest.admin.alerting import send_test_alert
 from ingest.admin.auth import AdminAuthMiddleware
 from ingest.clock import now_ms
 from ingest.errors import invalid_field
@@ -193,6 +194,7 @@ def admin_mount(token: str) -> Mount:
         Route("/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
         Route("/keys/{key_id}/rotate", rotate_key, methods=["POST"]),
         Route("/health", admin_health, methods=["GET"]),
+        Route("/alerts/test", send_test_alert, methods=["POST"]),
     ]
     return Mount(
         "/api/admin", routes=routes, middleware=[Middleware(AdminAuthMiddleware, token=token)]

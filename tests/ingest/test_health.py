@@ -36,7 +36,7 @@ def test_health_is_ok_when_migrated(own_server: Server):
         "status": "ok",
         "checks": {
             "database": {"status": "ok"},
-            "migrations": {"status": "ok", "applied": 3, "pending": []},
+            "migrations": {"status": "ok", "applied": 4, "pending": []},
             "writer": {"status": "ok", "queued_events": 0, "queue_limit": 20000},
             "crons": {
                 "status": "ok",

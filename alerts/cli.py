@@ -1,0 +1,81 @@
+"""`optiview alerts run [--now ISO] [--dry-run]`, also `python -m alerts run …`."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from typing import Any
+
+from alerts.runner import AlreadyRunning, run_alerts
+from ingest.clock import iso_argument, now_ms, to_iso
+from ingest.config import ConfigError, load_settings
+from ingest.storage.connection import connect
+from ingest.storage.migrations import MigrationError, migrate_database
+
+EXIT_FAILURE = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--now", type=iso_argument, help="evaluate as if it were this time (default: now, UTC)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="say what would fire and be sent; change nothing"
+    )
+
+
+def register(sub: Any) -> None:
+    """Add `alerts run` to the optiview command."""
+    group = sub.add_parser("alerts", help="threshold alerts to Slack (runbook step 9)")
+    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run",
+        help="evaluate the alert rules and notify Slack",
+        description="Over the last 5 minutes of collector requests: error rate above 1% or "
+        "p95 latency above 200 ms, each with at least 500 requests; and any cron job stalled "
+        "for more than 90 minutes. The same alert is sent at most once per 15 minutes, and "
+        "once more when it clears. Sends to SLACK_WEBHOOK_URL (without it, alerts are only "
+        "recorded); a failed send is retried by the next run.",
+    )
+    add_arguments(run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+        migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+        conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+    except (ConfigError, MigrationError, sqlite3.Error) as exc:
+        print(f"alerts: error: cannot use the database: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    at = args.now if args.now is not None else now_ms()
+    mode = "dry run, " if args.dry_run else ""
+    print(f"alerts: {mode}evaluating as of {to_iso(at)}", file=sys.stderr)
+    try:
+        report = run_alerts(
+            conn,
+            at,
+            settings.alerts,
+            settings.slack_webhook_url,
+            dry_run=args.dry_run,
+            base_url=settings.public_url,
+            progress=lambda line: print(f"alerts: {line}", file=sys.stderr, flush=True),
+        )
+    except AlreadyRunning as exc:
+        print(f"alerts: skipped: {exc}; nothing to do", file=sys.stderr)
+        return 0
+    except Exception as exc:
+        print(f"alerts: error: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        conn.close()
+    print(f"alerts: {report.summary()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alerts", description="Threshold alerts.")
+    sub = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    add_arguments(sub.add_parser("run", help="evaluate the alert rules and notify Slack"))
+    return run(parser.parse_args(argv))

@@ -1,0 +1,226 @@
+"""One alerts run: evaluate the rules, deduplicate, record, deliver to Slack.
+
+Decisions and their records are written in one transaction under the write lock, so two
+nodes running at once cannot both notify. Delivery comes after: a failed send stays
+`failed` and is retried by the next run (for up to a day), and never fails the run itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from alerts.dedup import AlertState, Notification, decide
+from alerts.message import build
+from alerts.rules import Evaluation, Thresholds, evaluate
+from alerts.slack import Delivery, SlackSender
+from ingest.clock import now_ms as wall_clock_ms
+from ingest.collect.rollups import COLUMNS, MINUTE_MS
+from ingest.config import AlertSettings
+from ingest.cron import bookkeeping
+from ingest.cron.jobs import JOBS
+
+JOB = "alerts"
+MAX_DELIVERY_AGE_MS = 24 * 3600 * 1000
+
+Progress = Callable[[str], None]
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+@dataclass
+class Report:
+    now_ms: int
+    dry_run: bool
+    evaluations: list[Evaluation] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    run_id: int | None = None
+
+    def summary(self) -> str:
+        firing = [e for e in self.evaluations if e.firing]
+        failed = sum(1 for d in self.deliveries if not d.ok)
+        text = (
+            f"{len(firing)} firing, {len(self.notifications)} notified,"
+            f" {len(self.deliveries) - failed} delivered"
+        )
+        return text + (f", {failed} delivery failed (retried next run)" if failed else "")
+
+
+def thresholds(settings: AlertSettings) -> Thresholds:
+    return Thresholds(
+        error_rate=settings.error_rate,
+        p95_ms=settings.p95_ms,
+        min_requests=settings.min_requests,
+        window_minutes=settings.window_minutes,
+        cron_stall_minutes=settings.cron_stall_minutes,
+    )
+
+
+def load_states(conn: sqlite3.Connection) -> dict[tuple[str, str], AlertState]:
+    rows = conn.execute(
+        "SELECT rule, subject, firing, since, last_fired_at, episode_notified FROM alert_states"
+    ).fetchall()
+    return {
+        (rule, subject): AlertState(rule, subject, bool(firing), since, last, bool(notified))
+        for rule, subject, firing, since, last, notified in rows
+    }
+
+
+def rollups(conn: sqlite3.Connection, now_ms: int, minutes: int) -> list[tuple[float, ...]]:
+    end = now_ms - now_ms % MINUTE_MS
+    return conn.execute(
+        f"SELECT minute, {', '.join(COLUMNS)} FROM request_rollups"
+        " WHERE minute >= ? AND minute < ? ORDER BY minute",
+        (end - minutes * MINUTE_MS, end),
+    ).fetchall()
+
+
+def run_alerts(
+    conn: sqlite3.Connection,
+    now_ms: int,
+    settings: AlertSettings,
+    webhook_url: str | None,
+    *,
+    dry_run: bool = False,
+    base_url: str | None = None,
+    sender: SlackSender | None = None,
+    progress: Progress = lambda line: None,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> Report:
+    """Raises AlreadyRunning when another run holds the lease. A dry run evaluates and says
+    what would be sent; it writes and sends nothing."""
+    limits = thresholds(settings)
+    dedup_ms = settings.dedup_minutes * 60_000
+    report = Report(now_ms, dry_run)
+    states = {job: bookkeeping.job_state(conn, job) for job in JOBS}
+    report.evaluations = evaluate(
+        rollups(conn, now_ms, limits.window_minutes), states, now_ms, limits
+    )
+    for evaluation in report.evaluations:
+        progress(f"{'FIRING' if evaluation.firing else 'ok'}: {evaluation.summary}")
+    if dry_run:
+        known = load_states(conn)
+        for ev in report.evaluations:
+            _, note = decide(
+                ev,
+                known.get((ev.rule, ev.subject), AlertState(ev.rule, ev.subject)),
+                now_ms,
+                dedup_ms,
+            )
+            if note:
+                report.notifications.append(note)
+                progress(f"would notify {note.kind}: {ev.rule} {ev.subject}")
+        return report
+
+    holder = bookkeeping.holder_id()
+    busy = bookkeeping.acquire(conn, JOB, holder, clock())
+    if busy is not None:
+        raise AlreadyRunning(f"another alerts run holds the lock ({busy.holder})")
+    run_id = report.run_id = bookkeeping.start_run(conn, JOB, holder, clock())
+    try:
+        report.notifications = _record(
+            conn, report.evaluations, now_ms, dedup_ms, limits, webhook_url, base_url
+        )
+        for note in report.notifications:
+            progress(f"notify {note.kind}: {note.evaluation.rule} {note.evaluation.subject}")
+        if webhook_url:
+            report.deliveries = deliver(
+                conn, sender or SlackSender(webhook_url), now_ms, clock, progress
+            )
+        else:
+            progress("warning: SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent")
+    except BaseException as exc:
+        bookkeeping.finish_run(conn, run_id, clock(), error=f"{type(exc).__name__}: {exc}")
+        bookkeeping.release(conn, JOB, holder)
+        raise
+    bookkeeping.finish_run(conn, run_id, clock(), summary=report.summary())
+    bookkeeping.release(conn, JOB, holder)
+    return report
+
+
+def _record(
+    conn: sqlite3.Connection,
+    evaluations: list[Evaluation],
+    now_ms: int,
+    dedup_ms: int,
+    limits: Thresholds,
+    webhook_url: str | None,
+    base_url: str | None,
+) -> list[Notification]:
+    notes = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        known = load_states(conn)  # read under the write lock: another node may just have run
+        for ev in evaluations:
+            state, note = decide(
+                ev,
+                known.get((ev.rule, ev.subject), AlertState(ev.rule, ev.subject)),
+                now_ms,
+                dedup_ms,
+            )
+            conn.execute(
+                "INSERT INTO alert_states (rule, subject, firing, since, last_fired_at,"
+                " episode_notified, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (rule, subject) DO UPDATE SET firing = excluded.firing,"
+                " since = excluded.since, last_fired_at = excluded.last_fired_at,"
+                " episode_notified = excluded.episode_notified, updated_at = excluded.updated_at",
+                (ev.rule, ev.subject, int(state.firing), state.since, state.last_fired_at,
+                 int(state.episode_notified), now_ms),
+            )  # fmt: skip
+            if note is None:
+                continue
+            notes.append(note)
+            text, payload = build(note, limits.min_requests, base_url)
+            w = ev.window
+            conn.execute(
+                "INSERT INTO alerts (rule, subject, kind, value, threshold, window_start,"
+                " window_end, message, payload, created_at, delivery)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ev.rule, ev.subject, note.kind, ev.value, ev.threshold, w.start if w else None,
+                 w.end if w else None, text, orjson.dumps(payload).decode(), now_ms,
+                 "pending" if webhook_url else "no_webhook"),
+            )  # fmt: skip
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return notes
+
+
+def deliver(
+    conn: sqlite3.Connection,
+    sender: SlackSender,
+    now_ms: int,
+    clock: Callable[[], int] = wall_clock_ms,
+    progress: Progress = lambda line: None,
+) -> list[Delivery]:
+    """Send every pending or previously failed alert, oldest first; record each outcome."""
+    outcomes = []
+    waiting = conn.execute(
+        "SELECT id, payload, created_at FROM alerts WHERE delivery IN ('pending', 'failed')"
+        " ORDER BY id"
+    ).fetchall()
+    for alert_id, payload, created_at in waiting:
+        if now_ms - created_at > MAX_DELIVERY_AGE_MS:
+            conn.execute(
+                "UPDATE alerts SET delivery = 'abandoned', last_error = coalesce(last_error, '')"
+                " || ' (older than a day: no longer sent)' WHERE id = ?",
+                (alert_id,),
+            )
+            continue
+        result = sender.send(orjson.loads(payload))
+        outcomes.append(result)
+        conn.execute(
+            "UPDATE alerts SET delivery = ?, attempts = attempts + ?, last_attempt_at = ?,"
+            " last_error = ?, delivered_at = ? WHERE id = ?",
+            ("sent" if result.ok else "failed", result.attempts, clock(), result.error,
+             clock() if result.ok else None, alert_id),
+        )  # fmt: skip
+        progress(f"alert {alert_id}: " + ("sent" if result.ok else f"not sent: {result.error}"))
+    return outcomes

@@ -1,0 +1,93 @@
+"""POST /api/admin/alerts/test (runbook 9.2), and the recent alerts admin health lists."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from alerts.message import build_test
+from alerts.slack import SlackSender
+from ingest.clock import now_ms, to_iso
+from ingest.errors import ApiError, ErrorCode
+from ingest.http import json_response, state
+
+RECENT_ALERTS = 20
+NO_WEBHOOK = "SLACK_WEBHOOK_URL is not set: alerts are recorded and listed here, not sent"
+
+
+_ALERT_COLUMNS = (
+    "id", "rule", "subject", "kind", "message", "created_at", "delivery", "attempts",
+    "last_error", "delivered_at",
+)  # fmt: skip
+_TIMES = ("created_at", "delivered_at")
+
+
+def recent_alerts(conn: sqlite3.Connection, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts ORDER BY id DESC LIMIT ?", (limit,)
+    ).fetchall()
+    found = [dict(zip(_ALERT_COLUMNS, row, strict=True)) for row in rows]
+    for alert in found:
+        for column in _TIMES:
+            alert[column] = to_iso(alert[column])
+    return found
+
+
+def _send(url: str, payload: dict[str, Any]) -> Any:
+    sender = SlackSender(url)
+    try:
+        return sender.send(payload)
+    finally:
+        sender.close()
+
+
+async def send_test_alert(request: Request) -> Response:
+    app = state(request)
+    url = app.settings.slack_webhook_url
+    now = now_ms()
+    text, payload = build_test(now, app.settings.public_url or str(request.base_url))
+
+    def record(conn: sqlite3.Connection) -> int:
+        cursor = conn.execute(
+            "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery)"
+            " VALUES ('test', 'slack', 'test', ?, ?, ?, ?)",
+            (text, orjson.dumps(payload).decode(), now, "pending" if url else "no_webhook"),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    alert_id = await app.db.transaction(record)
+    if not url:
+        return json_response({"id": alert_id, "delivery": "no_webhook", "warning": NO_WEBHOOK})
+    result = await asyncio.to_thread(_send, url, payload)
+    sent_at = now_ms()
+    delivered = (
+        "sent" if result.ok else "failed",
+        result.attempts,
+        sent_at,
+        result.error,
+        sent_at if result.ok else None,
+        alert_id,
+    )
+
+    def outcome(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE alerts SET delivery = ?, attempts = ?, last_attempt_at = ?, last_error = ?,"
+            " delivered_at = ? WHERE id = ?",
+            delivered,
+        )
+
+    await app.db.transaction(outcome)
+    if not result.ok:
+        raise ApiError(
+            ErrorCode.UPSTREAM_FAILED,
+            f"Slack did not take the test alert after {result.attempts} attempts"
+            f" ({result.error}); it is recorded as alert {alert_id} and the next alerts run"
+            " retries it",
+        )
+    return json_response({"id": alert_id, "delivery": "sent", "attempts": result.attempts})
