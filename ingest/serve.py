@@ -84,6 +84,9 @@ def serve(
     print(banner(settings, host, port, applied), file=sys.stderr, flush=True)
     jobs = Scheduler(settings, scheduled_jobs(settings), settings.scheduler_tick_s)
     if scheduler and settings.scheduler:
+        if not settings.slack_webhook_url:
+            print("  warning:     SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent",
+                  file=sys.stderr)  # fmt: skip
         print("  scheduler:   purge daily, alerts every minute, in this process"
               " (OPTIVIEW_SCHEDULER=off to stop)",
               file=sys.stderr, flush=True)  # fmt: skip
