@@ -8,6 +8,7 @@ from typing import Any
 
 from alerts.dedup import Notification
 from alerts.rules import CRON_STALL, ERROR_RATE, P95_LATENCY, Evaluation
+from ingest.cron.jobs import JOBS, allowed_gap, duration
 
 TITLES = {
     ERROR_RATE: "Collector error rate",
@@ -43,7 +44,10 @@ def threshold_text(evaluation: Evaluation, min_requests: int) -> str:
         return f"> {evaluation.threshold:.2%} with at least {min_requests} requests"
     if evaluation.rule == P95_LATENCY:
         return f"> {evaluation.threshold:.0f} ms with at least {min_requests} requests"
-    return f"no success for more than {evaluation.threshold:.0f} minutes past its schedule"
+    job = JOBS.get(evaluation.subject)
+    gap = duration(allowed_gap(job, int(evaluation.threshold) * 60_000)) if job else "its period"
+    running = f"{evaluation.threshold:.0f} minutes"
+    return f"no success for more than {gap}, or a run going for more than {running}"
 
 
 def _fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:

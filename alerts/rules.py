@@ -2,8 +2,8 @@
 
 - error rate: answers with status >= 400 over requests, above 1% AND at least 500 requests;
 - p95 latency: estimated from the latency buckets, above 200 ms AND at least 500 requests;
-- cron stall: a job with a run going for more than 90 minutes, or whose next success is more
-  than 90 minutes overdue (ingest.cron.jobs.stall_reason).
+- cron stall: a job with a run going for more than 90 minutes, or without a success for more
+  than 90 minutes (for the daily purge: a day and 90 minutes; ingest.cron.jobs.stall_reason).
 
 The window is the last `window_minutes` whole minutes before `now` (the current minute is
 still being counted by the workers).

@@ -25,6 +25,9 @@ from ingest.cron.jobs import JOBS
 
 JOB = "alerts"
 MAX_DELIVERY_AGE_MS = 24 * 3600 * 1000
+# An alert being sent right now (the admin test alert) is left alone unless its sender has
+# been at it for longer than any send can take (retries and timeouts included).
+STALE_SENDING_MS = 2 * 60_000
 
 Progress = Callable[[str], None]
 
@@ -130,9 +133,12 @@ def run_alerts(
         for note in report.notifications:
             progress(f"notify {note.kind}: {note.evaluation.rule} {note.evaluation.subject}")
         if webhook_url:
-            report.deliveries = deliver(
-                conn, sender or SlackSender(webhook_url), now_ms, clock, progress
-            )
+            slack = sender or SlackSender(webhook_url)
+            try:
+                report.deliveries = deliver(conn, slack, now_ms, clock, progress)
+            finally:
+                if sender is None:  # the run made it, the run closes it
+                    slack.close()
         else:
             progress("warning: SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent")
     except BaseException as exc:
@@ -204,7 +210,8 @@ def deliver(
     outcomes = []
     waiting = conn.execute(
         "SELECT id, payload, created_at FROM alerts WHERE delivery IN ('pending', 'failed')"
-        " ORDER BY id"
+        " OR (delivery = 'sending' AND coalesce(last_attempt_at, created_at) < ?) ORDER BY id",
+        (clock() - STALE_SENDING_MS,),
     ).fetchall()
     for alert_id, payload, created_at in waiting:
         if now_ms - created_at > MAX_DELIVERY_AGE_MS:

@@ -6,6 +6,7 @@ message is retried on the next run instead of being lost or crashing the cron.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,7 @@ class SlackSender:
             wait = self.backoff_s * 2 ** (attempt - 1)
             try:
                 response = self._client.post(self.url, json=payload)
-            except httpx.HTTPError as exc:
+            except Exception as exc:  # a bad URL as much as a dead network: recorded, not raised
                 error = f"{type(exc).__name__}: {exc}"
             else:
                 if response.status_code == 200:
@@ -64,6 +65,7 @@ class SlackSender:
 
 def _retry_after(response: httpx.Response, default: float) -> float:
     try:
-        return min(float(response.headers.get("retry-after", default)), MAX_RETRY_AFTER_S)
+        wait = float(response.headers.get("retry-after", default))
     except ValueError:
         return default
+    return min(wait, MAX_RETRY_AFTER_S) if math.isfinite(wait) and wait >= 0 else default

@@ -14,7 +14,7 @@ CREATE TABLE alerts (
     payload          TEXT NOT NULL,
     created_at       INTEGER NOT NULL,
     delivery         TEXT NOT NULL
-        CHECK (delivery IN ('pending', 'sent', 'failed', 'no_webhook', 'abandoned')),
+        CHECK (delivery IN ('pending', 'sending', 'sent', 'failed', 'no_webhook', 'abandoned')),
     attempts         INTEGER NOT NULL DEFAULT 0,
     last_attempt_at  INTEGER,
     last_error       TEXT,

@@ -56,7 +56,8 @@ async def send_test_alert(request: Request) -> Response:
         cursor = conn.execute(
             "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery)"
             " VALUES ('test', 'slack', 'test', ?, ?, ?, ?)",
-            (text, orjson.dumps(payload).decode(), now, "pending" if url else "no_webhook"),
+            # "sending": an alerts run meanwhile must not send it a second time
+            (text, orjson.dumps(payload).decode(), now, "sending" if url else "no_webhook"),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid

@@ -1,9 +1,9 @@
 """The cron jobs, their schedule, and when one counts as stalled (pure).
 
-The runbook's rule, "cron stall > 90 minutes", read for jobs of any period: a job is stalled
-when a run has been going for more than 90 minutes, or when its next success is more than 90
-minutes overdue (last success + period + 90 minutes). For the every-minute alerts job that is
-about 90 minutes without a success; for the daily purge, a day and a half hour.
+The runbook's rule, "cron stall > 90 minutes": a job is stalled when a run has been going
+for more than 90 minutes, or when its last success is more than 90 minutes old. A job
+scheduled less often than that (the daily purge) gets its period on top: it is stalled when
+its last success is older than a day and 90 minutes.
 """
 
 from __future__ import annotations
@@ -49,16 +49,32 @@ def stall_reason(
 ) -> str | None:
     """Why the job is stalled, or None when it is not (a job never run is not stalled)."""
     if state.running_since is not None and now_ms - state.running_since > grace_ms:
-        minutes = (now_ms - state.running_since) // MINUTE_MS
-        return f"a run has been going for {minutes} minutes"
-    reference = state.last_success_at or state.first_started_at
-    if reference is None:
-        return None
-    overdue = now_ms - (reference + job.period_ms)
-    if overdue > grace_ms:
-        since = "no success since" if state.last_success_at else "never succeeded since"
-        return f"{since} {to_iso(reference)}: {overdue // MINUTE_MS} minutes overdue"
+        return f"a run has been going for {duration(now_ms - state.running_since)}"
+    if now_ms - (state.last_success_at or now_ms) > allowed_gap(job, grace_ms):
+        assert state.last_success_at is not None
+        gap = duration(now_ms - state.last_success_at)
+        return f"no success for {gap} (last at {to_iso(state.last_success_at)})"
+    first = state.first_started_at
+    if (
+        state.last_success_at is None
+        and first is not None
+        and now_ms - first > allowed_gap(job, grace_ms)
+    ):
+        return f"never succeeded; first run {duration(now_ms - first)} ago ({to_iso(first)})"
     return None
+
+
+def allowed_gap(job: Job, grace_ms: int = STALL_GRACE_MS) -> int:
+    """How long the job may go without a success: the grace, plus the period of a job that
+    runs less often than that."""
+    return grace_ms + (job.period_ms if job.period_ms > grace_ms else 0)
+
+
+def duration(ms: int) -> str:
+    minutes = ms // MINUTE_MS
+    if minutes < 120:
+        return f"{minutes} minutes"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def due(state: JobState, job: Job, now_ms: int) -> bool:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from ingest.clock import to_iso
-from ingest.cron.jobs import JOBS, Job, JobState, describe, due, stall_reason
+from ingest.cron.jobs import (
+    JOBS,
+    Job,
+    JobState,
+    allowed_gap,
+    describe,
+    due,
+    duration,
+    stall_reason,
+)
 
 MIN = 60_000
 DAY = 24 * 60 * MIN
@@ -33,17 +42,28 @@ def succeeded(job: Job, at: int, first: int | None = None) -> JobState:
 
 @pytest.mark.parametrize("job", BOTH)
 @pytest.mark.parametrize(
-    ("overdue_min", "stalled"), [(0, False), (89, False), (90, False), (91, True), (600, True)]
+    ("beyond_min", "stalled"), [(-60, False), (-1, False), (0, False), (1, True), (600, True)]
 )
-def test_stalled_once_the_next_success_is_over_90_minutes_late(
-    job: Job, overdue_min: int, stalled: bool
+def test_stalled_once_without_a_success_for_longer_than_allowed(
+    job: Job, beyond_min: int, stalled: bool
 ):
-    last_success = NOW - job.period_ms - overdue_min * MIN
+    """90 minutes for the every-minute alerts job; a day and 90 minutes for the daily purge."""
+    allowed = 90 * MIN + (job.period_ms if job.period_ms > 90 * MIN else 0)
+    assert allowed_gap(job) == allowed
+    last_success = NOW - allowed - beyond_min * MIN
     reason = stall_reason(succeeded(job, last_success, first=last_success - 30 * DAY), job, NOW)
     if stalled:
-        assert reason == (f"no success since {to_iso(last_success)}: {overdue_min} minutes overdue")
+        gap = duration(NOW - last_success)
+        assert reason == f"no success for {gap} (last at {to_iso(last_success)})"
     else:
         assert reason is None
+
+
+def test_the_alerts_job_is_stalled_at_91_minutes_not_89():
+    alerts = JOBS["alerts"]
+    for minutes, stalled in ((89, False), (91, True)):
+        state = succeeded(alerts, NOW - minutes * MIN, first=NOW - DAY)
+        assert (stall_reason(state, alerts, NOW) is not None) is stalled
 
 
 @pytest.mark.parametrize("job", BOTH)
@@ -72,9 +92,9 @@ def test_a_job_never_run_is_not_stalled(job: Job):
 
 
 @pytest.mark.parametrize("job", BOTH)
-@pytest.mark.parametrize(("since_min", "stalled"), [(89, False), (91, True)])
-def test_never_succeeded_counts_from_the_first_start(job: Job, since_min: int, stalled: bool):
-    first = NOW - job.period_ms - since_min * MIN
+@pytest.mark.parametrize(("beyond_min", "stalled"), [(-1, False), (1, True)])
+def test_never_succeeded_counts_from_the_first_start(job: Job, beyond_min: int, stalled: bool):
+    first = NOW - allowed_gap(job) - beyond_min * MIN
     state = JobState(
         job=job.name,
         first_started_at=first,
@@ -84,7 +104,8 @@ def test_never_succeeded_counts_from_the_first_start(job: Job, since_min: int, s
     )
     reason = stall_reason(state, job, NOW)
     if stalled:
-        assert reason == f"never succeeded since {to_iso(first)}: {since_min} minutes overdue"
+        gap = duration(NOW - first)
+        assert reason == f"never succeeded; first run {gap} ago ({to_iso(first)})"
     else:
         assert reason is None
 
@@ -197,7 +218,7 @@ def test_describe_a_stalled_job():
         "last_status": "failed",
         "last_error": "OperationalError: disk I/O error",
         "running_since": None,
-        "detail": "stalled: no success since 2027-01-14T06:00:00.000Z: 120 minutes overdue",
+        "detail": "stalled: no success for 26 h 0 min (last at 2027-01-14T06:00:00.000Z)",
     }
 
 

@@ -1,0 +1,247 @@
+"""`optiview alerts run` and `python -m alerts run`, as cron or an operator runs them, against
+a local stand-in for Slack."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.clock import to_iso
+from ingest.collect.rollups import MINUTE_MS
+from ingest.cron import bookkeeping
+from ingest.storage.connection import connect
+from tests.alerts.conftest import (
+    DOWN,
+    NOT_FOUND,
+    OK,
+    SlackStandIn,
+    current_minute,
+    insert_rollups,
+    rollup_row,
+)
+from tests.conftest import optiview, service_env
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def python_m_alerts(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alerts", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def optiview_alerts(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return optiview("alerts", *args, env=env)
+
+
+ENTRY_POINTS = [
+    pytest.param(optiview_alerts, id="optiview-alerts"),
+    pytest.param(python_m_alerts, id="python-m-alerts"),
+]
+
+
+@pytest.fixture
+def now() -> int:
+    return current_minute()
+
+
+@pytest.fixture
+def firing_db(db: Path, now: int) -> Iterator[Path]:
+    """5% errors over 5000 requests in the last five minutes."""
+    conn = connect(db)
+    try:
+        insert_rollups(
+            conn, [rollup_row(now - k * MINUTE_MS, 1000, 50, {"le_10": 1000}) for k in range(1, 6)]
+        )
+    finally:
+        conn.close()
+    yield db
+
+
+def env_for(db: Path, slack: SlackStandIn, **extra: str) -> dict[str, str]:
+    return service_env(db, SLACK_WEBHOOK_URL=slack.url, **extra)
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def snapshot(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_a_run_with_firing_rollups_exits_0_and_slack_gets_the_message(
+    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+):
+    result = cli("run", "--now", to_iso(now), env=env_for(firing_db, slack))
+
+    assert result.returncode == 0, result.stderr
+    assert f"alerts: evaluating as of {to_iso(now)}" in result.stderr
+    assert "alerts: FIRING: error rate 5.00% (250 of 5000 requests)" in result.stderr
+    assert "alerts: notify firing: error_rate collector" in result.stderr
+    assert result.stdout == "alerts: 1 firing, 1 notified, 1 delivered\n"
+    (text,) = slack.texts()
+    assert text.startswith("[FIRING] Collector error rate: error rate 5.00%")
+    assert query(firing_db, "SELECT rule, kind, delivery, attempts FROM alerts") == [
+        ("error_rate", "firing", "sent", 1)
+    ]
+    assert query(firing_db, "SELECT job, status FROM cron_runs") == [("alerts", "ok")]
+
+
+def test_without_now_it_evaluates_the_current_time(firing_db: Path, slack: SlackStandIn):
+    result = optiview_alerts("run", env=env_for(firing_db, slack))
+    assert result.returncode == 0, result.stderr
+    # the rows are in the 5 minutes before the minute the test started; the run may start in
+    # the next minute, so at least 4 of them count
+    assert "alerts: 1 firing, 1 notified, 1 delivered" in result.stdout
+    assert len(slack.received) == 1
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_dry_run_says_would_notify_and_changes_nothing(
+    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+):
+    before = snapshot(firing_db)
+
+    result = cli("run", "--now", to_iso(now), "--dry-run", env=env_for(firing_db, slack))
+
+    assert result.returncode == 0, result.stderr
+    assert f"alerts: dry run, evaluating as of {to_iso(now)}" in result.stderr
+    assert "alerts: would notify firing: error_rate collector" in result.stderr
+    assert "would notify" in result.stdout + result.stderr
+    assert slack.received == []
+    assert snapshot(firing_db) == before
+
+
+def test_python_m_alerts_run_help():
+    result = python_m_alerts("run", "--help", env=service_env(Path("/nonexistent/x.db")))
+    assert result.returncode == 0, result.stderr
+    assert "--now" in result.stdout
+    assert "--dry-run" in result.stdout
+
+
+def test_optiview_alerts_run_help_states_the_rules():
+    result = optiview_alerts("run", "--help", env=service_env(Path("/nonexistent/x.db")))
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for phrase in ("--now", "--dry-run", "1%", "200 ms", "500 requests", "90 minutes", "15"):
+        assert phrase in text, phrase
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (["run", "--now", "yesterday"], ["--now", "yesterday"]),
+        (["run", "--now", "2027-13-45T00:00:00Z"], ["--now"]),
+        (["run", "--frobnicate"], ["--frobnicate"]),
+        ([], []),
+    ],
+)
+def test_bad_arguments_exit_2(
+    firing_db: Path, slack: SlackStandIn, cli: Cli, args: list[str], mentions: list[str]
+):
+    before = snapshot(firing_db)
+    result = cli(*args, env=env_for(firing_db, slack))
+    assert result.returncode == 2, result.stderr
+    for word in mentions:
+        assert word in result.stderr
+    assert slack.received == []
+    assert snapshot(firing_db) == before
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_slack_down_still_exits_0_and_the_next_run_delivers(
+    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+):
+    slack.mode = DOWN
+    result = cli("run", "--now", to_iso(now), env=env_for(firing_db, slack))
+
+    assert result.returncode == 0, result.stderr
+    assert "delivery failed (retried next run)" in result.stdout
+    assert result.stdout == (
+        "alerts: 1 firing, 1 notified, 0 delivered, 1 delivery failed (retried next run)\n"
+    )
+    assert "alerts: alert 1: not sent: ConnectError" in result.stderr
+    assert query(firing_db, "SELECT delivery, attempts FROM alerts") == [("failed", 3)]
+    assert query(firing_db, "SELECT job, status FROM cron_runs") == [("alerts", "ok")]
+
+    slack.mode = OK
+    again = cli("run", "--now", to_iso(now + MINUTE_MS), env=env_for(firing_db, slack))
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "alerts: 1 firing, 0 notified, 1 delivered\n"
+    assert query(firing_db, "SELECT delivery, attempts FROM alerts") == [("sent", 4)]
+    assert len(slack.received) == 1
+
+
+def test_a_revoked_webhook_is_not_retried_and_the_run_exits_0(
+    firing_db: Path, slack: SlackStandIn, now: int
+):
+    slack.mode = NOT_FOUND
+    result = optiview_alerts("run", "--now", to_iso(now), env=env_for(firing_db, slack))
+    assert result.returncode == 0, result.stderr
+    assert "1 delivery failed (retried next run)" in result.stdout
+    assert "not sent: HTTP 404: no_service" in result.stderr
+    assert len(slack.received) == 1
+    assert query(firing_db, "SELECT delivery, attempts, last_error FROM alerts") == [
+        ("failed", 1, "HTTP 404: no_service")
+    ]
+
+
+def test_without_webhook_it_warns_and_records(firing_db: Path, slack: SlackStandIn, now: int):
+    result = optiview_alerts(
+        "run", "--now", to_iso(now), env=service_env(firing_db, SLACK_WEBHOOK_URL="")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "alerts: warning: SLACK_WEBHOOK_URL is not set" in result.stderr
+    assert result.stdout == "alerts: 1 firing, 1 notified, 0 delivered\n"
+    assert query(firing_db, "SELECT delivery FROM alerts") == [("no_webhook",)]
+    assert slack.received == []
+
+
+def test_another_run_holding_the_lease_is_skipped_with_exit_0(
+    firing_db: Path, slack: SlackStandIn, now: int
+):
+    conn = connect(firing_db)
+    try:
+        assert bookkeeping.acquire(conn, "alerts", "otherhost:1:abcd", now) is None
+    finally:
+        conn.close()
+
+    result = optiview_alerts("run", "--now", to_iso(now), env=env_for(firing_db, slack))
+
+    assert result.returncode == 0, result.stderr
+    assert "alerts: skipped: another alerts run holds the lock (otherhost:1:abcd)" in (
+        result.stderr
+    )
+    assert slack.received == []
+    assert query(firing_db, "SELECT count(*) FROM alerts") == [(0,)]
+
+
+def test_a_database_that_cannot_be_used_exits_1(tmp_path: Path, slack: SlackStandIn):
+    folder = tmp_path / "not-a-db"
+    folder.mkdir()
+    (folder / "optiview.db").mkdir()  # a directory where the file should be
+    result = optiview_alerts("run", env=env_for(folder / "optiview.db", slack))
+    assert result.returncode == 1
+    assert "alerts: error:" in result.stderr or "optiview: error:" in result.stderr
+    assert slack.received == []

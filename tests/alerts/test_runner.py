@@ -1,0 +1,501 @@
+"""run_alerts on real SQLite files, delivering to a real local stand-in for Slack."""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import sqlite3
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from alerts.message import clock
+from alerts.runner import MAX_DELIVERY_AGE_MS, AlreadyRunning, Report, run_alerts
+from alerts.slack import SlackSender
+from ingest.collect.rollups import MINUTE_MS
+from ingest.config import AlertSettings
+from ingest.cron import bookkeeping
+from ingest.storage.connection import connect
+from tests.alerts.conftest import (
+    DOWN,
+    OK,
+    SlackStandIn,
+    current_minute,
+    insert_rollups,
+    rollup_row,
+    rows,
+)
+
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def now() -> int:
+    """The current minute: heartbeats and leases use the wall clock."""
+    return current_minute()
+
+
+@pytest.fixture
+def sender(slack: SlackStandIn) -> Iterator[SlackSender]:
+    s = SlackSender(slack.url, retries=2, backoff_s=0.01)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@dataclass
+class Runs:
+    conn: sqlite3.Connection
+    slack: SlackStandIn
+    sender: SlackSender
+    lines: list[str] = field(default_factory=list)
+
+    def __call__(self, at: int, **kwargs: Any) -> Report:
+        kwargs.setdefault("sender", self.sender)
+        webhook = kwargs.pop("webhook_url", self.slack.url)
+        conn = kwargs.pop("conn", self.conn)
+        return run_alerts(conn, at, AlertSettings(), webhook, progress=self.lines.append, **kwargs)
+
+
+@pytest.fixture
+def run(conn: sqlite3.Connection, slack: SlackStandIn, sender: SlackSender) -> Runs:
+    return Runs(conn, slack, sender)
+
+
+def firing_error_rate(conn: sqlite3.Connection, first: int, last: int) -> None:
+    """5% errors over 1000 requests a minute, for every minute from first to last."""
+    insert_rollups(
+        conn, [rollup_row(m, 1000, 50) for m in range(first, last + MINUTE_MS, MINUTE_MS)]
+    )
+
+
+def alerts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    cursor = conn.execute("SELECT * FROM alerts ORDER BY id")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def heartbeats(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    return rows(conn, "SELECT job, status, error, summary FROM cron_runs ORDER BY id")
+
+
+def add_alert(conn: sqlite3.Connection, created_at: int, delivery: str, text: str) -> int:
+    payload = orjson.dumps({"text": text, "blocks": []}).decode()
+    cursor = conn.execute(
+        "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery,"
+        " attempts, last_error) VALUES ('error_rate', 'collector', 'firing', ?, ?, ?, ?, ?, ?)",
+        (text, payload, created_at, delivery, 0 if delivery == "pending" else 3,
+         None if delivery == "pending" else "HTTP 500: internal_error"),
+    )  # fmt: skip
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def fields(payload: dict[str, Any]) -> dict[str, str]:
+    (section,) = [b for b in payload["blocks"] if "fields" in b]
+    pairs = (f["text"].split("\n", 1) for f in section["fields"])
+    return {name.strip("*"): value for name, value in pairs}
+
+
+def everything(payload: dict[str, Any]) -> str:
+    return orjson.dumps(payload["blocks"]).decode()
+
+
+# -- firing and delivered --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "rule", "title", "value", "shown", "threshold"),
+    [
+        pytest.param(
+            {"requests": 1000, "errors": 50},
+            "error_rate",
+            "Collector error rate",
+            0.05,
+            "5.00%",
+            "> 1.00% with at least 500 requests",
+            id="error-rate",
+        ),
+        pytest.param(
+            {"requests": 1000, "errors": 0, "buckets": {"le_100": 900, "le_300": 100}},
+            "p95_latency",
+            "Collector p95 latency",
+            275.0,
+            "275 ms",
+            "> 200 ms with at least 500 requests",
+            id="p95",
+        ),
+    ],
+)
+def test_above_threshold_one_alert_is_recorded_and_delivered(
+    conn: sqlite3.Connection,
+    slack: SlackStandIn,
+    run: Runs,
+    now: int,
+    row: dict[str, Any],
+    rule: str,
+    title: str,
+    value: float,
+    shown: str,
+    threshold: str,
+):
+    insert_rollups(conn, [rollup_row(now - 3 * MINUTE_MS, **row)])
+
+    report = run(now)
+
+    assert [(n.kind, n.evaluation.rule) for n in report.notifications] == [("firing", rule)]
+    assert [(d.ok, d.attempts) for d in report.deliveries] == [(True, 1)]
+    assert report.summary() == "1 firing, 1 notified, 1 delivered"
+
+    (alert,) = alerts(conn)
+    assert alert["rule"] == rule and alert["subject"] == "collector"
+    assert alert["kind"] == "firing"
+    assert alert["value"] == pytest.approx(value)
+    assert (alert["window_start"], alert["window_end"]) == (now - 5 * MINUTE_MS, now)
+    assert alert["created_at"] == now
+    assert (alert["delivery"], alert["attempts"], alert["last_error"]) == ("sent", 1, None)
+    assert alert["delivered_at"] is not None and alert["last_attempt_at"] is not None
+
+    (got,) = slack.bodies
+    assert got == orjson.loads(alert["payload"])
+    assert got["text"] == alert["message"]
+    assert got["text"].startswith(f"[FIRING] {title}: ")
+    assert shown in got["text"]
+    assert got["blocks"][0]["text"]["text"] == f"FIRING: {title}"
+    shown_fields = fields(got)
+    assert shown_fields["Value"] == shown
+    assert shown_fields["Threshold"] == threshold
+    assert shown_fields["Window"] == f"{clock(now - 5 * MINUTE_MS)} to {clock(now)}"
+    assert shown_fields["Requests"] == f"1000 ({row['errors']} errors)"
+    assert shown_fields["Since"] == clock(now)
+    assert "Where to look: " in everything(got)
+
+    assert rows(
+        conn,
+        "SELECT firing, since, last_fired_at, episode_notified FROM alert_states"
+        " WHERE rule = ? AND subject = 'collector'",
+        rule,
+    ) == [(1, now, now, 1)]
+    assert heartbeats(conn) == [("alerts", "ok", None, "1 firing, 1 notified, 1 delivered")]
+    assert rows(conn, "SELECT * FROM cron_leases") == []
+    assert any(line.startswith("FIRING: ") for line in run.lines)
+    assert any(line.startswith("alert 1: sent") for line in run.lines)
+
+
+def test_fewer_than_500_requests_fire_nothing(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    # 100% errors and every request past 10 s, but only 499 of them
+    insert_rollups(conn, [rollup_row(now - MINUTE_MS, 499, 499, {"le_inf": 499})])
+
+    report = run(now)
+
+    assert report.notifications == [] and report.deliveries == []
+    assert alerts(conn) == []
+    assert slack.received == []
+    assert rows(conn, "SELECT sum(firing) FROM alert_states") == [(0,)]
+    assert heartbeats(conn) == [("alerts", "ok", None, "0 firing, 0 notified, 0 delivered")]
+
+
+def test_rows_outside_the_window_do_not_count(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    insert_rollups(
+        conn,
+        [rollup_row(now, 100_000, 100_000), rollup_row(now - 6 * MINUTE_MS, 100_000, 100_000)],
+    )
+    run(now)
+    assert alerts(conn) == []
+    assert slack.received == []
+
+
+# -- deduplication across runs, and recovery -------------------------------------------------
+
+
+def test_one_message_per_15_minutes_then_a_recovery(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now + 16 * MINUTE_MS)
+
+    sent = []
+    for minutes in (0, 10, 16):
+        run(now + minutes * MINUTE_MS)
+        sent.append(len(slack.received))
+    assert sent == [1, 1, 2]
+
+    # nothing since now + 17 min: at now + 30 min the window is empty and it clears
+    cleared = run(now + 30 * MINUTE_MS)
+    assert [n.kind for n in cleared.notifications] == ["resolved"]
+    run(now + 31 * MINUTE_MS)  # still clear: no second recovery
+
+    assert [(a["kind"], a["created_at"], a["delivery"]) for a in alerts(conn)] == [
+        ("firing", now, "sent"),
+        ("firing", now + 16 * MINUTE_MS, "sent"),
+        ("resolved", now + 30 * MINUTE_MS, "sent"),
+    ]
+    texts = slack.texts()
+    assert len(texts) == 3
+    assert texts[0].startswith("[FIRING] Collector error rate")
+    assert texts[1].startswith("[FIRING] Collector error rate")
+    assert texts[2].startswith("[RESOLVED] Collector error rate")
+    assert fields(slack.bodies[2])["Since"] == clock(now)  # the episode's start
+    assert [h[1] for h in heartbeats(conn)] == ["ok"] * 5
+
+
+# -- delivery failures and retries -----------------------------------------------------------
+
+
+def test_slack_down_records_failed_and_the_next_run_delivers(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    slack.mode = DOWN
+
+    first = run(now)  # does not raise
+
+    assert [(d.ok, d.attempts) for d in first.deliveries] == [(False, 3)]
+    (alert,) = alerts(conn)
+    assert alert["delivery"] == "failed"
+    assert alert["attempts"] == 3
+    assert alert["last_error"].startswith("ConnectError: ")
+    assert alert["delivered_at"] is None and alert["last_attempt_at"] is not None
+    assert (
+        first.summary() == "1 firing, 1 notified, 0 delivered, 1 delivery failed (retried next run)"
+    )
+    assert heartbeats(conn) == [("alerts", "ok", None, first.summary())]
+    assert rows(conn, "SELECT * FROM cron_leases") == []
+    assert any("not sent: ConnectError" in line for line in run.lines)
+
+    slack.mode = OK
+    second = run(now + MINUTE_MS)  # still firing, but within 15 minutes: no new alert
+
+    assert second.notifications == []
+    assert [(d.ok, d.attempts) for d in second.deliveries] == [(True, 1)]
+    (alert,) = alerts(conn)
+    assert (alert["delivery"], alert["attempts"], alert["last_error"]) == ("sent", 4, None)
+    assert alert["delivered_at"] is not None
+    assert slack.texts() == [alert["message"]]
+
+    run(now + 2 * MINUTE_MS)
+    assert len(slack.received) == 1  # delivered once
+
+
+@pytest.mark.parametrize(
+    ("age", "delivery", "outcome"),
+    [
+        pytest.param(25 * HOUR_MS, "failed", "abandoned", id="failed-25h"),
+        pytest.param(25 * HOUR_MS, "pending", "abandoned", id="pending-25h"),
+        pytest.param(MAX_DELIVERY_AGE_MS + 1, "failed", "abandoned", id="a-day-and-1ms"),
+        pytest.param(MAX_DELIVERY_AGE_MS, "failed", "sent", id="exactly-a-day"),
+        pytest.param(23 * HOUR_MS, "failed", "sent", id="failed-23h"),
+        pytest.param(MINUTE_MS, "pending", "sent", id="pending-1min"),
+    ],
+)
+def test_a_waiting_alert_is_sent_for_up_to_a_day_then_abandoned(
+    conn: sqlite3.Connection,
+    slack: SlackStandIn,
+    run: Runs,
+    now: int,
+    age: int,
+    delivery: str,
+    outcome: str,
+):
+    alert_id = add_alert(conn, now - age, delivery, "[FIRING] an older alert")
+
+    report = run(now)
+
+    (alert,) = alerts(conn)
+    assert alert["id"] == alert_id
+    assert alert["delivery"] == outcome
+    if outcome == "abandoned":
+        assert slack.received == []
+        assert report.deliveries == []
+        assert alert["last_error"].endswith("(older than a day: no longer sent)")
+    else:
+        assert slack.texts() == ["[FIRING] an older alert"]
+        assert alert["last_error"] is None
+
+
+def test_alerts_that_are_not_waiting_are_never_sent(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    for delivery in ("sent", "no_webhook", "abandoned"):
+        add_alert(conn, now - MINUTE_MS, delivery, delivery)
+    run(now)
+    assert slack.received == []
+    assert [a["delivery"] for a in alerts(conn)] == ["sent", "no_webhook", "abandoned"]
+
+
+def test_oldest_waiting_alerts_go_first(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    add_alert(conn, now - 3 * MINUTE_MS, "failed", "first")
+    add_alert(conn, now - 2 * MINUTE_MS, "pending", "second")
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    run(now)
+    texts = slack.texts()
+    assert texts[:2] == ["first", "second"]
+    assert texts[2].startswith("[FIRING]")
+    assert {a["delivery"] for a in alerts(conn)} == {"sent"}
+
+
+# -- without webhook, dry run ----------------------------------------------------------------
+
+
+def test_without_webhook_alerts_are_recorded_not_sent_with_a_warning(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    waiting = add_alert(conn, now - MINUTE_MS, "failed", "waiting")
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+
+    report = run(now, webhook_url=None, sender=None)
+
+    assert [n.kind for n in report.notifications] == ["firing"]
+    assert report.deliveries == []
+    assert slack.received == []
+    by_id = {a["id"]: a for a in alerts(conn)}
+    assert by_id[waiting]["delivery"] == "failed"  # left for a run with a webhook
+    (new,) = [a for a in by_id.values() if a["id"] != waiting]
+    assert (new["delivery"], new["attempts"]) == ("no_webhook", 0)
+    assert "warning: SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent" in run.lines
+    assert heartbeats(conn) == [("alerts", "ok", None, "1 firing, 1 notified, 0 delivered")]
+
+
+def test_dry_run_writes_and_sends_nothing_but_says_what_would_notify(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    add_alert(conn, now - MINUTE_MS, "failed", "waiting")
+    before = "\n".join(conn.iterdump())
+
+    report = run(now, dry_run=True)
+
+    assert "\n".join(conn.iterdump()) == before
+    assert slack.received == []
+    assert report.dry_run and report.run_id is None
+    assert [(n.kind, n.evaluation.rule, n.evaluation.subject) for n in report.notifications] == [
+        ("firing", "error_rate", "collector")
+    ]
+    assert "would notify firing: error_rate collector" in run.lines
+
+
+def test_dry_run_respects_the_recorded_dedup_state(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now + 20 * MINUTE_MS)
+    run(now)
+    assert run(now + 10 * MINUTE_MS, dry_run=True).notifications == []
+    later = run(now + 16 * MINUTE_MS, dry_run=True).notifications
+    assert [n.kind for n in later] == ["firing"]
+    assert len(slack.received) == 1
+
+
+# -- cron stalls -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("overdue_minutes", "fires"), [(91, True), (89, False)])
+def test_a_stalled_purge_job_fires_a_cron_stall_alert(
+    conn: sqlite3.Connection,
+    slack: SlackStandIn,
+    run: Runs,
+    now: int,
+    overdue_minutes: int,
+    fires: bool,
+):
+    started = now - DAY_MS - overdue_minutes * MINUTE_MS
+    conn.execute(
+        "INSERT INTO cron_runs (job, started_at, finished_at, status, holder)"
+        " VALUES ('purge', ?, ?, 'ok', 'otherhost:1:abcd')",
+        (started, started + MINUTE_MS),
+    )
+
+    report = run(now)
+
+    stalls = [a for a in alerts(conn) if a["rule"] == "cron_stall"]
+    if not fires:
+        assert stalls == [] and slack.received == []
+        assert report.notifications == []
+        return
+    (alert,) = stalls
+    assert (alert["subject"], alert["kind"], alert["delivery"]) == ("purge", "firing", "sent")
+    assert alert["threshold"] == 90
+    assert alert["window_start"] is None and alert["value"] is None
+    (text,) = slack.texts()
+    assert text.startswith("[FIRING] Cron job stalled (purge): cron job purge: no success for")
+    assert "no success for 25 h 31 min" in text
+    assert fields(slack.bodies[0])["Threshold"] == (
+        "no success for more than 25 h 30 min, or a run going for more than 90 minutes"
+    )
+
+
+def test_a_purge_run_going_for_91_minutes_fires(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    conn.execute(
+        "INSERT INTO cron_runs (job, started_at, status, holder) VALUES ('purge', ?, 'running', ?)",
+        (now - 91 * MINUTE_MS, f"{HOST}:{os.getpid()}:abcd"),  # alive: this process
+    )
+    run(now)
+    (text,) = slack.texts()
+    assert "[FIRING] Cron job stalled (purge)" in text
+    assert "a run has been going for 91 minutes" in text
+
+
+# -- several nodes, leases -------------------------------------------------------------------
+
+
+def test_two_nodes_at_the_same_minute_notify_once(
+    db: Path, conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    other = connect(db)
+    try:
+        first = run(now)
+        second = run(now, conn=other)
+    finally:
+        other.close()
+
+    assert len(first.notifications) == 1
+    assert second.notifications == []
+    assert len(alerts(conn)) == 1
+    assert len(slack.received) == 1
+    assert [h[1] for h in heartbeats(conn)] == ["ok", "ok"]
+
+
+def test_a_run_while_another_holds_the_lease_is_refused(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    assert bookkeeping.acquire(conn, "alerts", "otherhost:1:abcd", now) is None
+
+    with pytest.raises(AlreadyRunning):
+        run(now)
+
+    assert alerts(conn) == []
+    assert slack.received == []
+    assert heartbeats(conn) == []
+
+
+def test_a_run_without_a_sender_closes_the_one_it_makes(
+    conn: sqlite3.Connection, slack: SlackStandIn, now: int
+):
+    """BUG: alerts/runner.py run_alerts makes `SlackSender(webhook_url)` when no sender is
+    given and never closes it: its kept-alive connection to Slack leaks (ResourceWarning:
+    unclosed socket) on every run, e.g. every minute in the scheduler of `optiview serve`."""
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = run_alerts(conn, now, AlertSettings(), slack.url)
+        gc.collect()
+    assert [(d.ok, d.attempts) for d in report.deliveries] == [(True, 1)]
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
