@@ -13,14 +13,10 @@ the 202s received). Machine noise moves absolute numbers; read the ratios.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,11 +26,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from loadtests.service import (
+    HERE,
+    free_port,
+    machine,
+    provision,
+    service_env,
+    stop,
+    wait_healthy,
+    write_wrk_sites,
+)
 
-HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk_events.lua"
-ADMIN_TOKEN = "bench-admin-token"
 
 
 @dataclass
@@ -53,12 +56,6 @@ class Run:
     committed_per_s: float = 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -70,29 +67,6 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("bench: wrk is required: apt-get install wrk")
     return found
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"bench: server exited with {process.returncode}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("bench: server did not become healthy")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def wrk(url: str, duration: int, connections: int, sites_file: Path) -> dict[str, Any]:
@@ -123,37 +97,6 @@ def to_run(label: str, server: str, workers: int, summary: dict[str, Any]) -> Ru
         socket_errors=summary["connect_errors"] + summary["read_errors"]
         + summary["write_errors"] + summary["timeouts"],
     )  # fmt: skip
-
-
-def service_env(db: Path, extra: list[str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTIVIEW_", "PROMETHEUS"))}
-    env.update(
-        OPTIVIEW_DB=str(db),
-        OPTIVIEW_ADMIN_TOKEN=ADMIN_TOKEN,
-        KEY_HASH_SECRET="bench-key-hash-secret",
-        OPTIVIEW_ENV_FILE=os.devnull,
-    )
-    env.update(item.split("=", 1) for item in extra)
-    return env
-
-
-def provision(url: str, count: int, sites_file: Path) -> None:
-    lines = []
-    with httpx.Client(
-        base_url=url + "/api/admin", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    ) as admin:
-        for i in range(count):
-            domain = f"bench-site-{i}.com"
-            org = admin.post(
-                "/orgs", json={"name": f"Bench {i}", "domain": domain, "plan": "pro"}
-            ).json()
-            project = admin.post(
-                f"/orgs/{org['id']}/projects", json={"name": "Main", "domain": domain}
-            ).json()
-            prop = project["default_property_id"]
-            key = admin.post(f"/properties/{prop}/keys", json={"name": "bench"}).json()
-            lines.append(f"{key['id']} {project['id']} {prop} {domain}")
-    sites_file.write_text("\n".join(lines) + "\n")
 
 
 def count_events(db: Path) -> int:
@@ -194,7 +137,7 @@ def bench_collector(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
-        provision(url, args.sites, sites_file)
+        write_wrk_sites(provision(url, args.sites), sites_file)
         wrk(url, args.warmup, args.connections, sites_file)
         time.sleep(0.5)
         before = count_events(db)
@@ -209,23 +152,6 @@ def bench_collector(
     if run.committed < run.acknowledged:
         raise SystemExit(f"bench: LOSS: {run.acknowledged} acknowledged, {run.committed} stored")
     return run, sites_file
-
-
-def machine() -> dict[str, Any]:
-    model = ""
-    with contextlib.suppress(OSError, StopIteration):
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_generator": "wrk -t1 (one thread) on the same machine",
-    }
 
 
 def markdown(runs: list[Run], args: argparse.Namespace, facts: dict[str, Any]) -> str:

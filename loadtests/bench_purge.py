@@ -19,15 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadtests.bench_collector import (
+from loadtests.bench_collector import to_run, wrk
+from loadtests.service import (
     HERE,
     free_port,
     provision,
     service_env,
     stop,
-    to_run,
     wait_healthy,
-    wrk,
+    write_wrk_sites,
 )
 
 DAY_MS = 86_400_000
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         try:
             wait_healthy(url, server)
-            provision(url, args.sites, sites)
+            write_wrk_sites(provision(url, args.sites), sites)
             now_ms = int(time.time() * 1000)
             print(f"bench: inserting {args.expired:,} expired events ...", file=sys.stderr)
             fill_expired(db, args.expired, now_ms)

@@ -26,6 +26,7 @@ PAUSE_S = 0.02
 # After each chunk, rest this many times as long as the chunk took: the write lock is then
 # held at most 1 / (1 + PACE) of the time, whatever the disk and the load.
 PACE = 1.0
+RENEW_EVERY_MS = 30_000  # well inside the lease (bookkeeping.LEASE_MS)
 BUSY_RETRIES = 5
 
 Progress = Callable[[str], None]
@@ -122,6 +123,11 @@ def delete(
 ) -> int:
     deleted = 0
     for where, params in _scopes(target):
+        # A read first: most scopes have nothing expired on most days, and a read takes no
+        # write lock, so the collector's writer is not made to wait (and back off) for nothing.
+        probe = f"SELECT 1 FROM {target.table} WHERE {where} LIMIT 1"
+        if conn.execute(probe, params).fetchone() is None:
+            continue
         sql = (
             f"DELETE FROM {target.table} WHERE rowid IN"
             f" (SELECT rowid FROM {target.table} WHERE {where} LIMIT ?)"
@@ -167,31 +173,49 @@ def run_purge(
     if busy is not None:
         raise AlreadyRunning(busy)
     run_id = report.run_id = bookkeeping.start_run(conn, JOB, holder, clock())
+    renewed = [clock()]
+
+    def renew() -> None:
+        if clock() - renewed[0] >= RENEW_EVERY_MS:
+            bookkeeping.renew(conn, JOB, holder, clock())
+            renewed[0] = clock()
+
+    log_rows: list[tuple[object, ...]] = []
     try:
         for target in planned:
-            bookkeeping.renew(conn, JOB, holder, clock())
+            renew()
             started = time.perf_counter()
-            rows = delete(
-                conn, target, chunk_rows, pause_s,
-                lambda: bookkeeping.renew(conn, JOB, holder, clock()), pace,
-            )  # fmt: skip
+            rows = delete(conn, target, chunk_rows, pause_s, renew, pace)
             duration_ms = (time.perf_counter() - started) * 1000
             report.outcomes.append(Outcome(target, rows, duration_ms))
-            conn.execute(
-                "INSERT INTO purge_log (run_id, table_name, org_id, plan, cutoff, rows_deleted,"
-                " duration_ms, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            log_rows.append(
                 (run_id, target.table, target.org_id, target.plan, target.cutoff, rows,
-                 duration_ms, clock()),
+                 duration_ms, clock())
             )  # fmt: skip
             if rows:
                 progress(_line(target, rows, f"deleted in {duration_ms / 1000:.1f} s:"))
     except BaseException as exc:
+        _write_log(conn, log_rows)  # what was done before the failure
         bookkeeping.finish_run(conn, run_id, clock(), error=f"{type(exc).__name__}: {exc}")
         bookkeeping.release(conn, JOB, holder)
         raise
+    _write_log(conn, log_rows)
     bookkeeping.finish_run(conn, run_id, clock(), summary=report.summary())
     bookkeeping.release(conn, JOB, holder)
     return report
+
+
+def _write_log(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    """The run's purge log in one transaction: one write instead of one per table and org."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO purge_log (run_id, table_name, org_id, plan, cutoff, rows_deleted,"
+        " duration_ms, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    conn.execute("COMMIT")
 
 
 def _line(target: Target, rows: int, verb: str) -> str:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingest.classify.useragent import classify_user_agent
 from ingest.collect.directory import Directory
 from ingest.collect.ratelimit import RateLimiter
 from ingest.collect.rollups import RollupRecorder
 from ingest.collect.writer import GroupCommitWriter
 from ingest.config import Settings
 from ingest.storage.database import Database
+
+WARM_UP_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 @dataclass
@@ -22,6 +28,9 @@ class Collector:
 
     @classmethod
     def start(cls, settings: Settings, db: Database) -> Collector:
+        # ua-parser builds its resolver on first use (about 80 ms): pay that before the
+        # server takes requests, not on the first ones, which would all queue behind it.
+        classify_user_agent(WARM_UP_USER_AGENT)
         tuning = settings.collector
         rollups = RollupRecorder()
         writer = GroupCommitWriter(

@@ -246,7 +246,8 @@ def test_purge_log_heartbeat_and_lease(conn: sqlite3.Connection):
 
 @pytest.mark.parametrize(
     ("expired_rows", "chunk", "statements"),
-    [(50, 7, 8), (49, 7, 8), (7, 7, 2), (3, 7, 1), (0, 7, 1), (50, 1, 51)],
+    # nothing expired: no write at all (a read finds nothing to delete)
+    [(50, 7, 8), (49, 7, 8), (7, 7, 2), (3, 7, 1), (0, 7, 0), (50, 1, 51)],
 )
 def test_chunked_deletes_take_everything_expired(
     conn: sqlite3.Connection, expired_rows: int, chunk: int, statements: int
