@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import sys
 from typing import Any
 
 from alerts.runner import AlreadyRunning, run_alerts
 from ingest.clock import iso_argument, now_ms, to_iso
-from ingest.config import ConfigError, load_settings
-from ingest.storage.connection import connect
-from ingest.storage.migrations import MigrationError, migrate_database
-
-EXIT_FAILURE = 1
+from ingest.config import Settings
+from ingest.cron.command import Progress, run_job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,17 +38,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings()
-        migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
-        conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
-    except (ConfigError, MigrationError, sqlite3.Error) as exc:
-        print(f"alerts: error: cannot use the database: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    at = args.now if args.now is not None else now_ms()
-    mode = "dry run, " if args.dry_run else ""
-    print(f"alerts: {mode}evaluating as of {to_iso(at)}", file=sys.stderr)
-    try:
+    def alerts(settings: Settings, conn: sqlite3.Connection, say: Progress) -> str:
+        at = args.now if args.now is not None else now_ms()
+        say(f"{'dry run, ' if args.dry_run else ''}evaluating as of {to_iso(at)}")
         report = run_alerts(
             conn,
             at,
@@ -60,18 +48,11 @@ def run(args: argparse.Namespace) -> int:
             settings.slack_webhook_url,
             dry_run=args.dry_run,
             base_url=settings.public_url,
-            progress=lambda line: print(f"alerts: {line}", file=sys.stderr, flush=True),
+            progress=say,
         )
-    except AlreadyRunning as exc:
-        print(f"alerts: skipped: {exc}; nothing to do", file=sys.stderr)
-        return 0
-    except Exception as exc:
-        print(f"alerts: error: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        conn.close()
-    print(f"alerts: {report.summary()}")
-    return 0
+        return report.summary()
+
+    return run_job("alerts", alerts, AlreadyRunning)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ingest.collect.rollups import BUCKET_BOUNDS_MS, COLUMNS, MINUTE_MS
+from ingest.config import AlertSettings
 from ingest.cron.jobs import JOBS, JobState, stall_reason
 
 ERROR_RATE = "error_rate"
@@ -30,13 +31,8 @@ CRON_STALL = "cron_stall"
 COLLECTOR = "collector"
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    error_rate: float = 0.01
-    p95_ms: float = 200.0
-    min_requests: int = 500
-    window_minutes: int = 5
-    cron_stall_minutes: int = 90
+# The thresholds are the alert settings (ingest.config, the runbook's values by default).
+Thresholds = AlertSettings
 
 
 @dataclass(frozen=True)

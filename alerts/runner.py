@@ -55,16 +55,6 @@ class Report:
         return text + (f", {failed} delivery failed (retried next run)" if failed else "")
 
 
-def thresholds(settings: AlertSettings) -> Thresholds:
-    return Thresholds(
-        error_rate=settings.error_rate,
-        p95_ms=settings.p95_ms,
-        min_requests=settings.min_requests,
-        window_minutes=settings.window_minutes,
-        cron_stall_minutes=settings.cron_stall_minutes,
-    )
-
-
 def load_states(conn: sqlite3.Connection) -> dict[tuple[str, str], AlertState]:
     rows = conn.execute(
         "SELECT rule, subject, firing, since, last_fired_at, episode_notified FROM alert_states"
@@ -98,7 +88,7 @@ def run_alerts(
 ) -> Report:
     """Raises AlreadyRunning when another run holds the lease. A dry run evaluates and says
     what would be sent; it writes and sends nothing."""
-    limits = thresholds(settings)
+    limits = settings
     dedup_ms = settings.dedup_minutes * 60_000
     report = Report(now_ms, dry_run)
     states = {job: bookkeeping.job_state(conn, job) for job in JOBS}

@@ -9,12 +9,9 @@ import time
 from typing import Any
 
 from ingest.clock import iso_argument, now_ms, to_iso
-from ingest.config import ConfigError, load_settings
-from ingest.storage.connection import connect
-from ingest.storage.migrations import MigrationError, migrate_database
+from ingest.config import Settings
+from ingest.cron.command import Progress, run_job
 from purge.runner import CHUNK_ROWS, PACE, AlreadyRunning, run_purge
-
-EXIT_FAILURE = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,40 +52,19 @@ def run(args: argparse.Namespace) -> int:
     if args.chunk < 1 or args.pace < 0:
         print("purge: error: --chunk must be at least 1 and --pace at least 0", file=sys.stderr)
         return 2
-    try:
-        settings = load_settings()
-        migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
-        conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
-    except (ConfigError, MigrationError, sqlite3.Error) as exc:
-        print(f"purge: error: cannot use the database: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    at = args.now if args.now is not None else now_ms()
-    started = time.monotonic()
-    mode = "dry run, " if args.dry_run else ""
-    print(f"purge: {mode}expiring as of {to_iso(at)} in {settings.db_path}", file=sys.stderr)
-    try:
+
+    def purge(settings: Settings, conn: sqlite3.Connection, say: Progress) -> str:
+        at = args.now if args.now is not None else now_ms()
+        mode = "dry run, " if args.dry_run else ""
+        say(f"{mode}expiring as of {to_iso(at)} in {settings.db_path}")
+        started = time.monotonic()
         report = run_purge(
-            conn,
-            at,
-            dry_run=args.dry_run,
-            chunk_rows=args.chunk,
-            pace=args.pace,
-            progress=lambda line: print(f"purge: {line}", file=sys.stderr, flush=True),
+            conn, at, dry_run=args.dry_run, chunk_rows=args.chunk, pace=args.pace, progress=say
         )
-    except AlreadyRunning as exc:
-        print(
-            f"purge: skipped: {exc}, lease until {to_iso(exc.busy.expires_at)}; nothing to do",
-            file=sys.stderr,
-        )
-        return 0
-    except Exception as exc:
-        print(f"purge: error: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    finally:
-        conn.close()
-    run_part = f" (run {report.run_id})" if report.run_id else ""
-    print(f"purge: {report.summary()} in {time.monotonic() - started:.1f} s{run_part}")
-    return 0
+        run_part = f" (run {report.run_id})" if report.run_id else ""
+        return f"{report.summary()} in {time.monotonic() - started:.1f} s{run_part}"
+
+    return run_job("purge", purge, AlreadyRunning)
 
 
 def main(argv: list[str] | None = None) -> int:

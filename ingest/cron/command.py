@@ -1,0 +1,43 @@
+"""What `optiview purge run` and `optiview alerts run` share: open the database, run the job
+once, say what happened, and exit 0 (done, or skipped because another run has the lease),
+1 (failed, with the reason)."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable
+
+from ingest.config import ConfigError, Settings, load_settings
+from ingest.storage.connection import connect
+from ingest.storage.migrations import MigrationError, migrate_database
+
+EXIT_FAILURE = 1
+Progress = Callable[[str], None]
+# A job runs once and returns its one-line summary.
+Job = Callable[[Settings, sqlite3.Connection, Progress], str]
+
+
+def run_job(name: str, job: Job, already_running: type[Exception]) -> int:
+    def say(line: str) -> None:
+        print(f"{name}: {line}", file=sys.stderr, flush=True)
+
+    try:
+        settings = load_settings()
+        migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+        conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+    except (ConfigError, MigrationError, sqlite3.Error) as exc:
+        say(f"error: cannot use the database: {exc}")
+        return EXIT_FAILURE
+    try:
+        summary = job(settings, conn, say)
+    except already_running as exc:
+        say(f"skipped: {exc}; nothing to do")
+        return 0
+    except Exception as exc:
+        say(f"error: the run failed: {type(exc).__name__}: {exc}")
+        return EXIT_FAILURE
+    finally:
+        conn.close()
+    print(f"{name}: {summary}")
+    return 0
