@@ -68,19 +68,17 @@ def running(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`optiview serve` on a free port for the duration of the block: (url, process)."""
     port = free_port()
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "serve", "--port", str(port), *args],
-        cwd=HERE.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with open(log or os.devnull, "wb") as out:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ingest", "serve", "--port", str(port), *args],
+            cwd=HERE.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)
         yield url, process
     finally:
         stop(process)
-        if log:
-            out.close()  # type: ignore[union-attr]
 
 
 def provision(url: str, count: int) -> list[dict[str, Any]]:

@@ -21,13 +21,11 @@ from ingest.collect.service import Collector
 from ingest.collect.writer import Overloaded
 from ingest.domains import origin_host
 from ingest.errors import ApiError, ErrorCode
-from ingest.http import json_response, state
+from ingest.http import RETRY_AFTER_SECONDS, json_response, state
 from ingest.metrics import EVENTS, LATENCY, REJECTIONS, REQUESTS
 from ingest.storage.database import StorageUnavailable
 
 log = logging.getLogger("optiview.collect")
-
-RETRY_AFTER_UNAVAILABLE = "1"
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -87,7 +85,7 @@ async def _accept(
             ErrorCode.OVERLOADED if overloaded else ErrorCode.UNAVAILABLE,
             f"{'the collector is overloaded' if overloaded else 'storage is unavailable'}"
             f" ({exc}); nothing was stored, retry later",
-            headers={"Retry-After": RETRY_AFTER_UNAVAILABLE, **_echo(access)},
+            headers={"Retry-After": RETRY_AFTER_SECONDS, **_echo(access)},
         ) from None
     collector.writer.touch_key(batch.key_id, received_at)
     by_kind = Counter((e.event.type, e.user_agent.ua_class) for e in enriched)
