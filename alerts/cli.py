@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     """Add `alerts run` to the optiview command."""
     group = sub.add_parser("alerts", help="threshold alerts to Slack (runbook step 9)")
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = group.add_subparsers(dest="action", required=True, metavar="{run}")
     run = actions.add_parser(
         "run",
         help="evaluate the alert rules and notify Slack",
@@ -56,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m alerts", description="Threshold alerts.")
-    sub = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    add_arguments(sub.add_parser("run", help="evaluate the alert rules and notify Slack"))
+    """`python -m alerts [run] [--now ISO] [--dry-run]`: `run` is the only action, so it may
+    be left out."""
+    parser = argparse.ArgumentParser(
+        prog="python -m alerts", description="Threshold alerts: evaluate the rules, notify Slack."
+    )
+    add_arguments(parser)
+    sub = parser.add_subparsers(dest="action", metavar="run")
+    add_arguments(sub.add_parser("run", help="run once (the default)"))
     return run(parser.parse_args(argv))

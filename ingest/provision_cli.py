@@ -125,7 +125,7 @@ async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Da
 def add_commands(sub: Any) -> None:
     """Register the provisioning subcommands on the top-level subparsers."""
     org = sub.add_parser("org", help="organizations (runbook step 1)").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
+        dest="action", required=True, metavar="{create,list,show}"
     )
     p = org.add_parser("create", help="create an organization")
     p.add_argument("--name", required=True, help="partner company name")
@@ -138,7 +138,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(command=org_show)
 
     project = sub.add_parser("project", help="projects (runbook step 2)").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
+        dest="action", required=True, metavar="{create,list,show}"
     )
     p = project.add_parser("create", help="create a project and its default property")
     p.add_argument("--org", required=True, help="org_… id")
@@ -154,7 +154,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(command=project_show)
 
     prop = sub.add_parser("property", help="properties (runbook step 3)").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
+        dest="action", required=True, metavar="{create,show}"
     )
     p = prop.add_parser("create", help="add a property to a project")
     p.add_argument("--project", required=True, help="prj_… id")
@@ -166,7 +166,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(command=property_show)
 
     key = sub.add_parser("key", help="API keys (runbook step 4)").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
+        dest="action", required=True, metavar="{create,list,show,revoke,rotate}"
     )
     p = key.add_parser("create", help="create a key; its secret is printed this once")
     p.add_argument("--property", required=True, type=int, help="property id")
@@ -186,7 +186,7 @@ def add_commands(sub: Any) -> None:
         p.set_defaults(command=command)
 
     src = sub.add_parser("sources", help="AI sources of a project (runbook step 7)")
-    src_actions = src.add_subparsers(dest="action", required=True, metavar="ACTION")
+    src_actions = src.add_subparsers(dest="action", required=True, metavar="{show,set}")
     p = src_actions.add_parser("show", help="every known source with its flag")
     p.add_argument("--project", required=True)
     p.set_defaults(command=sources_show)

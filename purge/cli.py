@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     """Add `purge run` to the optiview command."""
     purge = sub.add_parser("purge", help="retention purge (runbook step 10)")
-    actions = purge.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = purge.add_subparsers(dest="action", required=True, metavar="{run}")
     run = actions.add_parser(
         "run",
         help="delete rows past their retention, in chunks",
@@ -68,8 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m purge", description="Retention purge.")
-    sub = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
-    run_parser = sub.add_parser("run", help="delete rows past their retention")
-    add_arguments(run_parser)
+    """`python -m purge [run] [--now ISO] [--dry-run]`: `run` is the only action, so it may
+    be left out."""
+    parser = argparse.ArgumentParser(
+        prog="python -m purge", description="Retention purge: delete rows past their retention."
+    )
+    add_arguments(parser)
+    sub = parser.add_subparsers(dest="action", metavar="run")
+    add_arguments(sub.add_parser("run", help="run once (the default)"))
     return run(parser.parse_args(argv))

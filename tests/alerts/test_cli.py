@@ -153,7 +153,6 @@ def test_optiview_alerts_run_help_states_the_rules():
         (["run", "--now", "yesterday"], ["--now", "yesterday"]),
         (["run", "--now", "2027-13-45T00:00:00Z"], ["--now"]),
         (["run", "--frobnicate"], ["--frobnicate"]),
-        ([], []),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -245,3 +244,17 @@ def test_a_database_that_cannot_be_used_exits_1(tmp_path: Path, slack: SlackStan
     assert result.returncode == 1
     assert "alerts: error:" in result.stderr or "optiview: error:" in result.stderr
     assert slack.received == []
+
+
+def test_optiview_alerts_needs_its_action(firing_db: Path, slack: SlackStandIn):
+    result = optiview_alerts(env=env_for(firing_db, slack))
+    assert result.returncode == 2
+    assert "run" in result.stderr
+    assert slack.received == []
+
+
+def test_python_m_alerts_alone_runs_once(firing_db: Path, slack: SlackStandIn):
+    result = python_m_alerts(env=env_for(firing_db, slack))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("alerts: 1 firing, 1 notified, 1 delivered")
+    assert len(slack.received) == 1

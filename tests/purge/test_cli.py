@@ -235,3 +235,9 @@ def test_optiview_purge_help_describes_the_retention(tmp_path: Path):
     ):
         assert phrase in text
     assert not (tmp_path / "unused.db").exists()
+
+
+def test_python_m_purge_alone_runs_once(tmp_path: Path):
+    result = python_m_purge("--dry-run", env=service_env(tmp_path / "o.db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("purge: would delete 0 rows")
