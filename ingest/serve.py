@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import sys
 import tempfile
+from pathlib import Path
 from types import FrameType
 
 from ingest.config import Settings
@@ -22,6 +23,15 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 SERVERS = ("uvicorn", "hypercorn")
 APP_FACTORY = "ingest.app:create_app"
+
+
+def cli_path() -> str:
+    """How to call optiview from the operator's shell, where the venv may not be active."""
+    script = Path(sys.executable).parent / "optiview"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def banner(settings: Settings, host: str, port: int, applied: list[str]) -> str:
@@ -41,7 +51,7 @@ def banner(settings: Settings, host: str, port: int, applied: list[str]) -> str:
     lines += [
         '  first org:   curl -X POST -H "Authorization: Bearer $OPTIVIEW_ADMIN_TOKEN" '
         f'{base}/api/admin/orgs -d \'{{"name":"Acme","domain":"acme.com","plan":"starter"}}\'',
-        "  or the CLI:  optiview org create --name Acme --domain acme.com --plan starter",
+        f"  or the CLI:  {cli_path()} org create --name Acme --domain acme.com --plan starter",
     ]
     return "\n".join(lines)
 
