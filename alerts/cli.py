@@ -9,7 +9,7 @@ from typing import Any
 from alerts.runner import AlreadyRunning, run_alerts
 from ingest.clock import iso_argument, now_ms, to_iso
 from ingest.config import Settings
-from ingest.cron.command import Progress, run_job
+from ingest.cron.command import Progress, module_main, run_job
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +56,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m alerts [run] [--now ISO] [--dry-run]`: `run` is the only action, so it may
-    be left out."""
-    parser = argparse.ArgumentParser(
-        prog="python -m alerts", description="Threshold alerts: evaluate the rules, notify Slack."
+    return module_main(
+        "alerts", "Threshold alerts: evaluate the rules, notify Slack.", add_arguments, run, argv
     )
-    add_arguments(parser)
-    sub = parser.add_subparsers(dest="action", metavar="run")
-    add_arguments(sub.add_parser("run", help="run once (the default)"))
-    return run(parser.parse_args(argv))

@@ -10,7 +10,7 @@ from typing import Any
 
 from ingest.clock import iso_argument, now_ms, to_iso
 from ingest.config import Settings
-from ingest.cron.command import Progress, run_job
+from ingest.cron.command import Progress, module_main, run_job
 from purge.runner import CHUNK_ROWS, PACE, AlreadyRunning, run_purge
 
 
@@ -68,12 +68,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m purge [run] [--now ISO] [--dry-run]`: `run` is the only action, so it may
-    be left out."""
-    parser = argparse.ArgumentParser(
-        prog="python -m purge", description="Retention purge: delete rows past their retention."
+    return module_main(
+        "purge", "Retention purge: delete rows past their retention.", add_arguments, run, argv
     )
-    add_arguments(parser)
-    sub = parser.add_subparsers(dest="action", metavar="run")
-    add_arguments(sub.add_parser("run", help="run once (the default)"))
-    return run(parser.parse_args(argv))

@@ -4,6 +4,7 @@ once, say what happened, and exit 0 (done, or skipped because another run has th
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -41,3 +42,18 @@ def run_job(name: str, job: Job, already_running: type[Exception]) -> int:
         conn.close()
     print(f"{name}: {summary}")
     return 0
+
+
+def module_main(
+    job: str,
+    description: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    argv: list[str] | None,
+) -> int:
+    """`python -m <job> [run] [options]`: `run` is the only action, so it may be left out."""
+    parser = argparse.ArgumentParser(prog=f"python -m {job}", description=description)
+    add_arguments(parser)
+    sub = parser.add_subparsers(dest="action", metavar="run")
+    add_arguments(sub.add_parser("run", help="run once (the default)"))
+    return run(parser.parse_args(argv))
