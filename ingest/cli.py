@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Optiview Edge: serve the collector and admin API, migrate the database, "
         "and provision organizations, projects, properties and keys.",
         epilog="Configuration comes from the environment (and ./.env): OPTIVIEW_DB, "
-        "OPTIVIEW_ENV, OPTIVIEW_ADMIN_TOKEN, KEY_HASH_SECRET; see the README.",
+        "OPTIVIEW_ENV, OPTIVIEW_ADMIN_TOKEN, KEY_HASH_SECRET; see docs/configuration.md.",
     )
     parser.add_argument("--version", action="version", version=f"optiview {__version__}")
     sub = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")

@@ -149,7 +149,7 @@ def _purge_item(state: JobState | None, now_ms: int) -> Item:
         done,
         detail,
         "Run `optiview serve` with its scheduler (OPTIVIEW_SCHEDULER=on, the default) or"
-        " schedule `optiview purge run` daily from cron or a systemd timer (README)",
+        " schedule `optiview purge run` daily from cron or a systemd timer (docs/deployment.md)",
     )
 
 
