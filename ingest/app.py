@@ -18,6 +18,7 @@ from ingest.collect.service import Collector
 from ingest.config import Settings, load_settings
 from ingest.health import health
 from ingest.http import EXCEPTION_HANDLERS, AppState
+from ingest.openapi.route import openapi_json
 from ingest.storage import migrations
 from ingest.storage.database import Database
 from tag.build import build_all
@@ -64,10 +65,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/events", preflight, methods=["OPTIONS"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         admin_mount(config.admin_token),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # Its redirect (/health/ -> /health) would be built from the client's Host header;
+    # a path with a trailing slash is a plain 404 instead.
+    app.router.redirect_slashes = False
+    return app

@@ -1,0 +1,163 @@
+"""Every operation of the API as a row: method, path, parameters, body and answers.
+
+Answers name a component schema for JSON, `None` for an empty body, or a media type
+(`text/...`, `application/javascript`) for a non-JSON one. Every status >= 400 answers the
+Error schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.openapi.schemas import MAX_SQLITE_INTEGER
+
+ADMIN = "adminToken"
+KEY_SECRET = "keySecret"  # noqa: S105 (the scheme's name, not a secret)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: str  # path, query or header
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    answers: dict[int, str | None]
+    params: tuple[Param, ...] = ()
+    body: str | None = None  # a component schema
+    security: tuple[str, ...] = (ADMIN,)  # empty: public
+    optional_security: bool = False  # also callable without any scheme
+    text_plain_body: bool = False  # also accepted as text/plain (the tag avoids a preflight)
+    headers: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+_STRING = {"type": "string"}
+DEBUG = Param("debug", "query", _STRING, "`1` explains each step in the answer")
+ORIGIN = Param("Origin", "header", _STRING, "the page's origin, for a browser request")
+ORG_ID = Param("org_id", "path", _STRING, required=True)
+PROJECT_ID = Param("project_id", "path", _STRING, required=True)
+KEY_ID = Param("key_id", "path", _STRING, required=True)
+PROPERTY_ID = Param(
+    "property_id",
+    "path",
+    {"type": "integer", "minimum": 0, "maximum": MAX_SQLITE_INTEGER},
+    required=True,
+)
+PROPERTY_QUERY = Param(
+    "property_id",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": MAX_SQLITE_INTEGER},
+    "default: the project's default property",
+)
+
+# Every admin call: no or a wrong token, and a database that is locked or failing.
+_ADMIN = {401: None, 503: None}
+_READ = {**_ADMIN, 404: None}
+_WRITE = {**_ADMIN, 400: None, 408: None, 413: None}
+_RETRY = ("Retry-After",)
+
+PUBLIC: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/v1/tag.js",
+        "The hosted tag (HEAD too)",
+        {200: "application/javascript", 304: None},
+        params=(DEBUG, Param("If-None-Match", "header", _STRING)),
+        security=(),
+        headers={200: ("ETag", "Cache-Control"), 304: ("ETag",)},
+    ),
+    Operation(
+        "post",
+        "/v1/events",
+        "Send events; 202 only after they are committed",
+        {
+            202: "Accepted",
+            400: None,
+            401: None,
+            403: None,
+            408: None,
+            413: None,
+            415: None,
+            429: None,
+            503: None,
+        },
+        params=(DEBUG, ORIGIN),
+        body="EventBatch",
+        security=(KEY_SECRET,),
+        optional_security=True,
+        text_plain_body=True,
+        headers={429: _RETRY, 503: _RETRY},
+    ),
+    Operation(
+        "options",
+        "/v1/events",
+        "CORS preflight: 204 only for the site of an active property",
+        {204: None, 403: None, 503: None},
+        params=(ORIGIN,),
+        security=(),
+    ),
+    Operation(
+        "get", "/health", "ok, degraded or down", {200: "Health", 503: "Health"}, security=()
+    ),
+    Operation("get", "/metrics", "Prometheus text format", {200: "text/plain"}, security=()),
+    Operation("get", "/openapi.json", "This document", {200: "OpenAPI"}, security=()),
+)
+
+ADMIN_OPERATIONS: tuple[Operation, ...] = (
+    Operation("post", "/orgs", "Create an organization", {201: "Org", **_WRITE, 409: None},
+              body="NewOrg"),
+    Operation("get", "/orgs", "Every organization", {200: "Orgs", **_ADMIN}),
+    Operation("get", "/orgs/{org_id}", "One organization with its projects",
+              {200: "OrgDetail", **_READ}, params=(ORG_ID,)),
+    Operation("post", "/orgs/{org_id}/projects", "Create a project and its default property",
+              {201: "ProjectCreated", **_WRITE, 404: None, 409: None},
+              params=(ORG_ID,), body="NewProject"),
+    Operation("get", "/orgs/{org_id}/projects", "The organization's projects",
+              {200: "Projects", **_READ}, params=(ORG_ID,)),
+    Operation("get", "/projects/{project_id}", "One project with its properties",
+              {200: "ProjectDetail", **_READ}, params=(PROJECT_ID,)),
+    Operation("post", "/projects/{project_id}/properties", "Add a property",
+              {201: "Property", **_WRITE, 404: None, 409: None},
+              params=(PROJECT_ID,), body="NewProperty"),
+    Operation("get", "/projects/{project_id}/properties", "The project's properties",
+              {200: "Properties", **_READ}, params=(PROJECT_ID,)),
+    Operation("get", "/projects/{project_id}/sources", "Every known AI source with its flag",
+              {200: "Sources", **_READ}, params=(PROJECT_ID,)),
+    Operation("put", "/projects/{project_id}/sources", "Choose the AI sources attributed",
+              {200: "Sources", **_WRITE, 404: None},
+              params=(PROJECT_ID,), body="SourcesUpdate"),
+    Operation("get", "/projects/{project_id}/install", "The install snippet",
+              {200: "Install", **_READ, 400: None, 409: None},
+              params=(PROJECT_ID, PROPERTY_QUERY,
+                      Param("key_id", "query", _STRING, "default: the newest active key"))),
+    Operation("get", "/projects/{project_id}/install/verify", "Has an event arrived",
+              {200: "InstallVerification", **_READ, 400: None},
+              params=(PROJECT_ID, PROPERTY_QUERY)),
+    Operation("get", "/projects/{project_id}/onboarding-status", "The runbook's checklist",
+              {200: "OnboardingStatus", **_READ}, params=(PROJECT_ID,)),
+    Operation("get", "/properties/{property_id}", "One property with its keys",
+              {200: "PropertyDetail", **_READ, 400: None}, params=(PROPERTY_ID,)),
+    Operation("post", "/properties/{property_id}/keys", "Create a key; its secret is shown once",
+              {201: "KeyWithSecret", **_WRITE, 404: None, 409: None},
+              params=(PROPERTY_ID,), body="NewKey"),
+    Operation("get", "/properties/{property_id}/keys", "The property's keys, never secrets",
+              {200: "Keys", **_READ, 400: None}, params=(PROPERTY_ID,)),
+    Operation("get", "/keys/{key_id}", "One key", {200: "Key", **_READ}, params=(KEY_ID,)),
+    Operation("post", "/keys/{key_id}/revoke", "Revoke a key (idempotent)",
+              {200: "Key", **_READ}, params=(KEY_ID,)),
+    Operation("post", "/keys/{key_id}/rotate", "A new secret for the same key id",
+              {200: "KeyWithSecret", **_READ, 409: None}, params=(KEY_ID,)),
+    Operation("get", "/health", "Health checks, environment, Slack and recent alerts",
+              {200: "AdminHealth", 503: "AdminHealth", 401: None}),
+    Operation("post", "/alerts/test", "Send a test alert to Slack",
+              {200: "TestAlert", **_ADMIN, 502: None}),
+)  # fmt: skip
+ADMIN_PREFIX = "/api/admin"

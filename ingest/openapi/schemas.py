@@ -1,0 +1,262 @@
+"""JSON schemas of request and answer bodies. Limits are imported from the parsers that
+enforce them, so the document cannot drift from what the service accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.admin import bodies
+from ingest.collect import parse
+from ingest.errors import ErrorCode
+from ingest.models import PLANS, PROPERTY_TYPES
+from ingest.sources import KNOWN_SOURCES
+
+Schema = dict[str, Any]
+
+MAX_SQLITE_INTEGER = 2**63 - 1
+# bodies.domain_field's limit: a pasted URL is accepted and reduced to its host.
+MAX_DOMAIN_INPUT = 2048
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _text(limit: int, minimum: int = 0) -> Schema:
+    return {"type": "string", "minLength": minimum, "maxLength": limit}
+
+
+def _nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _record(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **(optional or {})},
+    }
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_OPT_TIME = _nullable(_TIME)
+_ID = {"type": "string"}
+
+EVENT = _record(
+    {"type": {"enum": sorted(parse.EVENT_TYPES)}},
+    {
+        "name": _text(parse.MAX_NAME),
+        "url": {**_text(parse.MAX_URL), "pattern": "^https?://"},
+        "referrer": _text(parse.MAX_URL),
+        "title": _text(parse.MAX_TITLE),
+        "ts": {
+            "type": "integer",
+            "minimum": parse.EARLIEST_TS,
+            "description": "milliseconds since the epoch; at most a day ahead; default: received",
+        },
+        "session_id": _text(parse.MAX_SESSION_ID),
+        "props": {
+            "type": "object",
+            "maxProperties": parse.MAX_PROPS,
+            "propertyNames": {"maxLength": parse.MAX_PROP_KEY},
+            "additionalProperties": {
+                "anyOf": [
+                    _text(parse.MAX_PROP_VALUE),
+                    {"type": ["number", "boolean", "null"]},
+                ]
+            },
+        },
+        "user_agent": {
+            **_text(parse.MAX_USER_AGENT),
+            "description": "honoured server-to-server only (forwarded traffic)",
+        },
+    },
+)
+EVENT["description"] = "`name` is required for custom and conversion, `url` for pageview."
+
+EVENT_BATCH = _record(
+    {
+        "key_id": _text(parse.MAX_ID, 1),
+        "project_id": _text(parse.MAX_ID, 1),
+        "property_id": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_SQLITE_INTEGER},
+                {"type": "string", "pattern": "^[0-9]{1,18}$"},
+            ],
+            "description": "the tag sends the attribute's digit string",
+        },
+        "events": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": parse.MAX_EVENTS,
+            "items": ref("Event"),
+        },
+    }
+)
+
+NEW_ORG = _record(
+    {
+        "name": _text(bodies.MAX_NAME, 1),
+        "domain": _text(MAX_DOMAIN_INPUT, 1),
+        "plan": {"enum": list(PLANS)},
+    }
+)
+NEW_PROJECT = _record(
+    {"name": _text(bodies.MAX_NAME, 1), "domain": _text(MAX_DOMAIN_INPUT, 1)},
+    {"description": _nullable(_text(bodies.MAX_DESCRIPTION))},
+)
+NEW_PROPERTY = _record(
+    {"domain": _text(MAX_DOMAIN_INPUT, 1)},
+    {"type": {"enum": list(PROPERTY_TYPES), "default": "website"}},
+)
+NEW_KEY = _record({"name": _text(bodies.MAX_NAME, 1)}, {"expires_at": _OPT_TIME})
+SOURCES_UPDATE = _record({"enabled": {"type": "array", "items": {"enum": list(KNOWN_SOURCES)}}})
+
+ORG = _record(
+    {"id": _ID, "name": _ID, "domain": _ID, "plan": {"enum": list(PLANS)}, "created_at": _TIME}
+)
+PROJECT = _record(
+    {
+        "id": _ID,
+        "org_id": _ID,
+        "name": _ID,
+        "domain": _ID,
+        "description": _nullable(_ID),
+        "default_property_id": _nullable({"type": "integer"}),
+        "created_at": _TIME,
+    }
+)
+PROPERTY = _record(
+    {
+        "id": {"type": "integer"},
+        "project_id": _ID,
+        "domain": _ID,
+        "type": {"enum": list(PROPERTY_TYPES)},
+        "active": {"type": "boolean"},
+        "is_default": {"type": "boolean"},
+        "created_at": _TIME,
+    }
+)
+KEY = _record(
+    {
+        "id": _ID,
+        "property_id": {"type": "integer"},
+        "project_id": _ID,
+        "name": _ID,
+        "status": {"enum": ["active", "revoked", "expired"]},
+        "created_at": _TIME,
+        "expires_at": _OPT_TIME,
+        "revoked_at": _OPT_TIME,
+        "rotated_at": _OPT_TIME,
+        "last_used_at": _OPT_TIME,
+    }
+)
+
+
+def _with(base: str, **extra: Schema) -> Schema:
+    return {"allOf": [ref(base), _record(extra)]}
+
+
+def _list_of(field: str, item: str) -> Schema:
+    return _record({field: {"type": "array", "items": ref(item)}})
+
+
+_STATUS = {"enum": ["ok", "degraded", "down"]}
+HEALTH = _record({"status": _STATUS, "checks": {"type": "object"}})
+
+COMPONENTS: dict[str, Schema] = {
+    "Error": _record(
+        {"error": {"enum": [code.value for code in ErrorCode]}, "detail": {"type": "string"}}
+    ),
+    "Event": EVENT,
+    "EventBatch": EVENT_BATCH,
+    "Accepted": _record(
+        {"accepted": {"type": "integer", "minimum": 0}},
+        {"debug": {"type": "object", "description": "with ?debug=1: each event's fate"}},
+    ),
+    "NewOrg": NEW_ORG,
+    "NewProject": NEW_PROJECT,
+    "NewProperty": NEW_PROPERTY,
+    "NewKey": NEW_KEY,
+    "SourcesUpdate": SOURCES_UPDATE,
+    "Org": ORG,
+    "Project": PROJECT,
+    "Property": PROPERTY,
+    "Key": KEY,
+    "OrgDetail": _with("Org", projects={"type": "array", "items": ref("Project")}),
+    "ProjectCreated": _with("Project", default_property=ref("Property")),
+    "ProjectDetail": _with("Project", properties={"type": "array", "items": ref("Property")}),
+    "PropertyDetail": _with("Property", keys={"type": "array", "items": ref("Key")}),
+    "KeyWithSecret": _with(
+        "Key", secret={"type": "string", "description": "shown this once; only its HMAC is kept"}
+    ),
+    "Orgs": _list_of("orgs", "Org"),
+    "Projects": _list_of("projects", "Project"),
+    "Properties": _list_of("properties", "Property"),
+    "Keys": _list_of("keys", "Key"),
+    "Sources": _record(
+        {
+            "project_id": _ID,
+            "enabled": {"type": "array", "items": {"enum": list(KNOWN_SOURCES)}},
+            "sources": {
+                "type": "array",
+                "items": _record(
+                    {
+                        "id": {"enum": list(KNOWN_SOURCES)},
+                        "name": _ID,
+                        "enabled": {"type": "boolean"},
+                    }
+                ),
+            },
+        }
+    ),
+    "Install": _record(
+        {
+            "project_id": _ID,
+            "property_id": {"type": "integer"},
+            "key_id": _ID,
+            "tag_url": _ID,
+            "snippet": _ID,
+        }
+    ),
+    "InstallVerification": _record(
+        {
+            "project_id": _ID,
+            "property_id": _nullable({"type": "integer"}),
+            "verified": {"type": "boolean"},
+            "first_event_at": _OPT_TIME,
+            "last_event_at": _OPT_TIME,
+        }
+    ),
+    "OnboardingStatus": _record(
+        {
+            "project_id": _ID,
+            "org_id": _ID,
+            "complete": {"type": "boolean"},
+            "done": {"type": "integer"},
+            "total": {"type": "integer"},
+            "next_step": _nullable(_ID),
+            "items": {"type": "array", "items": {"type": "object"}},
+        },
+        {"first_event_at": _OPT_TIME, "last_event_at": _OPT_TIME},
+    ),
+    "Health": HEALTH,
+    "OpenAPI": _record({"openapi": {"const": "3.1.0"}, "paths": {"type": "object"}}),
+    "AdminHealth": {
+        "allOf": [
+            ref("Health"),
+            _record(
+                {
+                    "environment": _ID,
+                    "database": _ID,
+                    "slack": {"type": "object"},
+                    "recent_alerts": {"type": "array", "items": {"type": "object"}},
+                }
+            ),
+        ]
+    },
+    "TestAlert": _record(
+        {"id": {"type": "integer"}, "delivery": {"enum": ["sent", "no_webhook"]}},
+        {"attempts": {"type": "integer"}, "warning": _ID},
+    ),
+}
