@@ -51,6 +51,18 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """What one connection may take from the HTTP server (docs/deployment.md, "Limits")."""
+
+    # From connection start, or the end of the previous response, to the end of the headers.
+    header_timeout_s: float = 5.0
+    # From the end of the headers to the end of the body.
+    body_timeout_s: float = 10.0
+    max_header_bytes: int = 16 * 1024  # request line and headers together
+    max_connections: int | None = None  # per process; None: the open-file limit less a reserve
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     db_path: Path
@@ -64,6 +76,7 @@ class Settings:
     scheduler: bool
     scheduler_tick_s: float
     alerts: AlertSettings
+    server: ServerSettings
     # Where development secrets were generated instead of configured (None when configured).
     dev_secrets_file: Path | None
 
@@ -139,6 +152,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler=_switch(env_vars, "OPTIVIEW_SCHEDULER", default=True),
         scheduler_tick_s=_number(env_vars, "OPTIVIEW_SCHEDULER_TICK_S", 30.0),
         alerts=_alert_settings(env_vars),
+        server=load_server_settings(env_vars),
         dev_secrets_file=dev_secrets_file,
     )
 
@@ -166,6 +180,20 @@ def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
             env_vars, "OPTIVIEW_SERVER_BODY_LIMIT", defaults.server_body_limit
         ),
         country_header=env_vars.get("OPTIVIEW_COUNTRY_HEADER", "").strip().lower() or None,
+    )
+
+
+def load_server_settings(env_vars: Mapping[str, str]) -> ServerSettings:
+    """Also read on its own by each server worker, which builds no full Settings."""
+    d = ServerSettings()
+    connections = env_vars.get("OPTIVIEW_MAX_CONNECTIONS", "").strip()
+    return ServerSettings(
+        header_timeout_s=_number(env_vars, "OPTIVIEW_HEADER_TIMEOUT_S", d.header_timeout_s),
+        body_timeout_s=_number(env_vars, "OPTIVIEW_BODY_TIMEOUT_S", d.body_timeout_s),
+        max_header_bytes=_positive_int(env_vars, "OPTIVIEW_MAX_HEADER_BYTES", d.max_header_bytes),
+        max_connections=_positive_int(env_vars, "OPTIVIEW_MAX_CONNECTIONS", 1)
+        if connections
+        else None,
     )
 
 

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import os
-import shutil
-import signal
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
-from types import FrameType
 
 from ingest.config import Settings
 from ingest.cron.scheduler import Scheduler, Work
+from ingest.server.limits import current_limits, raise_fd_limit
+from ingest.server.metrics_dir import MULTIPROC_ENV, metrics_dir
+from ingest.server.run import run_server
 from ingest.storage.migrations import migrate_database
 
-# prometheus_client decides at import whether it runs in multiprocess mode, so this is set
-# before the app (and so prometheus_client) is imported, here or in a worker.
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+__all__ = ["APP_FACTORY", "MULTIPROC_ENV", "SERVERS", "run_server", "serve"]
 
 SERVERS = ("uvicorn", "hypercorn")
 APP_FACTORY = "ingest.app:create_app"
@@ -56,13 +51,14 @@ def banner(settings: Settings, host: str, port: int, applied: list[str]) -> str:
     return "\n".join(lines)
 
 
-def metrics_dir() -> None:
-    """A fresh folder for the workers' metric files, removed when the server exits."""
-    if os.environ.get(MULTIPROC_ENV):
-        return
-    folder = tempfile.mkdtemp(prefix="optiview-metrics-")
-    os.environ[MULTIPROC_ENV] = folder
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+def limits_line(settings: Settings, fd_before: int, fd_limit: int) -> str:
+    limits = current_limits(settings.server)
+    raised = f" (raised from {fd_before})" if fd_limit != fd_before else ""
+    return (
+        f"  limits:      {limits.max_connections} connections per process, open files"
+        f" {fd_limit}{raised}; headers {limits.max_header_bytes} bytes within"
+        f" {limits.header_timeout_s:g} s, body within {limits.body_timeout_s:g} s"
+    )
 
 
 def scheduled_jobs(settings: Settings) -> dict[str, Work]:
@@ -88,10 +84,12 @@ def serve(
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before the metrics folder was set")
     metrics_dir()
+    fd_before, fd_limit = raise_fd_limit()  # inherited by the workers
     applied = migrate_database(
         settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
     )
     print(banner(settings, host, port, applied), file=sys.stderr, flush=True)
+    print(limits_line(settings, fd_before, fd_limit), file=sys.stderr, flush=True)
     jobs = Scheduler(settings, scheduled_jobs(settings), settings.scheduler_tick_s)
     if scheduler and settings.scheduler:
         if not settings.slack_webhook_url:
@@ -105,48 +103,3 @@ def serve(
         return run_server(APP_FACTORY, host, port, workers, server)
     finally:
         jobs.stop()
-
-
-def run_server(factory: str, host: str, port: int, workers: int, server: str) -> int:
-    """Serve the ASGI app that `factory` ("module:function") builds. The benchmarks run their
-    bare baseline app through here too, so both get the same server settings."""
-    if server == "hypercorn":
-        return _hypercorn(factory, host, port, workers)
-    import uvicorn
-
-    # uvicorn drains on SIGTERM, then restores the handler it found and raises the signal
-    # again; finding this one, the process exits 0 (and runs its atexit clean-up) instead of
-    # dying by the signal.
-    signal.signal(signal.SIGTERM, _stopped)
-
-    uvicorn.run(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers if workers > 1 else None,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-    )
-    return 0
-
-
-def _stopped(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
-def _hypercorn(factory: str, host: str, port: int, workers: int) -> int:
-    from hypercorn.config import Config
-    from hypercorn.run import run
-
-    config = Config()
-    config.application_path = factory + "()"
-    config.bind = [f"{host}:{port}"]
-    config.workers = workers
-    config.worker_class = "uvloop"
-    config.graceful_timeout = 10
-    config.loglevel = "WARNING"
-    return int(run(config))
