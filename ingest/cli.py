@@ -13,12 +13,13 @@ from collections.abc import Sequence
 import orjson
 
 from alerts import cli as alerts_cli
-from ingest import __version__
+from ingest import __version__, secret_strength
 from ingest.config import ConfigError, Settings, load_env_file, load_settings
 from ingest.errors import ApiError
 from ingest.provision_cli import add_commands
 from ingest.serve import SERVERS, serve
 from ingest.storage.database import Database, StorageUnavailable
+from ingest.storage.datafile import DatabaseFileError, ensure_database_file
 from ingest.storage.migrations import MigrationError, migrate_database
 from purge import cli as purge_cli
 
@@ -51,7 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not run the cron jobs in this process (same as OPTIVIEW_SCHEDULER=off)",
     )
+    p.add_argument(
+        "--create-db",
+        action="store_true",
+        help="create an empty database when OPTIVIEW_DB names no file (production refuses"
+        " to start on a missing file without it; development creates one anyway)",
+    )
     sub.add_parser("migrate", help="apply pending migrations and exit")
+    secret_strength.register(sub)
     add_commands(sub)
     purge_cli.register(sub)
     alerts_cli.register(sub)
@@ -64,6 +72,16 @@ def _print_json(data: object) -> None:
 
 def migrate(settings: Settings) -> list[str]:
     return migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+
+
+def prepare_database_file(settings: Settings, *, create: bool) -> None:
+    """Refuse a missing database file unless creating one is allowed; say when one is made."""
+    if ensure_database_file(settings.db_path, create=create):
+        print(
+            f"optiview: creating a new, empty database at {settings.db_path} (OPTIVIEW_DB)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 async def _run_command(args: argparse.Namespace, settings: Settings) -> object:
@@ -81,11 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="optiview: %(levelname)s: %(message)s")
     load_env_file()
     args = build_parser().parse_args(argv)
+    if args.group == "secrets":  # before the settings, which may be refusing weak ones
+        sys.stdout.write(secret_strength.env_text(secret_strength.generate()))
+        return 0
     try:
         settings = load_settings()
         if args.group == "serve":
             if args.workers < 1:
                 raise ConfigError("--workers must be at least 1")
+            prepare_database_file(settings, create=args.create_db or not settings.production)
             return serve(
                 settings, args.host, args.port, args.workers, args.server, not args.no_scheduler
             )
@@ -94,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.group == "alerts":
             return alerts_cli.run(args)
         if args.group == "migrate":
+            prepare_database_file(settings, create=True)
             applied = migrate(settings)
             print(
                 f"optiview: applied {', '.join(applied)}"
@@ -106,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiError as exc:
         print(f"optiview: error: {exc.code.value}: {exc.detail}", file=sys.stderr)
         return EXIT_FAILURE
-    except (ConfigError, MigrationError, StorageUnavailable) as exc:
+    except (ConfigError, DatabaseFileError, MigrationError, StorageUnavailable) as exc:
         print(f"optiview: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except sqlite3.Error as exc:

@@ -4,6 +4,11 @@ One writer task per process owns the database's write connection. It flushes whe
 `batch_events` are waiting or `flush_interval` has passed since the first one arrived. The
 queue is bounded: past `max_pending` events, or while the database is failing, `submit`
 refuses at once (the handler answers 503 with Retry-After) instead of growing memory.
+
+A request waits for the database's write lock at most the busy timeout, counted from when the
+first request of its batch was queued and shared by every retry: a batch that queued behind a
+stalled flush gets only what is left of it, so a held lock cannot make requests wait a
+multiple of the timeout.
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from dataclasses import dataclass
 from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
 from ingest.collect.rows import Prepared, write_rows
 from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DEPTH
-from ingest.storage.database import Database, StorageUnavailable
+from ingest.storage.database import Database, StorageLost, StorageUnavailable
 
 log = logging.getLogger("optiview.writer")
 
 IDLE_WAKE_S = 1.0  # flush rollups and key touches at least this often
-BUSY_RETRIES = 2
+BUSY_RETRIES = 2  # for errors that come at once; a timed-out wait leaves no budget to retry
+RETRY_PAUSE_S = 0.01
 BREAKER_OPEN_S = 1.0  # after a failed flush, refuse at once for this long
 KEY_TOUCH_EVERY_MS = 60_000  # last_used_at is kept to the minute, not written per request
 
@@ -37,6 +43,7 @@ class Overloaded(Exception):
 class _Item:
     prepared: Prepared
     future: asyncio.Future[None]
+    queued_at: float  # time.monotonic()
 
 
 class GroupCommitWriter:
@@ -60,6 +67,9 @@ class GroupCommitWriter:
         self._closing = False
         self._failing_until = 0.0
         self.last_error: str | None = None
+        # Until a flush succeeds again; an idle probe every IDLE_WAKE_S notices recovery.
+        self.failed = False
+        self._flush_started: float | None = None
         self._touches: dict[str, int] = {}
         self._touched: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
@@ -69,17 +79,24 @@ class GroupCommitWriter:
 
     @property
     def failing(self) -> bool:
+        """The breaker is open: requests are refused without waiting for the database."""
         return time.monotonic() < self._failing_until
+
+    def waiting_s(self, now: float) -> float:
+        """How long the flush under way has been running (0 when none is)."""
+        return 0.0 if self._flush_started is None else max(0.0, now - self._flush_started)
 
     def submit(self, prepared: Prepared) -> asyncio.Future[None]:
         if self._closing:
             raise StorageUnavailable("the service is shutting down")
+        if self._db.lost is not None:
+            raise StorageLost(self._db.lost)
         if self.failing:
             raise StorageUnavailable(f"storage is failing: {self.last_error}")
         if self.pending_events + prepared.count > self.max_pending:
             raise Overloaded(f"{self.pending_events} events are waiting to be written")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Item(prepared, future))
+        self._queue.append(_Item(prepared, future, time.monotonic()))
         self.pending_events += prepared.count
         QUEUE_DEPTH.inc(prepared.count)
         self._wakeup.set()
@@ -105,7 +122,7 @@ class GroupCommitWriter:
             if self._queue and self.pending_events < self.batch_events and not self._closing:
                 await asyncio.sleep(self.flush_interval_s)  # let concurrent requests join
             batch = self._take_batch()
-            if batch or self._rollups or self._touches:
+            if batch or self._rollups or self._touches or self.failed:
                 await self._flush(batch)
             if self._closing and not self._queue:
                 await self._flush([])  # the shutdown's own rollups
@@ -127,21 +144,36 @@ class GroupCommitWriter:
         rollups = self._rollups.take()
         touches, self._touches = self._touches, {}
         started = time.perf_counter()
+        self._flush_started = time.monotonic()
+        # The queue is in arrival order: the first item has waited longest.
+        queued_at = batch[0].queued_at if batch else self._flush_started
+        deadline = queued_at + self._db.busy_timeout_ms / 1000
         try:
-            await self._write_with_retries([item.prepared for item in batch], rollups, touches)
+            await self._write_with_retries(
+                [item.prepared for item in batch], rollups, touches, deadline
+            )
         except Exception as exc:
+            self._flush_started = None
             self._rollups.restore(rollups)
             self._touches.update(touches)
             await self._fail(batch, exc)
         else:
+            self._flush_started = None
             FLUSH_SECONDS.observe(time.perf_counter() - started)
             if batch:
                 BATCH_EVENTS.observe(events)
             self._touched.update(touches)
+            if self.failed:
+                log.warning("group commit recovered: writes succeed again")
+            self.failed = False
             self._finish(batch, None)
 
     async def _write_with_retries(
-        self, prepared: list[Prepared], rollups: dict[int, list[float]], touches: dict[str, int]
+        self,
+        prepared: list[Prepared],
+        rollups: dict[int, list[float]],
+        touches: dict[str, int],
+        deadline: float,
     ) -> None:
         def write(conn: sqlite3.Connection) -> None:
             write_rows(conn, prepared)
@@ -155,12 +187,15 @@ class GroupCommitWriter:
 
         for attempt in range(BUSY_RETRIES + 1):
             try:
-                await self._db.transaction(write)
+                await self._db.transaction(write, deadline)
                 return
+            except StorageLost:
+                raise
             except StorageUnavailable:
-                if attempt == BUSY_RETRIES:
+                pause = RETRY_PAUSE_S * 2**attempt
+                if attempt == BUSY_RETRIES or time.monotonic() + pause >= deadline:
                     raise
-                await asyncio.sleep(0.01 * 2**attempt)
+                await asyncio.sleep(pause)
 
     async def _fail(self, batch: list[_Item], exc: Exception) -> None:
         if not isinstance(exc, StorageUnavailable) and len(batch) > 1:
@@ -173,7 +208,14 @@ class GroupCommitWriter:
         self.last_error = str(exc)
         if isinstance(exc, StorageUnavailable):
             self._failing_until = time.monotonic() + BREAKER_OPEN_S
-            log.warning("group commit failed, answering 503 for %.1f s: %s", BREAKER_OPEN_S, exc)
+            # Said once per outage, not once per probe.
+            log.log(
+                logging.DEBUG if self.failed else logging.WARNING,
+                "group commit failed, answering 503 for %.1f s: %s",
+                BREAKER_OPEN_S,
+                exc,
+            )
+            self.failed = True
         else:
             log.error("group commit failed: %r", exc)
         self._finish(batch, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from urllib.request import pathname2url
 
 BUSY_TIMEOUT_MS = 5000
 WAL_SWITCH_RETRIES = 20  # about a second in all
@@ -22,12 +23,25 @@ def pragmas(synchronous: str = "NORMAL", busy_timeout_ms: int = BUSY_TIMEOUT_MS)
 
 
 def connect(
-    path: Path | str, synchronous: str = "NORMAL", busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    path: Path | str,
+    synchronous: str = "NORMAL",
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    *,
+    create: bool = True,
 ) -> sqlite3.Connection:
-    """A synchronous connection in autocommit mode: transactions are opened explicitly."""
-    if str(path) != ":memory:":
+    """A synchronous connection in autocommit mode: transactions are opened explicitly.
+
+    With `create` False a missing file is an error ("unable to open") rather than a new, empty
+    database: a connection opened after the file was deleted must not quietly replace it.
+    """
+    if str(path) == ":memory:":
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    elif create:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    else:
+        uri = f"file:{pathname2url(str(Path(path).absolute()))}?mode=rw"
+        conn = sqlite3.connect(uri, isolation_level=None, check_same_thread=False, uri=True)
     for statement in pragmas(synchronous, busy_timeout_ms):
         _execute_retrying(conn, statement)
     return conn

@@ -5,19 +5,28 @@ the writer thread inside BEGIN IMMEDIATE and commits before the awaiting corouti
 (Datasette's pattern). A transaction is one hop between the event loop and the thread: with a
 statement-per-hop async driver, each hop also waits for a busy event loop to notice it, which
 made a group commit several times slower (see the collector's benchmark notes).
+
+Every transaction has a deadline: SQLite's busy_timeout is set to the time left before each
+BEGIN IMMEDIATE, so time spent queued behind another write counts against the same budget.
+Before every COMMIT the file at the path is checked to still be the one opened (datafile.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from ingest.storage.connection import BUSY_TIMEOUT_MS, connect
+from ingest.storage.datafile import FileIdentity, identity, lost_reason
+
+log = logging.getLogger("optiview.storage")
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
@@ -29,6 +38,11 @@ _UNAVAILABLE_MARKERS = ("locked", "busy", "disk i/o", "unable to open", "readonl
 
 class StorageUnavailable(Exception):
     """The database could not take the work now (locked past busy_timeout, disk, I/O)."""
+
+
+class StorageLost(StorageUnavailable):
+    """The file at the database path is no longer the one opened: it will not come back
+    without a restart, so nothing more is written or read through this Database."""
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -53,6 +67,14 @@ class Database:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._opened: FileIdentity | None = None
+        # Why the file was lost, once noticed; it stays lost until the process restarts.
+        self.lost: str | None = None
+        self._log_released = False
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        return self._busy_timeout_ms
 
     @classmethod
     async def open(
@@ -63,34 +85,88 @@ class Database:
     ) -> Database:
         db = cls(path, synchronous, busy_timeout_ms)
         # Open the writer's connection now, so a bad path fails at start, not on first write.
-        await asyncio.get_running_loop().run_in_executor(db._writer, db._connection)
+        await asyncio.get_running_loop().run_in_executor(db._writer, db._open_writer)
         return db
 
+    def _open_writer(self) -> None:
+        self._connection()
+        if str(self._path) != ":memory:":
+            self._opened = identity(self._path)
+
     def _connection(self) -> sqlite3.Connection:
-        """This thread's own connection, opened on first use."""
+        """This thread's own connection, opened on first use. Never creates the file: a
+        reader thread starting after the file was deleted must not put an empty one there."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = connect(self._path, self._synchronous, self._busy_timeout_ms)
+            conn = self._local.conn = connect(
+                self._path, self._synchronous, self._busy_timeout_ms, create=False
+            )
             with self._lock:
                 self._connections.append(conn)
         return conn
 
-    async def transaction(self, work: Work[T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._transaction, work)
+    def check_file(self) -> str | None:
+        """Why the database file is lost (deleted or replaced since it was opened), or None."""
+        if self.lost is None and self._opened is not None:
+            reason = lost_reason(self._path, self._opened)
+            if reason is not None:
+                self.lost = reason
+                log.error("%s", reason)
+        return self.lost
 
-    def _transaction(self, work: Work[T]) -> T:
-        conn = self._connection()
+    def _refuse_if_lost(self) -> None:
+        reason = self.check_file()
+        if reason is not None:
+            raise StorageLost(reason)
+
+    def _release_log(self, conn: sqlite3.Connection) -> None:
+        """Once the file is lost, fold the write-ahead log into it and leave the log empty.
+
+        The log keeps its name beside the path, and SQLite does not remove it on close once
+        the file is gone: whatever is put at the path next (a restored backup) would have
+        these pages replayed over it. The lost file keeps them; on Linux it stays readable
+        from /proc/<pid>/fd/ until this process exits. Runs on the writer thread.
+        """
+        if self._log_released or self.lost is None:
+            return
+        self._log_released = True
         try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.warning("could not empty the write-ahead log of the lost database: %s", exc)
+
+    async def transaction(self, work: Work[T], deadline: float | None = None) -> T:
+        """Run `work` in one write transaction and commit it. `deadline` (time.monotonic) bounds
+        the wait for the write lock; by default the busy timeout from now, so time spent queued
+        behind other writes on the writer thread counts too."""
+        if deadline is None:
+            deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._transaction, work, deadline)
+
+    def _transaction(self, work: Work[T], deadline: float) -> T:
+        conn = self._connection()
+        if self.check_file() is not None:
+            self._release_log(conn)
+            self._refuse_if_lost()
+        # Zero still tries once: the lock is usually free, and taking it then costs nothing.
+        wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot start a write: {exc}") from exc
         try:
             result = work(conn)
+            # Last moment before the commit is acknowledged: rows committed into an unlinked
+            # file would be lost with it, so they are rolled back instead.
+            self._refuse_if_lost()
             conn.execute("COMMIT")
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, StorageLost):
+                self._release_log(conn)
             if is_unavailable(exc):
                 raise StorageUnavailable(f"write failed: {exc}") from exc
             raise
@@ -101,6 +177,7 @@ class Database:
         return await loop.run_in_executor(self._readers, self._read, work)
 
     def _read(self, work: Work[T]) -> T:
+        self._refuse_if_lost()
         try:
             return work(self._connection())
         except sqlite3.OperationalError as exc:
@@ -110,6 +187,8 @@ class Database:
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._opened is not None and self.check_file() is not None:
+            await loop.run_in_executor(self._writer, lambda: self._release_log(self._connection()))
         for pool in (self._writer, self._readers):
             await loop.run_in_executor(None, pool.shutdown)
         with self._lock:

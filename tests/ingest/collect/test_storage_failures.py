@@ -1,17 +1,26 @@
-"""The collector when SQLite will not take writes: another connection holds the write lock.
+"""The collector when SQLite will not take writes: another connection holds the write lock,
+or the database file was deleted or replaced under the running server.
 
-Nothing refused may be stored, refusals are quick 503s with Retry-After that the tag can read,
-and the collector recovers by itself once the lock is gone.
+Nothing refused may be stored, nothing is acknowledged into a file that is gone, refusals are
+quick 503s with Retry-After that the tag can read, and the collector recovers by itself once
+the lock is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
+import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -151,5 +160,227 @@ def test_a_full_queue_answers_overloaded_at_once_and_stores_only_the_accepted(
         assert set(accepted) <= stored
         assert len(paths(site)) == 1 + 10 * len(accepted)
         assert not set(overloaded) & stored
+    finally:
+        server.stop()
+
+
+@dataclass
+class Answer:
+    path: str
+    sent: float
+    answered: float
+    status: int
+    error: str | None
+    retry_after: str | None
+
+
+def send_until(site: Site, stop: threading.Event, prefix: str) -> list[Answer]:
+    """One client sending one event per request until told to stop."""
+    answers = []
+    for i in itertools.count():
+        if stop.is_set():
+            return answers
+        path = f"/{prefix}/{i}"
+        sent = time.monotonic()
+        answer = site.send(site.pageview(path))
+        error = answer.json().get("error") if answer.status_code != 202 else None
+        answers.append(
+            Answer(
+                path,
+                sent,
+                time.monotonic(),
+                answer.status_code,
+                error,
+                answer.headers.get("retry-after"),
+            )
+        )
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def senders(site: Site, clients: int = 3) -> Iterator[list[Answer]]:
+    """Clients sending while the block runs; their answers are in the list afterwards."""
+    stop = threading.Event()
+    answers: list[Answer] = []
+    with ThreadPoolExecutor(clients) as pool:
+        futures = [pool.submit(send_until, site, stop, f"c{n}") for n in range(clients)]
+        try:
+            yield answers
+        finally:
+            stop.set()
+            for future in futures:
+                answers.extend(future.result())
+    answers.sort(key=lambda a: a.sent)
+
+
+def stored_paths(db: Path) -> set[str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {row[0] for row in conn.execute("SELECT path FROM events")}
+
+
+def recover_deleted(pid: int, db: Path, into: Path) -> Path:
+    """Copy the database file the server still holds open, as an operator could."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) in (f"{db} (deleted)", str(db)) and fd.stat().st_ino != (
+                db.stat().st_ino if db.exists() else -1
+            ):
+                shutil.copyfile(fd, into)
+                return into
+    raise AssertionError(f"the server holds no lost copy of {db}")
+
+
+def assert_lost_file_handled(
+    server: Server, answers: list[Answer], changed_at: float, what: str, tmp_path: Path
+) -> None:
+    after = [a for a in answers if a.sent > changed_at]
+    accepted_after = [a.path for a in after if a.status == 202]
+    assert accepted_after == [], f"{len(accepted_after)} acknowledged into a file that is gone"
+    first = min((a for a in answers if a.status == 503), key=lambda a: a.answered)
+    in_flight = [a for a in answers if a.sent <= changed_at < a.answered]
+    print(
+        f"\n{what}: {len([a for a in answers if a.status == 202])} acknowledged before,"
+        f" first 503 {1000 * (first.answered - changed_at):.1f} ms after,"
+        f" {len(after)} requests after it all refused; {len(in_flight)} in flight at the moment"
+    )
+    assert {(a.status, a.error, a.retry_after) for a in after} == {(503, "unavailable", "1")}
+    assert first.answered - changed_at < 1.0
+
+    health = httpx.get(server.url + "/health", timeout=5)
+    assert health.status_code == 503, health.text
+    body = health.json()
+    assert body["status"] == "down"
+    assert body["checks"]["database"]["status"] == "down"
+    detail = body["checks"]["database"]["detail"]
+    assert f"database file {server.db} was {what}" in detail and "restart" in detail, detail
+
+    # Everything acknowledged is in the file the server kept (and nothing refused is); an
+    # operator can copy it back from /proc while the server still runs.
+    kept = stored_paths(recover_deleted(server.process.pid, server.db, tmp_path / "kept.db"))
+    acknowledged = {a.path for a in answers if a.status == 202}
+    refused = {a.path for a in answers if a.status == 503}
+    assert acknowledged <= kept
+    assert not refused & kept
+
+
+def test_a_deleted_database_file_is_noticed_within_one_flush(tmp_path: Path):
+    server = start_server(tmp_path / "optiview.db", TMPDIR=str(tmp_path))
+    try:
+        site = provision_on(server)
+        with senders(site) as answers:
+            time.sleep(0.5)
+            os.unlink(server.db)
+            removed_at = time.monotonic()
+            time.sleep(1.0)
+        assert_lost_file_handled(server, answers, removed_at, "deleted", tmp_path)
+        assert not server.db.exists()  # nothing put an empty database in its place
+    finally:
+        server.stop()
+    assert not server.db.exists()
+    # the write-ahead log left beside the path was emptied into the lost file: a file restored
+    # there later is not overlaid with its pages
+    assert Path(f"{server.db}-wal").stat().st_size == 0
+
+
+def test_a_database_file_replaced_by_rename_is_noticed_within_one_flush(tmp_path: Path):
+    server = start_server(tmp_path / "optiview.db", TMPDIR=str(tmp_path))
+    try:
+        site = provision_on(server)
+        assert site.send(site.pageview("/in-the-backup")).status_code == 202
+        backup = tmp_path / "backup.db"
+        with sqlite3.connect(server.db) as live, sqlite3.connect(backup) as copy:
+            live.backup(copy)
+        with senders(site) as answers:
+            time.sleep(0.5)
+            os.replace(backup, server.db)  # e.g. a restore over the live file
+            replaced_at = time.monotonic()
+            time.sleep(1.0)
+        assert_lost_file_handled(server, answers, replaced_at, "replaced by another file", tmp_path)
+    finally:
+        server.stop()
+    # the file now at the path is the backup, untouched: nothing sent afterwards went into it,
+    # and no page of the old log was replayed over it
+    assert stored_paths(server.db) == {"/in-the-backup"}
+
+
+@pytest.fixture(scope="module")
+def half_second_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("half-second")
+    yield from serving(folder / "optiview.db", TMPDIR=str(folder), OPTIVIEW_BUSY_TIMEOUT_MS="500")
+
+
+def health_samples(url: str, stop: threading.Event) -> list[tuple[float, dict[str, Any]]]:
+    samples = []
+    while not stop.is_set():
+        samples.append((time.monotonic(), httpx.get(url + "/health", timeout=5).json()))
+        time.sleep(0.05)
+    return samples
+
+
+def test_a_held_lock_bounds_every_wait_by_the_busy_timeout(half_second_server: Server):
+    """OPTIVIEW_BUSY_TIMEOUT_MS=500: no request waits much longer than that, retries and time
+    queued behind a stalled flush included; /health says degraded throughout."""
+    server = half_second_server
+    site = provision_on(server)
+    assert site.send(site.pageview("/before")).status_code == 202
+    margin_s = 0.35
+    stop_health = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        health = pool.submit(health_samples, server.url, stop_health)
+        with write_lock(server.db):
+            locked_at = time.monotonic()
+            with senders(site) as answers:
+                time.sleep(2.5)
+            released_at = time.monotonic()
+        time.sleep(1.5)
+        recovered = site.send(site.pageview("/after"))
+        stop_health.set()
+        samples = health.result()
+
+    waits = [a.answered - a.sent for a in answers]
+    first = min((a for a in answers if a.status == 503), key=lambda a: a.answered)
+    print(
+        f"\nlock held {released_at - locked_at:.2f} s, busy timeout 0.5 s: {len(answers)}"
+        f" requests, first 503 after {first.answered - locked_at:.3f} s, longest wait"
+        f" {max(waits):.3f} s"
+    )
+    assert first.answered - locked_at < 0.5 + margin_s
+    assert max(waits) < 0.5 + margin_s, sorted(waits)[-5:]
+    assert {(a.status, a.error) for a in answers} == {(503, "unavailable")}
+
+    while_held = [s for t, s in samples if locked_at + 0.5 + margin_s < t < released_at]
+    assert while_held
+    assert {s["status"] for s in while_held} == {"degraded"}
+    assert {s["checks"]["writer"]["status"] for s in while_held} == {"degraded"}
+
+    assert recovered.status_code == 202, recovered.text
+    assert samples[-1][1]["status"] == "ok"
+    assert set(paths(site)) == {"/before", "/after"}
+
+
+def test_health_is_degraded_while_a_write_waits_and_it_lands_when_the_lock_goes(tmp_path: Path):
+    server = start_server(
+        tmp_path / "optiview.db", TMPDIR=str(tmp_path), OPTIVIEW_BUSY_TIMEOUT_MS="3000"
+    )
+    try:
+        site = provision_on(server)
+        with ThreadPoolExecutor(1) as pool, write_lock(server.db):
+            started = time.monotonic()
+            waiting = pool.submit(site.send, site.pageview("/waited"))
+            time.sleep(1.8)  # past half the busy timeout
+            health = httpx.get(server.url + "/health", timeout=5)
+            assert not waiting.done()
+        answer = waiting.result()
+        took = time.monotonic() - started
+        print(f"\n/health during the wait: {health.text}\nwrite landed after {took:.2f} s")
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        writer = health.json()["checks"]["writer"]
+        assert writer["status"] == "degraded"
+        assert "waited" in writer["detail"] and "OPTIVIEW_BUSY_TIMEOUT_MS" in writer["detail"]
+        assert answer.status_code == 202, answer.text
+        assert took < 3.0
+        assert paths(site) == ["/waited"]
+        assert httpx.get(server.url + "/health", timeout=5).json()["status"] == "ok"
     finally:
         server.stop()
