@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     INVALID_JSON = "invalid_json"
     INVALID_FIELD = "invalid_field"
     INVALID_DOMAIN = "invalid_domain"
+    INVALID_HEADER = "invalid_header"
     UNAUTHORIZED = "unauthorized"
     INVALID_KEY = "invalid_key"
     KEY_REVOKED = "key_revoked"
@@ -23,12 +24,14 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
+    NOT_CONFIGURED = "not_configured"
     MALFORMED_REQUEST = "malformed_request"
     REQUEST_TIMEOUT = "request_timeout"
     HEADERS_TOO_LARGE = "headers_too_large"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
+    CLIENT_CLOSED = "client_closed"
     INTERNAL = "internal_error"
     UPSTREAM_FAILED = "upstream_failed"
     UNAVAILABLE = "unavailable"
@@ -39,6 +42,7 @@ STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.INVALID_JSON: 400,
     ErrorCode.INVALID_FIELD: 400,
     ErrorCode.INVALID_DOMAIN: 400,
+    ErrorCode.INVALID_HEADER: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INVALID_KEY: 401,
     ErrorCode.KEY_REVOKED: 401,
@@ -49,12 +53,16 @@ STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
+    # The request is fine; the service lacks a setting it needs to answer it (named in detail).
+    ErrorCode.NOT_CONFIGURED: 409,
     ErrorCode.MALFORMED_REQUEST: 400,
     ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.HEADERS_TOO_LARGE: 431,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
+    # nginx's code for a client that hung up before the answer; it never reaches anyone.
+    ErrorCode.CLIENT_CLOSED: 499,
     ErrorCode.INTERNAL: 500,
     ErrorCode.UPSTREAM_FAILED: 502,
     ErrorCode.UNAVAILABLE: 503,

@@ -20,7 +20,10 @@ from prometheus_client import (
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter(
-    "optiview_collector_requests_total", "Collector answers, by HTTP status.", ["status"]
+    "optiview_collector_requests_total",
+    "Collector requests, by HTTP status of the answer, or client_closed when the client hung up"
+    " before it.",
+    ["status"],
 )
 REJECTIONS = Counter(
     "optiview_collector_rejections_total",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,10 +11,20 @@ from ingest import onboarding, provisioning
 from ingest.admin import bodies, queries
 from ingest.clock import now_ms
 from ingest.config import Settings
+from ingest.errors import ApiError, ErrorCode
+from ingest.fields import positive_id
 from ingest.sources import KNOWN_SOURCES, describe_sources
 from ingest.storage.database import Database
 
 Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[Any]]
+
+
+def property_id(text: str) -> int:
+    """argparse type: the API's rule for ids (ASCII digits, 1 to 2**63-1)."""
+    try:
+        return positive_id(text, "property id")
+    except ApiError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from None
 
 
 async def org_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
@@ -104,7 +115,20 @@ async def sources_set(args: argparse.Namespace, settings: Settings, db: Database
 
 
 async def install(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
-    base_url = args.base_url or settings.public_url or "http://127.0.0.1:8080"
+    base_url = args.base_url or settings.public_url
+    if not base_url:
+        if settings.production:
+            raise ApiError(
+                ErrorCode.NOT_CONFIGURED,
+                "OPTIVIEW_PUBLIC_URL is not set: in production give the service's public base"
+                " URL there or with --base-url",
+            )
+        base_url = "http://127.0.0.1:8080"
+        print(
+            f"optiview: OPTIVIEW_PUBLIC_URL is not set; the snippet uses {base_url}"
+            " (development only)",
+            file=sys.stderr,
+        )
 
     return await db.read(
         lambda conn: queries.install_info(conn, args.project, args.property, args.key, base_url)
@@ -162,19 +186,19 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--type", default="website", help="website, app or api (default website)")
     p.set_defaults(command=property_create)
     p = prop.add_parser("show", help="a property and its keys")
-    p.add_argument("property_id", type=int)
+    p.add_argument("property_id", type=property_id)
     p.set_defaults(command=property_show)
 
     key = sub.add_parser("key", help="API keys (runbook step 4)").add_subparsers(
         dest="action", required=True, metavar="{create,list,show,revoke,rotate}"
     )
     p = key.add_parser("create", help="create a key; its secret is printed this once")
-    p.add_argument("--property", required=True, type=int, help="property id")
+    p.add_argument("--property", required=True, type=property_id, help="property id")
     p.add_argument("--name", required=True, help="e.g. 'Production Website'")
     p.add_argument("--expires-at", help="optional ISO 8601 expiry, e.g. 2027-01-01T00:00:00Z")
     p.set_defaults(command=key_create)
     p = key.add_parser("list", help="keys of a property (never their secrets)")
-    p.add_argument("--property", required=True, type=int)
+    p.add_argument("--property", required=True, type=property_id)
     p.set_defaults(command=key_list)
     for name, command, text in (
         ("show", key_show, "one key"),
@@ -197,14 +221,16 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("install", help="the install snippet (runbook step 5)")
     p.add_argument("--project", required=True)
-    p.add_argument("--property", type=int, help="default: the project's default property")
+    p.add_argument("--property", type=property_id, help="default: the project's default property")
     p.add_argument("--key", help="default: the property's newest active key")
     p.add_argument("--base-url", help="where tag.js is served (default OPTIVIEW_PUBLIC_URL)")
     p.set_defaults(command=install)
 
     p = sub.add_parser("verify", help="has an event arrived for the project (runbook step 6)")
     p.add_argument("--project", required=True)
-    p.add_argument("--property", type=int, help="one property (default: all of the project's)")
+    p.add_argument(
+        "--property", type=property_id, help="one property (default: all of the project's)"
+    )
     p.set_defaults(command=install_verify)
 
     p = sub.add_parser("onboarding-status", help="the runbook checklist for a project")

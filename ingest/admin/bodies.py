@@ -11,6 +11,7 @@ from typing import Any
 from ingest import domains
 from ingest.clock import now_ms, parse_iso
 from ingest.errors import ApiError, ErrorCode, invalid_domain, invalid_field
+from ingest.fields import plain_text
 from ingest.jsonbody import json_object
 from ingest.models import (
     PLANS,
@@ -44,7 +45,7 @@ def text(body: Mapping[str, Any], field: str, limit: int = MAX_NAME, required: b
         return ""
     if not isinstance(value, str):
         raise invalid_field(field, f"must be a string, not {type(value).__name__}")
-    value = value.strip()
+    value = plain_text(value, field).strip()
     if required and not value:
         raise invalid_field(field, "must not be empty")
     if len(value) > limit:
@@ -100,7 +101,7 @@ def new_key(body: Mapping[str, Any], now: int | None = None) -> NewKey:
             raise invalid_field("expires_at", "must be an ISO 8601 date-time string or null")
         try:
             expires_at = parse_iso(raw_expiry)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise invalid_field(
                 "expires_at", f"{raw_expiry!r} is not an ISO 8601 date-time"
             ) from None

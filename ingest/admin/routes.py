@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,23 +10,33 @@ from typing import Any
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 
 from ingest import onboarding, provisioning
 from ingest.admin import bodies, queries
 from ingest.admin.alerting import send_test_alert
 from ingest.admin.auth import AdminAuthMiddleware
 from ingest.clock import now_ms
-from ingest.errors import invalid_field
+from ingest.errors import ApiError, ErrorCode
+from ingest.fields import positive_id
 from ingest.health import admin_health
 from ingest.http import json_response, state
+from ingest.jsonbody import read_limited
 from ingest.sources import describe_sources
+
+log = logging.getLogger("optiview.admin")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def _body(request: Request) -> Any:
-    return bodies.decode(await request.body())
+    return bodies.decode(await read_limited(request, bodies.MAX_BODY_BYTES))
+
+
+def _property_id(request: Request) -> int:
+    """The path's property id; checked here rather than by a route convertor so that an id
+    SQLite cannot hold is a 400 naming it, not a crash or a bare 404."""
+    return positive_id(request.path_params["property_id"], "property_id")
 
 
 def _changed(request: Request) -> None:
@@ -34,11 +45,15 @@ def _changed(request: Request) -> None:
     state(request).collector.directory.forget()
 
 
-def reader(query: Callable[[sqlite3.Connection, Any], Any], param: str) -> Handler:
-    """A GET handler answering `query(conn, path_params[param])`."""
+def reader(
+    query: Callable[[sqlite3.Connection, Any], Any],
+    param: str,
+    convert: Callable[[Request], Any] | None = None,
+) -> Handler:
+    """A GET handler answering `query(conn, path_params[param])`, or `convert(request)`."""
 
     async def handle(request: Request) -> Response:
-        value = request.path_params[param]
+        value = convert(request) if convert else request.path_params[param]
         return json_response(await state(request).db.read(lambda conn: query(conn, value)))
 
     return handle
@@ -77,8 +92,8 @@ async def create_property(request: Request) -> Response:
 
 
 async def create_key(request: Request) -> Response:
+    property_id = _property_id(request)
     new = bodies.new_key(await _body(request))
-    property_id = request.path_params["property_id"]
     app = state(request)
     key, secret = await app.db.transaction(
         lambda conn: provisioning.create_key(
@@ -120,31 +135,48 @@ async def sources(request: Request) -> Response:
     return json_response(describe_sources(project_id, enabled))
 
 
-def _int_param(request: Request, name: str) -> int | None:
+def _id_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise invalid_field(name, f"must be an integer, not {raw!r}") from None
+    return positive_id(raw, name) if raw else None
+
+
+def _public_base_url(request: Request) -> tuple[str, str | None]:
+    """The base URL of the tag in the snippet, and a warning when it is only a guess.
+
+    The Host header is the client's to choose, so production takes OPTIVIEW_PUBLIC_URL only.
+    """
+    settings = state(request).settings
+    if settings.public_url:
+        return settings.public_url, None
+    if settings.production:
+        raise ApiError(
+            ErrorCode.NOT_CONFIGURED,
+            "OPTIVIEW_PUBLIC_URL is not set: in production the snippet's tag URL comes only from"
+            " it, never from the request's Host header; set it to the service's public base URL"
+            " (e.g. https://edge.example.com) and restart",
+        )
+    guessed = str(request.base_url).rstrip("/")
+    log.warning("install snippet: OPTIVIEW_PUBLIC_URL is not set; using the request's %s", guessed)
+    return guessed, (
+        f"OPTIVIEW_PUBLIC_URL is not set, so the tag URL was taken from this request ({guessed});"
+        " development only: production refuses to build a snippet without it"
+    )
 
 
 async def install(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    property_id = _int_param(request, "property_id")
+    property_id = _id_param(request, "property_id")
     key_id = request.query_params.get("key_id") or None
-    app = state(request)
-    base_url = app.settings.public_url or str(request.base_url)
-    info = await app.db.read(
+    base_url, warning = _public_base_url(request)
+    info = await state(request).db.read(
         lambda conn: queries.install_info(conn, project_id, property_id, key_id, base_url)
     )
-    return json_response(info)
+    return json_response({**info, "warning": warning} if warning else info)
 
 
 async def install_verify(request: Request) -> Response:
     project_id = request.path_params["project_id"]
-    property_id = _int_param(request, "property_id")
+    property_id = _id_param(request, "property_id")
     body = await state(request).db.read(
         lambda conn: queries.install_verification(conn, project_id, property_id)
     )
@@ -180,14 +212,14 @@ def admin_mount(token: str) -> Mount:
         Route("/projects/{project_id}/install/verify", install_verify, methods=["GET"]),
         Route("/projects/{project_id}/onboarding-status", onboarding_status, methods=["GET"]),
         Route(
-            "/properties/{property_id:int}",
-            reader(queries.property_detail, "property_id"),
+            "/properties/{property_id}",
+            reader(queries.property_detail, "property_id", _property_id),
             methods=["GET"],
         ),
-        Route("/properties/{property_id:int}/keys", create_key, methods=["POST"]),
+        Route("/properties/{property_id}/keys", create_key, methods=["POST"]),
         Route(
-            "/properties/{property_id:int}/keys",
-            reader(queries.property_keys, "property_id"),
+            "/properties/{property_id}/keys",
+            reader(queries.property_keys, "property_id", _property_id),
             methods=["GET"],
         ),
         Route("/keys/{key_id}", reader(queries.key_detail, "key_id"), methods=["GET"]),
@@ -196,6 +228,9 @@ def admin_mount(token: str) -> Mount:
         Route("/health", admin_health, methods=["GET"]),
         Route("/alerts/test", send_test_alert, methods=["POST"]),
     ]
+    # No redirect_slashes: its redirect would be built from the client's Host header.
     return Mount(
-        "/api/admin", routes=routes, middleware=[Middleware(AdminAuthMiddleware, token=token)]
+        "/api/admin",
+        app=Router(routes, redirect_slashes=False),
+        middleware=[Middleware(AdminAuthMiddleware, token=token)],
     )

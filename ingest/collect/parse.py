@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ingest.errors import ApiError, ErrorCode
+from ingest.fields import plain_text, positive_id
 from ingest.jsonbody import json_object
 
 BROWSER_BODY_LIMIT = 64 * 1024
@@ -72,7 +73,7 @@ def _text(
         raise bad(field, f"must be a string, not {type(value).__name__}")
     if len(value) > limit:
         raise bad(field, f"is {len(value)} characters; at most {limit}")
-    return value
+    return plain_text(value, field)
 
 
 def _web_url(obj: dict[str, Any], key: str, field: str, required: bool) -> str | None:
@@ -92,9 +93,11 @@ def _props(value: Any, field: str) -> str | None:
     for key, item in value.items():
         if len(key) > MAX_PROP_KEY:
             raise bad(f"{field}.{key[:20]}…", f"key is longer than {MAX_PROP_KEY} characters")
+        plain_text(key, f"{field} key {key!r}")
         if isinstance(item, str):
             if len(item) > MAX_PROP_VALUE:
                 raise bad(f"{field}.{key}", f"is longer than {MAX_PROP_VALUE} characters")
+            plain_text(item, f"{field}.{key}")
         elif not (item is None or isinstance(item, (int, float, bool))):
             raise bad(f"{field}.{key}", "must be a string, number, boolean or null")
     return orjson.dumps(value).decode() if value else None
@@ -105,10 +108,11 @@ def _timestamp(value: Any, field: str, now_ms: int) -> int:
         return now_ms
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad(field, "must be milliseconds since the epoch")
-    ts = int(value)
-    if ts < EARLIEST_TS or ts > now_ms + MAX_CLOCK_AHEAD_MS:
-        raise bad(field, f"{ts} is not a plausible time in milliseconds since the epoch")
-    return ts
+    # Compared before int(), which a huge float would turn into hundreds of digits (and an
+    # infinity into OverflowError); NaN fails the comparison too.
+    if not EARLIEST_TS <= value <= now_ms + MAX_CLOCK_AHEAD_MS:
+        raise bad(field, f"{value:.15g} is not a plausible time in milliseconds since the epoch")
+    return int(value)
 
 
 def _event(obj: Any, index: int, now_ms: int) -> IncomingEvent:
@@ -116,7 +120,7 @@ def _event(obj: Any, index: int, now_ms: int) -> IncomingEvent:
     if not isinstance(obj, dict):
         raise bad(prefix, "must be an object")
     kind = obj.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise bad(f"{prefix}.type", "must be one of pageview, click, custom, conversion")
     return IncomingEvent(
         type=kind,
@@ -131,20 +135,12 @@ def _event(obj: Any, index: int, now_ms: int) -> IncomingEvent:
     )
 
 
-def _property_id(value: Any) -> int:
-    # The tag reads data-property-id from an attribute, so a digit string is accepted too.
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise bad("property_id", "must be a positive integer")
-    return value
-
-
 def parse_batch(raw: bytes, now_ms: int) -> EventBatch:
     body = json_object(raw)
     key_id = _text(body, "key_id", "key_id", MAX_ID, required=True)
     project_id = _text(body, "project_id", "project_id", MAX_ID, required=True)
-    property_id = _property_id(body.get("property_id"))
+    # The tag reads data-property-id from an attribute, so a digit string is accepted too.
+    property_id = positive_id(body.get("property_id"), "property_id")
     events = body.get("events")
     if not isinstance(events, list) or not events:
         raise bad("events", f"must be a list of 1 to {MAX_EVENTS} events")

@@ -1,7 +1,8 @@
 """Per-minute collector rollups (requests, errors, latency histogram) for the alert rules.
 
 Each worker accumulates in memory and adds its counts to `request_rollups` with the next
-group commit (UPSERT adding), so the table holds the sum over all workers.
+group commit (UPSERT adding), so the table holds the sum over all workers. Only answered
+requests are recorded: one whose client hung up first (client_closed) is no error of ours.
 """
 
 from __future__ import annotations

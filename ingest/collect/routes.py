@@ -15,6 +15,7 @@ from ingest.clock import now_ms
 from ingest.collect.authorize import Access, bearer_secret, decide
 from ingest.collect.cors import allow_headers, preflight_headers
 from ingest.collect.enrich import RequestContext, country_from_header, enrich
+from ingest.collect.overlimit import rate_limited, refuse_if_over_limit
 from ingest.collect.parse import EventBatch, parse_batch
 from ingest.collect.rows import prepare
 from ingest.collect.service import Collector
@@ -22,24 +23,22 @@ from ingest.collect.writer import Overloaded
 from ingest.domains import origin_host
 from ingest.errors import ApiError, ErrorCode
 from ingest.http import RETRY_AFTER_SECONDS, json_response, state
+from ingest.jsonbody import read_limited
 from ingest.metrics import EVENTS, LATENCY, REJECTIONS, REQUESTS
 from ingest.storage.database import StorageUnavailable
 
 log = logging.getLogger("optiview.collect")
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    too_large = ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body is larger than {limit} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+def single_origin(request: Request) -> str | None:
+    """The Origin header; two of them are refused rather than trusting whichever comes first."""
+    origins = request.headers.getlist("origin")
+    if len(origins) > 1:
+        raise ApiError(
+            ErrorCode.INVALID_HEADER,
+            f"Origin: the request has {len(origins)} Origin headers; a browser sends exactly one",
+        )
+    return origins[0] if origins else None
 
 
 async def _accept(
@@ -50,6 +49,14 @@ async def _accept(
     raw = await read_limited(
         request, tuning.server_body_limit if secret else tuning.browser_body_limit
     )
+    if collector.limiter.refusing():  # a flood's 429s skip the parse (see overlimit.py)
+        await refuse_if_over_limit(
+            collector,
+            raw,
+            origin=request.headers.get("origin"),
+            secret=secret,
+            now_ms=received_at,
+        )
     batch = parse_batch(raw, received_at)
     access = decide(
         batch,
@@ -59,14 +66,11 @@ async def _accept(
         now_ms=received_at,
         pepper=collector.settings.key_hash_secret,
     )
+    # Tokens are taken only after authorization: a request that fails it cannot drain the
+    # bucket of the key it names.
     wait_s = collector.limiter.take(batch.key_id)
     if wait_s:
-        raise ApiError(
-            ErrorCode.RATE_LIMITED,
-            f"key {batch.key_id} is over its rate limit of"
-            f" {collector.limiter.rate:g} requests per second",
-            headers={"Retry-After": str(wait_s), **_echo(access)},
-        )
+        raise rate_limited(collector, batch.key_id, wait_s, access)
     context = RequestContext(
         header_user_agent=request.headers.get("user-agent"),
         server=access.server,
@@ -100,9 +104,12 @@ def _echo(access: Access) -> dict[str, str]:
 
 async def _error_cors(request: Request, collector: Collector, error: ApiError) -> dict[str, str]:
     """Let the partner's page read the error, when it comes from a registered site."""
-    origin = request.headers.get("origin")
-    if origin is None or error.code is ErrorCode.ORIGIN_NOT_ALLOWED:
+    if "Access-Control-Allow-Origin" in error.headers:  # authorized already: nothing to add
+        return {}
+    origins = request.headers.getlist("origin")
+    if len(origins) != 1 or error.code is ErrorCode.ORIGIN_NOT_ALLOWED:
         return {"Vary": "Origin"}
+    origin = origins[0]
     host = origin_host(origin)
     try:
         known = host is not None and await collector.directory.is_property_domain(host)
@@ -117,7 +124,9 @@ async def collect(request: Request) -> Response:
     received_at = now_ms()
     debug = request.query_params.get("debug") == "1"
     accepted = 0
+    closed: ApiError | None = None
     try:
+        single_origin(request)
         access, batch, fates = await _accept(request, collector, received_at)
         accepted = len(fates)
         body: dict[str, Any] = {"accepted": accepted}
@@ -131,6 +140,8 @@ async def collect(request: Request) -> Response:
             }
         response = json_response(body, 202, {"Vary": "Origin", **_echo(access)})
     except ApiError as error:
+        if error.code is ErrorCode.CLIENT_CLOSED:
+            closed = error
         response = await _refuse(request, collector, error, debug)
     except Exception:
         log.exception("collector failed on a request")
@@ -139,6 +150,12 @@ async def collect(request: Request) -> Response:
         )
         response = await _refuse(request, collector, internal, debug)
     latency_s = time.perf_counter() - started
+    if closed is not None:
+        # Nobody is left to answer: not a server error, and no part of the alerts' error rate
+        # or latency (the rollups count answers only).
+        log.info("collector request abandoned: %s", closed.detail)
+        REQUESTS.labels(ErrorCode.CLIENT_CLOSED.value).inc()
+        return response
     REQUESTS.labels(str(response.status_code)).inc()
     LATENCY.observe(latency_s)
     collector.rollups.record(now_ms(), response.status_code, latency_s * 1000, accepted)
@@ -159,7 +176,13 @@ async def _refuse(request: Request, collector: Collector, error: ApiError, debug
 
 async def preflight(request: Request) -> Response:
     collector = state(request).collector
-    origin = request.headers.get("origin")
+    try:
+        origin = single_origin(request)
+    except ApiError as error:
+        REJECTIONS.labels(error.code.value).inc()
+        return json_response(
+            {"error": error.code.value, "detail": error.detail}, error.status, {"Vary": "Origin"}
+        )
     host = origin_host(origin) if origin else None
     if origin and host and await collector.directory.is_property_domain(host):
         return Response(status_code=204, headers=preflight_headers(origin))

@@ -154,3 +154,97 @@ def test_the_error_names_the_failing_event_index():
 def test_fifty_events_are_accepted():
     batch = parse_batch(body(events=[{"type": "click"}] * MAX_EVENTS), NOW)
     assert len(batch.events) == MAX_EVENTS
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        pytest.param(event_body(type={"a": 1}), "events[0].type: must be one of", id="type-object"),
+        pytest.param(
+            event_body(type=["pageview"]), "events[0].type: must be one of", id="type-list"
+        ),
+        pytest.param(event_body(type=1), "events[0].type: must be one of", id="type-number"),
+        pytest.param(body(property_id="²"), "property_id: must be a positive", id="superscript"),
+        pytest.param(body(property_id="\u0661"), "property_id: must be a positive", id="arabic-1"),
+        pytest.param(body(property_id="0"), "property_id: must be a positive", id="zero-text"),
+        pytest.param(body(property_id=-3), "property_id: must be a positive", id="negative"),
+        pytest.param(body(property_id="-3"), "property_id: must be a positive", id="neg-text"),
+        pytest.param(body(property_id=2**63), "property_id: must be a positive", id="2**63"),
+        pytest.param(body(property_id=str(2**63)), "property_id: must be a", id="2**63-text"),
+        pytest.param(body(property_id=2**64 - 1), "property_id: must be a positive", id="u64"),
+        pytest.param(body(property_id=7.0), "property_id: must be a positive", id="float"),
+        pytest.param(body(property_id=" 7"), "property_id: must be a positive", id="space"),
+        pytest.param(body(property_id=[7]), "property_id: must be a positive", id="list"),
+        pytest.param(
+            event_body(ts=1e300),
+            "events[0].ts: 1e+300 is not a plausible time",
+            id="ts-1e300",
+        ),
+        pytest.param(event_body(ts=True), "events[0].ts: must be milliseconds", id="ts-bool"),
+        pytest.param(
+            event_body(url="https://x.com/\x00"),
+            "events[0].url: contains control character U+0000",
+            id="url-nul",
+        ),
+        pytest.param(
+            event_body(title="a\nb"),
+            "events[0].title: contains control character U+000A",
+            id="title-newline",
+        ),
+        pytest.param(
+            event_body(referrer="\x7f"),
+            "events[0].referrer: contains control character U+007F",
+            id="referrer-del",
+        ),
+        pytest.param(
+            event_body(session_id="s\x1b[2J"),
+            "events[0].session_id: contains control",
+            id="session-escape",
+        ),
+        pytest.param(
+            event_body(user_agent="UA\x85"),
+            "events[0].user_agent: contains control character U+0085",
+            id="ua-c1",
+        ),
+        pytest.param(
+            body(key_id="key_\x00"), "key_id: contains control character U+0000", id="key-nul"
+        ),
+        pytest.param(
+            body(project_id="prj\t"),
+            "project_id: contains control character U+0009",
+            id="project-tab",
+        ),
+        pytest.param(
+            event_body(props={"a\x00": 1}),
+            "events[0].props key 'a\\x00': contains control",
+            id="props-key",
+        ),
+        pytest.param(
+            event_body(props={"a": "\x00"}),
+            "events[0].props.a: contains control character U+0000",
+            id="props-value",
+        ),
+        pytest.param(
+            body(events=[{"type": "custom", "name": "n\x00"}]),
+            "events[0].name: contains control",
+            id="name-nul",
+        ),
+    ],
+)
+def test_malformed_fields_are_refused_by_name(raw: bytes, detail: str):
+    error = refused(raw)
+    assert error.status == 400
+    assert error.code.value == "invalid_field"
+    assert detail in error.detail
+
+
+@pytest.mark.parametrize("text", ["7", "0007", "9223372036854775807"])
+def test_property_id_as_ascii_digits_is_accepted(text: str):
+    assert parse_batch(body(property_id=text), NOW).property_id == int(text)
+
+
+def test_printable_unicode_is_kept():
+    raw = event_body(title="Café ☕ 東京", props={"emoji": "🙂", "ß": "ü"})
+    (event,) = parse_batch(raw, NOW).events
+    assert event.title == "Café ☕ 東京"
+    assert orjson.loads(event.props_json or "") == {"emoji": "🙂", "ß": "ü"}
