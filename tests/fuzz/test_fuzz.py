@@ -1,0 +1,91 @@
+"""Fuzz a running `optiview serve`: schemathesis over /openapi.json (admin routes with the
+token) and the collector's body generator with a real key. Any 5xx, any answer the document
+does not describe, or any traceback in the server's log fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+
+from ingest.openapi import build_document
+from loadtests.fuzzing.bodies import Target
+from loadtests.fuzzing.collector import run_collector
+from loadtests.fuzzing.openapi import run_openapi
+from loadtests.fuzzing.tally import Tally
+from tests.conftest import ADMIN_TOKEN, Server, serving
+from tests.ingest.collect.conftest import Site, provision_on
+
+EXAMPLES_PER_OPERATION = 30  # positive, negative and with real ids: about 2,000 cases
+COLLECTOR_EXAMPLES = 1500
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # One key takes every collector case: its rate limit would only answer 429s.
+    yield from serving(
+        tmp_path_factory.mktemp("fuzz") / "optiview.db", OPTIVIEW_RATE_LIMIT_PER_KEY="0"
+    )
+
+
+def server_log(server: Server) -> str:
+    port = server.url.rsplit(":", 1)[1]
+    return (server.db.parent / f"server-{port}.log").read_text(errors="replace")
+
+
+def known_ids(site: Site) -> dict[str, Any]:
+    project = httpx.get(
+        f"{site.server.url}/api/admin/projects/{site.project_id}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
+    return {
+        "org_id": project.json()["org_id"],
+        "project_id": site.project_id,
+        "property_id": site.property_id,
+        "key_id": site.key_id,  # revoked and rotated by the fuzz: not the collector's key
+    }
+
+
+def target(site: Site) -> Target:
+    return Target(site.key_id, site.project_id, site.property_id, site.domain, site.secret)
+
+
+def assert_clean(tally: Tally, server: Server) -> None:
+    assert tally.clean, tally.summary()
+    assert "Traceback" not in server_log(server), server_log(server)[-5000:]
+
+
+def test_openapi_fuzz_every_answer_matches_the_document(fuzzed: Server) -> None:
+    tally = Tally()
+    ids = known_ids(provision_on(fuzzed))
+    run_openapi(fuzzed.url, ADMIN_TOKEN, EXAMPLES_PER_OPERATION, tally, known_ids=ids)
+    assert tally.cases > 1000
+    assert tally.statuses[200] and tally.statuses[201] and tally.statuses[404]
+    assert_clean(tally, fuzzed)
+
+
+def test_collector_fuzz_with_a_real_key(fuzzed: Server) -> None:
+    site = provision_on(fuzzed)
+    tally = Tally()
+    run_collector(fuzzed.url, target(site), COLLECTOR_EXAMPLES, tally)
+    assert tally.cases == COLLECTOR_EXAMPLES
+    # Mostly valid: a good share is stored, and the mutations are refused.
+    assert tally.statuses[202] > COLLECTOR_EXAMPLES // 5, tally.summary()
+    assert tally.statuses[400] > COLLECTOR_EXAMPLES // 10, tally.summary()
+    assert_clean(tally, fuzzed)
+
+
+def test_the_fuzz_catches_an_answer_the_document_does_not_describe(fuzzed: Server) -> None:
+    document = build_document()
+    wrong = {**document, "paths": {**document["paths"]}}
+    wrong["paths"]["/health"] = {
+        "get": {**document["paths"]["/health"]["get"], "responses": {"503": {"description": "x"}}}
+    }
+    tally = Tally()
+    schema = schemathesis.openapi.from_dict(wrong)
+    run_openapi(fuzzed.url, ADMIN_TOKEN, 5, tally, schema=schema, only="GET /health")
+    assert tally.nonconforming == 1 and tally.findings[0].status == 200
