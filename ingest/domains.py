@@ -20,7 +20,10 @@ _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):(?=//)", re.IGNORECASE)
 _PORT = re.compile(r"[0-9]{0,5}")
 _BAD_CHAR = re.compile(r"[^a-z0-9-]")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_ORIGIN = re.compile(rf"https?://((?:{_LABEL}\.)*{_LABEL})\.?(?::[0-9]{{1,5}})?")
+# As browsers serialize an Origin: no trailing dot, a port without leading zeros (checked to be
+# 1-65535 below); anything else was not sent by a browser and is refused as malformed.
+_ORIGIN = re.compile(rf"https?://((?:{_LABEL}\.)*{_LABEL})(?::([1-9][0-9]{{0,4}}))?")
+MAX_PORT = 65535
 
 _EMPTY = "No domain given; enter the partner's domain, e.g. example.com."
 _NOT_WEB = "'{text}' uses the {scheme}: scheme, not http(s); enter a web domain, e.g. example.com."
@@ -177,11 +180,12 @@ def origin_host(origin: str) -> str | None:
     """Host of a browser Origin header value, for the CORS check.
 
     `https://www.Shop.Example.com:8443` -> `shop.example.com`: lower-cased,
-    www. stripped, port ignored. None for `null`, empty, malformed or
-    non-http(s) origins. Never raises; cheap enough per request (no PSL lookup).
+    www. stripped, port ignored. None for `null`, empty, malformed (a port
+    outside 1-65535, a trailing dot) or non-http(s) origins. Never raises;
+    cheap enough per request (no PSL lookup).
     """
     match = _ORIGIN.fullmatch(origin.strip().lower())
-    if match is None:
+    if match is None or (match.group(2) is not None and int(match.group(2)) > MAX_PORT):
         return None
     host = match.group(1)
     return _strip_www(host) if len(host) <= MAX_NAME else None

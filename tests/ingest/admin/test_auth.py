@@ -31,7 +31,10 @@ def test_admin_api_without_token_is_401_with_reason(anon: httpx.Client, method: 
         f"Bearer {ADMIN_TOKEN[:-1]}",
         f"Basic {ADMIN_TOKEN}",
         ADMIN_TOKEN,
-        f"bearer  {ADMIN_TOKEN}",
+        f"Bearer{ADMIN_TOKEN}",
+        f"Bearer: {ADMIN_TOKEN}",
+        "Bearer x",
+        f"Token {ADMIN_TOKEN}",
     ],
 )
 def test_wrong_token_is_401(anon: httpx.Client, header: str):
@@ -48,3 +51,28 @@ def test_right_token_is_let_through(anon: httpx.Client):
 
 def test_public_health_needs_no_token(anon: httpx.Client):
     assert anon.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"bearer {ADMIN_TOKEN}",
+        f"BEARER {ADMIN_TOKEN}",
+        f"BeArEr {ADMIN_TOKEN}",
+        f"Bearer  {ADMIN_TOKEN}",
+        f"Bearer \t{ADMIN_TOKEN}",
+    ],
+)
+def test_bearer_scheme_is_case_insensitive_as_in_the_collector(anon: httpx.Client, header: str):
+    response = anon.get("/api/admin/orgs", headers={"Authorization": header})
+    assert response.status_code == 200, response.text
+
+
+def test_two_authorization_headers_are_refused(anon: httpx.Client):
+    right = f"Bearer {ADMIN_TOKEN}"
+    for pair in ([right, "Bearer wrong"], ["Bearer wrong", right], [right, right]):
+        response = anon.get("/api/admin/orgs", headers=[("Authorization", v) for v in pair])
+        assert response.status_code == 401
+        assert response.json()["detail"] == (
+            "the request has 2 Authorization headers; send exactly one"
+        )
