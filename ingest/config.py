@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.collect.parse import MAX_EVENTS
+from ingest.secret_strength import weak_secrets
 
 log = logging.getLogger("optiview.config")
 
@@ -132,6 +133,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 + ": set "
                 + ("it" if len(missing) == 1 else "them")
                 + " in the environment"
+            )
+        weak = weak_secrets(
+            {"OPTIVIEW_ADMIN_TOKEN": admin_token, "KEY_HASH_SECRET": key_hash_secret}
+        )
+        if weak:
+            raise ConfigError(
+                "OPTIVIEW_ENV=production refuses weak secrets: "
+                + "; ".join(weak)
+                + ". Print strong ones with `optiview secrets`"
             )
     elif not (admin_token and key_hash_secret):
         dev_secrets_file = db_path.parent / DEV_SECRETS_FILE

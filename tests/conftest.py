@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # production needs 32+
 KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
 
 

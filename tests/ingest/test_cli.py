@@ -396,6 +396,54 @@ def test_missing_required_argument_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "o.db").exists()
 
 
+# --- secrets -----------------------------------------------------------------------------------
+
+
+def env_lines(text: str) -> dict[str, str]:
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def generated_secrets(env: dict[str, str]) -> dict[str, str]:
+    result = optiview("secrets", env=env)
+    assert result.returncode == 0, result.stderr
+    return env_lines(result.stdout)
+
+
+def test_secrets_prints_fresh_strong_values_that_production_accepts(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    # Weak secrets in the environment must not stop the command that replaces them.
+    weak = service_env(db, OPTIVIEW_ENV="production", OPTIVIEW_ADMIN_TOKEN="x")
+    first, second = generated_secrets(weak), generated_secrets(weak)
+    assert set(first) == {"OPTIVIEW_ADMIN_TOKEN", "KEY_HASH_SECRET"}
+    assert all(len(value) >= 32 and value.isascii() for value in first.values())
+    assert all(first[name] != second[name] for name in first)
+    assert first["OPTIVIEW_ADMIN_TOKEN"] != first["KEY_HASH_SECRET"]
+    assert not db.exists()
+    strong = service_env(db, OPTIVIEW_ENV="production", **first)
+    migrated = optiview("migrate", env=strong)
+    assert migrated.returncode == 0, migrated.stderr
+
+
+def test_secrets_output_is_a_dotenv_file(tmp_path: Path) -> None:
+    from dotenv import dotenv_values
+
+    result = optiview("secrets", env=service_env(tmp_path / "o.db"))
+    env_file = tmp_path / ".env"
+    env_file.write_text(result.stdout)
+    values = dotenv_values(env_file)
+    assert values == env_lines(result.stdout)
+    assert set(values) == {"OPTIVIEW_ADMIN_TOKEN", "KEY_HASH_SECRET"}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "²", "\u0661", str(2**63)])
+def test_property_arguments_follow_the_api_id_rule(tmp_path: Path, value: str) -> None:
+    result = optiview("key", "list", "--property", value, env=service_env(tmp_path / "o.db"))
+    assert result.returncode == 2
+    assert "must be a positive integer" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 # --- migrate and the console script ----------------------------------------------------------
 
 

@@ -72,6 +72,52 @@ def test_production_with_both_uses_them(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / DEV_SECRETS_FILE).exists()
 
 
+@pytest.mark.parametrize(
+    ("weak", "other"),
+    [("OPTIVIEW_ADMIN_TOKEN", "KEY_HASH_SECRET"), ("KEY_HASH_SECRET", "OPTIVIEW_ADMIN_TOKEN")],
+)
+@pytest.mark.parametrize("value", ["x", "y" * 31, " " + "z" * 31 + " "])
+def test_production_refuses_a_weak_secret_by_name_and_rule(
+    tmp_path: Path, weak: str, other: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(production(tmp_path, **{weak: value}))
+    message = str(caught.value)
+    assert f"{weak} has {len(value.strip())} characters" in message
+    assert "production needs at least 32" in message
+    assert "optiview secrets" in message
+    assert other not in message
+
+
+def test_production_refuses_both_weak_secrets_in_one_message(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(production(tmp_path, OPTIVIEW_ADMIN_TOKEN="x", KEY_HASH_SECRET="y"))
+    assert "OPTIVIEW_ADMIN_TOKEN has 1 characters" in str(caught.value)
+    assert "KEY_HASH_SECRET has 1 characters" in str(caught.value)
+
+
+def test_production_accepts_secrets_of_exactly_32_characters(tmp_path: Path) -> None:
+    settings = load_settings(
+        production(tmp_path, OPTIVIEW_ADMIN_TOKEN="a" * 32, KEY_HASH_SECRET="b" * 32)
+    )
+    assert (settings.admin_token, settings.key_hash_secret) == ("a" * 32, b"b" * 32)
+
+
+def test_development_accepts_short_secrets(tmp_path: Path) -> None:
+    settings = load_settings(environ(tmp_path, OPTIVIEW_ADMIN_TOKEN="x", KEY_HASH_SECRET="y"))
+    assert (settings.admin_token, settings.key_hash_secret) == ("x", b"y")
+
+
+def test_serve_in_production_refuses_weak_secrets(tmp_path: Path) -> None:
+    db = tmp_path / "o.db"
+    env = service_env(db, OPTIVIEW_ENV="production", OPTIVIEW_ADMIN_TOKEN="x", KEY_HASH_SECRET="y")
+    result = optiview("serve", "--port", str(free_port()), env=env)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "OPTIVIEW_ADMIN_TOKEN has 1 characters; production needs at least 32" in result.stderr
+    assert "KEY_HASH_SECRET has 1 characters; production needs at least 32" in result.stderr
+    assert not db.exists()
+
+
 # --- development -------------------------------------------------------------------------------
 
 
