@@ -1,16 +1,29 @@
 """Per-key token buckets. Each worker process keeps its own, so the service-wide limit is
 rate x workers; the buckets live in a bounded LRU so that unbounded key ids cost bounded memory.
+
+`take` runs on every accepted request and `peek` on every request of a flood, so both stay
+lean: a dict lookup, an in-place update, no cache bookkeeping in Python.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
-from cachetools import LRUCache
-
 MAX_TRACKED_KEYS = 100_000
+# After a refusal, `refusing` says so for this long: long enough to cover a flood's next
+# requests, short enough that normal traffic soon stops paying for the early check.
+REFUSING_WINDOW_S = 1.0
+
+
+class _Bucket:
+    __slots__ = ("counted", "tokens")
+
+    def __init__(self, tokens: float, counted: float) -> None:
+        self.tokens = tokens
+        self.counted = counted  # when `tokens` was counted
 
 
 class RateLimiter:
@@ -19,12 +32,14 @@ class RateLimiter:
         rate_per_s: float,
         burst: float,
         clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_TRACKED_KEYS,
     ) -> None:
         self.rate = rate_per_s
         self.burst = max(burst, 1.0)
         self._clock = clock
-        # key -> (tokens, when they were counted)
-        self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(MAX_TRACKED_KEYS)
+        self._max_keys = max_keys
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()  # least recently used first
+        self._refused_at = -math.inf
 
     @property
     def enabled(self) -> bool:
@@ -32,13 +47,35 @@ class RateLimiter:
 
     def take(self, key: str) -> int:
         """Take a token: 0 when allowed, else the whole seconds to wait (for Retry-After)."""
-        if not self.enabled:
+        if self.rate <= 0:
             return 0
         now = self._clock()
-        tokens, counted = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - counted) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(self.burst, now)
+            if len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.counted) * self.rate)
+            bucket.counted = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
             return 0
-        self._buckets[key] = (tokens, now)
+        self._refused_at = now
+        return self._wait(bucket.tokens)
+
+    def peek(self, key: str) -> int:
+        """What `take` would answer now, without taking a token or tracking a new key."""
+        bucket = self._buckets.get(key)
+        if bucket is None or self.rate <= 0:
+            return 0
+        tokens = bucket.tokens + (self._clock() - bucket.counted) * self.rate
+        return 0 if tokens >= 1.0 else self._wait(tokens)
+
+    def refusing(self) -> bool:
+        """Whether some key was refused lately (so a peek before the full work may pay off)."""
+        return self._clock() - self._refused_at < REFUSING_WINDOW_S
+
+    def _wait(self, tokens: float) -> int:
         return max(1, math.ceil((1.0 - tokens) / self.rate))
