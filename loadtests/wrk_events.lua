@@ -7,6 +7,13 @@ for line in io.lines(os.getenv("SITES_FILE")) do
   table.insert(sites, {key = key, project = project, property = property, domain = domain})
 end
 
+-- DELAY_MS (optional) paces each connection: it waits that long after each answer, so a few
+-- connections make a steady, moderate load whose latency is measured request by request.
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "")
+if delay_ms then
+  delay = function() return delay_ms end
+end
+
 local counter = 0
 local ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
