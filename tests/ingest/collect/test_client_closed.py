@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, serving
-from tests.ingest.collect.conftest import Site, provision_on
+from tests.conftest import ADMIN_TOKEN, Server, serving
+from tests.ingest.collect.conftest import provision_on
 
 ABORTS = 3
 
@@ -25,15 +25,13 @@ def own_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     yield from serving(db, "--server", request.param)
 
 
-def abort_upload(server: Server, site: Site) -> None:
+def abort_upload(server: Server, path: str, header: str) -> None:
     """Headers promising 1000 bytes, then 10 of them, then the connection closes."""
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(
-            b"POST /v1/events HTTP/1.1\r\n"
-            b"Host: " + host.encode() + b"\r\n"
-            b"Origin: " + site.origin.encode() + b"\r\n"
-            b"Content-Type: text/plain\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{header}\r\n".encode()
+            + b"Content-Type: text/plain\r\n"
             b"Content-Length: 1000\r\n\r\n" + b'{"key_id":'
         )
         time.sleep(0.05)  # let the server start reading the body before the hang-up
@@ -61,7 +59,8 @@ def server_log(server: Server) -> str:
 def aborted(own_server: Server) -> Iterator[tuple[Server, str]]:
     site = provision_on(own_server)
     for _ in range(ABORTS):
-        abort_upload(own_server, site)
+        abort_upload(own_server, "/v1/events", f"Origin: {site.origin}")
+    abort_upload(own_server, "/api/admin/orgs", f"Authorization: Bearer {ADMIN_TOKEN}")
     assert site.send().status_code == 202  # one answered request, flushed with the rollups
     deadline = time.monotonic() + 10
     while rollup_totals(own_server.db)[0] < 1 and time.monotonic() < deadline:
