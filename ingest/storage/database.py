@@ -84,9 +84,22 @@ class Database:
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> Database:
         db = cls(path, synchronous, busy_timeout_ms)
-        # Open the writer's connection now, so a bad path fails at start, not on first write.
-        await asyncio.get_running_loop().run_in_executor(db._writer, db._open_writer)
+        loop = asyncio.get_running_loop()
+        # Open every connection now: a bad path fails at start, not on first write, and all of
+        # them hold the same file, so reads keep answering if it is deleted later.
+        await loop.run_in_executor(db._writer, db._open_writer)
+        opened = threading.Barrier(READER_THREADS)  # one connection on each reader thread
+        await asyncio.gather(
+            *(
+                loop.run_in_executor(db._readers, db._open_reader, opened)
+                for _ in range(READER_THREADS)
+            )
+        )
         return db
+
+    def _open_reader(self, opened: threading.Barrier) -> None:
+        self._connection()
+        opened.wait(timeout=10)
 
     def _open_writer(self) -> None:
         self._connection()
@@ -177,7 +190,8 @@ class Database:
         return await loop.run_in_executor(self._readers, self._read, work)
 
     def _read(self, work: Work[T]) -> T:
-        self._refuse_if_lost()
+        # Not refused once the file is lost: reads see the file this process still holds, and
+        # the request that needs them is refused at its write (and /health says down).
         try:
             return work(self._connection())
         except sqlite3.OperationalError as exc:

@@ -12,6 +12,7 @@ import pytest
 
 from ingest.app import migrate
 from ingest.config import load_settings
+from ingest.storage.connection import connect
 from ingest.storage.database import Database, StorageLost, StorageUnavailable
 from ingest.storage.datafile import DatabaseFileError, ensure_database_file, identity
 from tests.conftest import free_port, optiview, service_env, start_server
@@ -75,8 +76,6 @@ async def test_a_deleted_file_is_noticed_before_commit_and_stays_refused(db_path
         os.unlink(db_path)
         with pytest.raises(StorageLost, match="deleted"):
             await db.transaction(lambda conn: insert_org(conn, "org_after"))
-        with pytest.raises(StorageLost):
-            await db.read(lambda conn: conn.execute("SELECT 1").fetchone())
         assert "was deleted while serving" in (db.check_file() or "")
         assert str(db_path) in (db.check_file() or "")
         # no connection put an empty database in its place
@@ -112,18 +111,29 @@ async def test_a_replaced_file_gets_nothing_and_the_old_one_is_rolled_back(
 
 
 @pytest.mark.asyncio
-async def test_a_reader_opened_after_deletion_does_not_create_the_file(db_path: Path):
+async def test_reads_after_deletion_see_the_held_file_and_create_none(db_path: Path):
     db = await Database.open(db_path)
     try:
+        await db.transaction(lambda conn: insert_org(conn, "org_kept"))
         os.unlink(db_path)
-        # Readers open their connections lazily: none may create an empty file.
+        # Every reader thread answers from the file it holds (the collector's key lookups
+        # must not fail before the write refuses), and none puts an empty file at the path.
         results = await asyncio.gather(
-            *(db.read(lambda conn: 1) for _ in range(4)), return_exceptions=True
+            *(
+                db.read(lambda conn: conn.execute("SELECT id FROM orgs").fetchall())
+                for _ in range(8)
+            )
         )
-        assert all(isinstance(r, StorageUnavailable) for r in results), results
+        assert results == [[("org_kept",)]] * 8
         assert identity(db_path) is None
     finally:
         await db.close()
+
+
+def test_a_connection_that_may_not_create_refuses_a_missing_file(tmp_path: Path):
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        connect(tmp_path / "o.db", create=False)
+    assert identity(tmp_path / "o.db") is None
 
 
 @pytest.mark.asyncio
