@@ -21,6 +21,7 @@ from ingest.http import EXCEPTION_HANDLERS, AppState
 from ingest.openapi.route import openapi_json
 from ingest.storage import migrations
 from ingest.storage.database import Database
+from ingest.storage.datafile import ensure_database_file
 from tag.build import build_all
 from tag.serving import TagEndpoint
 
@@ -41,7 +42,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # `optiview serve` migrates before starting workers; this covers other ASGI servers.
+        # `optiview serve` checks the file and migrates before starting workers; this covers
+        # other ASGI servers, with the same rule: production never starts on an empty file.
+        ensure_database_file(config.db_path, create=not config.production)
         migrate(config)
         db = await Database.open(config.db_path, config.sqlite_synchronous, config.busy_timeout_ms)
         known = tuple(m.name for m in migrations.available())

@@ -143,6 +143,13 @@ async def collect(request: Request) -> Response:
         if error.code is ErrorCode.CLIENT_CLOSED:
             closed = error
         response = await _refuse(request, collector, error, debug)
+    except StorageUnavailable as exc:  # a key or source lookup could not read the database
+        unavailable = ApiError(
+            ErrorCode.UNAVAILABLE,
+            f"storage is unavailable ({exc}); nothing was stored, retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+        response = await _refuse(request, collector, unavailable, debug)
     except Exception:
         log.exception("collector failed on a request")
         internal = ApiError(
