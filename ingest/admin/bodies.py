@@ -26,6 +26,7 @@ from ingest.sources import KNOWN_SOURCES
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
+MAX_DOMAIN_INPUT = 2048  # a pasted URL, before the domain policy reduces it to a name
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -65,7 +66,7 @@ def choice(
 
 
 def domain_field(body: Mapping[str, Any], field: str = "domain") -> str:
-    return text(body, field, limit=2048)
+    return text(body, field, limit=MAX_DOMAIN_INPUT)
 
 
 def apex_domain(body: Mapping[str, Any]) -> str:

@@ -48,7 +48,7 @@ KEY_ID = Param("key_id", "path", _STRING, required=True)
 PROPERTY_ID = Param(
     "property_id",
     "path",
-    {"type": "integer", "minimum": 0, "maximum": MAX_SQLITE_INTEGER},
+    {"type": "integer", "minimum": 1, "maximum": MAX_SQLITE_INTEGER},
     required=True,
 )
 PROPERTY_QUERY = Param(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest import fields
 from ingest.admin import bodies
 from ingest.collect import parse
 from ingest.errors import ErrorCode
@@ -13,9 +14,7 @@ from ingest.sources import KNOWN_SOURCES
 
 Schema = dict[str, Any]
 
-MAX_SQLITE_INTEGER = 2**63 - 1
-# bodies.domain_field's limit: a pasted URL is accepted and reduced to its host.
-MAX_DOMAIN_INPUT = 2048
+MAX_SQLITE_INTEGER = fields.MAX_ID
 
 
 def ref(name: str) -> Schema:
@@ -97,16 +96,16 @@ EVENT_BATCH = _record(
 NEW_ORG = _record(
     {
         "name": _text(bodies.MAX_NAME, 1),
-        "domain": _text(MAX_DOMAIN_INPUT, 1),
+        "domain": _text(bodies.MAX_DOMAIN_INPUT, 1),
         "plan": {"enum": list(PLANS)},
     }
 )
 NEW_PROJECT = _record(
-    {"name": _text(bodies.MAX_NAME, 1), "domain": _text(MAX_DOMAIN_INPUT, 1)},
+    {"name": _text(bodies.MAX_NAME, 1), "domain": _text(bodies.MAX_DOMAIN_INPUT, 1)},
     {"description": _nullable(_text(bodies.MAX_DESCRIPTION))},
 )
 NEW_PROPERTY = _record(
-    {"domain": _text(MAX_DOMAIN_INPUT, 1)},
+    {"domain": _text(bodies.MAX_DOMAIN_INPUT, 1)},
     {"type": {"enum": list(PROPERTY_TYPES), "default": "website"}},
 )
 NEW_KEY = _record({"name": _text(bodies.MAX_NAME, 1)}, {"expires_at": _OPT_TIME})
