@@ -90,6 +90,9 @@ def serve(
     )
     print(banner(settings, host, port, applied), file=sys.stderr, flush=True)
     print(limits_line(settings, fd_before, fd_limit), file=sys.stderr, flush=True)
+    if settings.production and not settings.public_url:
+        print("  warning:     OPTIVIEW_PUBLIC_URL is not set: the install snippet is refused"
+              " (409 not_configured) until it is", file=sys.stderr)  # fmt: skip
     jobs = Scheduler(settings, scheduled_jobs(settings), settings.scheduler_tick_s)
     if scheduler and settings.scheduler:
         if not settings.slack_webhook_url:

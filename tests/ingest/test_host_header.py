@@ -74,6 +74,9 @@ def test_production_without_public_url_refuses_the_snippet(production: Server):
     assert body["error"] == "not_configured"
     assert "OPTIVIEW_PUBLIC_URL is not set" in body["detail"]
     assert "evil.example" not in response.text
+    # the operator is told at start, not only when a partner asks for the snippet
+    log = next(production.db.parent.glob("server-*.log")).read_text()
+    assert "OPTIVIEW_PUBLIC_URL is not set: the install snippet is refused" in log
 
 
 def test_production_cli_without_public_url_refuses_the_snippet(production: Server):
@@ -102,3 +105,5 @@ def test_production_snippet_comes_from_the_public_url_only(production_with_url: 
     assert body["tag_url"] == "https://edge.example.com/v1/tag.js"
     assert "warning" not in body
     assert "evil.example" not in body["snippet"]
+    log = next(production_with_url.db.parent.glob("server-*.log")).read_text()
+    assert "OPTIVIEW_PUBLIC_URL is not set" not in log
