@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingest import domains
 from ingest.clock import to_iso
 from ingest.cron.jobs import JOBS, JobState, stall_reason
 from ingest.models import ApiKey, Org, Project, Property
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """A project's latest events and AI referrals, counted by visitor class (`ua_class`;
+    `unknown` for an AI referral stored before the class was recorded)."""
+
+    events: Mapping[str, int] = field(default_factory=dict)
+    pageviews: Mapping[str, int] = field(default_factory=dict)
+    ai_referrals: Mapping[str, int] = field(default_factory=dict)
+    # Counted over at most this many of the latest rows per property, when it is not None:
+    # the checklist must stay cheap on a table of millions.
+    sample: int | None = None
 
 
 @dataclass(frozen=True)
@@ -22,6 +35,7 @@ class Facts:
     first_event_at: int | None = None
     last_event_at: int | None = None
     purge: JobState | None = None
+    traffic: Traffic = field(default_factory=Traffic)
 
 
 @dataclass(frozen=True)
@@ -119,17 +133,62 @@ def checklist(facts: Facts, now_ms: int) -> list[Item]:
             f" `optiview install --project {project.id}`) in the site's <head>, load a page,"
             f" then check GET /api/admin/projects/{project.id}/install/verify",
         ),
+        _classified_item(facts.traffic),
         Item(
             "ai_sources_enabled",
             "7.1",
             "AI sources enabled",
             bool(facts.enabled_sources),
-            ", ".join(sorted(facts.enabled_sources)) or "none enabled",
+            (", ".join(sorted(facts.enabled_sources)) or "none enabled")
+            + _ai_referrals_part(facts.traffic),
             f"Enable sources: PUT /api/admin/projects/{project.id}/sources"
             f" or `optiview sources set --project {project.id} chatgpt claude perplexity gemini`",
         ),
         _purge_item(facts.purge, now_ms),
     ]
+
+
+def _classified_item(traffic: Traffic) -> Item:
+    human_pageviews = traffic.pageviews.get("human", 0)
+    if not traffic.events:
+        detail = "no event yet"
+    else:
+        humans = traffic.events.get("human", 0)
+        bots = {c: n for c, n in sorted(traffic.events.items()) if c != "human" and n}
+        detail = (
+            f"{humans} human events ({human_pageviews} pageviews),"
+            f" {sum(bots.values())} bot events"
+            + (f" ({', '.join(f'{c} {n}' for c, n in bots.items())})" if bots else "")
+            + _sampled(traffic)
+        )
+    return Item(
+        "events_classified",
+        "6.2",
+        "Events verified as classified correctly (a human pageview)",
+        human_pageviews > 0,
+        detail,
+        "Open a page of the site in an ordinary browser: headless or automated browsers"
+        " (HeadlessChrome, Playwright) and crawlers are stored as bots, and a check made with"
+        " them never counts as a person. The debug tag (tag.js?debug=1) prints each event's"
+        " class on the console",
+    )
+
+
+def _ai_referrals_part(traffic: Traffic) -> str:
+    """People only count as AI referrals; what bots sent is shown beside, not added."""
+    if not traffic.ai_referrals:
+        return ""
+    people = traffic.ai_referrals.get("human", 0)
+    others = sum(n for c, n in traffic.ai_referrals.items() if c != "human")
+    return (
+        f"; {people} AI referrals from people"
+        + (f" (and {others} from bots or unknown visitors, not counted)" if others else "")
+        + _sampled(traffic)
+    )
+
+
+def _sampled(traffic: Traffic) -> str:
+    return f", in the latest {traffic.sample} per property" if traffic.sample else ""
 
 
 def _purge_item(state: JobState | None, now_ms: int) -> Item:

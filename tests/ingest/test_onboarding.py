@@ -6,7 +6,7 @@ import pytest
 
 from ingest.cron.jobs import JobState
 from ingest.models import ApiKey, Org, Project, Property
-from ingest.onboarding import Facts, checklist, summary
+from ingest.onboarding import Facts, Traffic, checklist, summary
 from purge.policy import DAY_MS
 
 NOW = 1_800_000_000_000
@@ -16,7 +16,10 @@ DEFAULT = Property(1, "prj_1", "acme.com", "website", True, True, 0)
 SHOP = Property(2, "prj_1", "shop.acme.com", "website", True, False, 0)
 KEY = ApiKey("key_1", 1, "prj_1", "Prod", "active", 0, None, None, None, None)
 PURGED = JobState("purge", NOW - DAY_MS, NOW - 3_600_000, "ok", None, NOW - 3_600_000, None)
-COMPLETE = Facts(ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"}, NOW - 5000, NOW - 10, PURGED)
+VISITED = Traffic({"human": 3, "bot": 2}, {"human": 1, "bot": 2}, {"human": 1})
+COMPLETE = Facts(
+    ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"}, NOW - 5000, NOW - 10, PURGED, traffic=VISITED
+)
 
 
 def done(facts: Facts) -> dict[str, bool]:
@@ -32,7 +35,15 @@ def done(facts: Facts) -> dict[str, bool]:
         (replace(COMPLETE, keys=[replace(KEY, expires_at=NOW)]), {"key_active"}),
         (replace(COMPLETE, keys=[replace(KEY, expires_at=NOW + 1)]), set()),
         (replace(COMPLETE, enabled_sources=set()), {"ai_sources_enabled"}),
-        (replace(COMPLETE, first_event_at=None, last_event_at=None), {"events_arriving"}),
+        (
+            replace(COMPLETE, first_event_at=None, last_event_at=None, traffic=Traffic()),
+            {"events_arriving", "events_classified"},
+        ),
+        # a headless browser's pageview and a human click do not verify the classification
+        (
+            replace(COMPLETE, traffic=Traffic({"bot": 1, "human": 1}, {"bot": 1, "human": 0})),
+            {"events_classified"},
+        ),
         (replace(COMPLETE, purge=None), {"purge_running"}),
         (replace(COMPLETE, purge=JobState("purge")), {"purge_running"}),
         (
@@ -72,6 +83,7 @@ def done(facts: Facts) -> dict[str, bool]:
         "expiring-later",
         "no-sources",
         "no-events",
+        "bots-only-pageviews",
         "purge-never-ran",
         "purge-no-runs",
         "purge-stalled",
@@ -91,8 +103,27 @@ def test_items_done(facts: Facts, not_done: set[str]):
 def test_summary_points_at_the_first_missing_step():
     body = summary(replace(COMPLETE, keys=[], enabled_sources=set()), NOW)
     assert body["complete"] is False
-    assert (body["done"], body["total"]) == (6, 8)
+    assert (body["done"], body["total"]) == (7, 9)
     assert body["next_step"].startswith("Create a key: POST /api/admin/properties/1/keys")
     steps = [item["step"] for item in body["items"]]
-    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "6.1", "7.1", "10.2"]
+    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "6.1", "6.2", "7.1", "10.2"]
     assert body["first_event_at"] == "2027-01-15T07:59:55.000Z"
+
+
+def test_classification_item_counts_people_and_bots_apart():
+    items = {item.id: item for item in checklist(COMPLETE, NOW)}
+    assert items["events_classified"].detail == "3 human events (1 pageviews), 2 bot events (bot 2)"
+    bots_only = replace(COMPLETE, traffic=Traffic({"bot": 4, "ai_crawler": 1}, {"bot": 4}))
+    item = next(i for i in checklist(bots_only, NOW) if i.id == "events_classified")
+    assert item.detail == "0 human events (0 pageviews), 5 bot events (ai_crawler 1, bot 4)"
+    assert "HeadlessChrome" in item.to_json()["hint"]
+
+
+def test_ai_referrals_count_people_only_and_show_bots_beside():
+    traffic = Traffic({"human": 1}, {"human": 1}, {"human": 2, "bot": 1, "unknown": 1}, 10_000)
+    items = checklist(replace(COMPLETE, traffic=traffic), NOW)
+    item = next(i for i in items if i.id == "ai_sources_enabled")
+    assert item.detail == (
+        "chatgpt; 2 AI referrals from people (and 2 from bots or unknown visitors, not counted)"
+        ", in the latest 10000 per property"
+    )

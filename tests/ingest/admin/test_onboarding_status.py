@@ -25,11 +25,12 @@ def test_checklist_follows_the_runbook(admin: httpx.Client, org: dict[str, Any])
         "property_active": True,
         "key_active": False,
         "events_arriving": False,
+        "events_classified": False,
         "ai_sources_enabled": True,
         "purge_running": False,
     }
     assert before["complete"] is False
-    assert (before["done"], before["total"]) == (5, 8)
+    assert (before["done"], before["total"]) == (5, 9)
     prop = project["default_property_id"]
     assert f"/api/admin/properties/{prop}/keys" in before["next_step"]
     assert f"optiview key create --property {prop}" in before["next_step"]
@@ -38,6 +39,7 @@ def test_checklist_follows_the_runbook(admin: httpx.Client, org: dict[str, Any])
     after = admin.get(url).json()
     assert [item["id"] for item in after["items"] if not item["done"]] == [
         "events_arriving",
+        "events_classified",
         "purge_running",
     ]
     assert f"/api/admin/projects/{project['id']}/install" in after["next_step"]
