@@ -101,7 +101,45 @@ def onboarding_facts(conn: sqlite3.Connection, project_id: str) -> onboarding.Fa
         first_event_at=first_event,
         last_event_at=last_event,
         purge=job_state(conn, "purge"),
+        traffic=project_traffic(conn, [p.id for p in props]),
     )
+
+
+# The onboarding checks look at the latest rows only: two index walks per property, however
+# many millions of events it holds.
+TRAFFIC_SAMPLE = 10_000
+
+
+def project_traffic(
+    conn: sqlite3.Connection, property_ids: list[int], sample: int = TRAFFIC_SAMPLE
+) -> onboarding.Traffic:
+    """The latest events and AI referrals of these properties, counted by visitor class. Bots
+    are counted apart: an AI referral counts for people only with ua_class 'human'."""
+    events: dict[str, int] = {}
+    pageviews: dict[str, int] = {}
+    referrals: dict[str, int] = {}
+    capped = False
+    for prop in property_ids:
+        seen = [0, 0]  # this property's events and referrals
+        for ua_class, count, views in conn.execute(
+            "SELECT ua_class, count(*), sum(type = 'pageview') FROM (SELECT ua_class, type"
+            " FROM events WHERE property_id = ? ORDER BY received_at DESC LIMIT ?)"
+            " GROUP BY ua_class",
+            (prop, sample),
+        ):
+            events[ua_class] = events.get(ua_class, 0) + count
+            pageviews[ua_class] = pageviews.get(ua_class, 0) + views
+            seen[0] += count
+        for ua_class, count in conn.execute(
+            "SELECT coalesce(ua_class, 'unknown'), count(*) FROM (SELECT ua_class"
+            " FROM ai_referrals WHERE property_id = ? ORDER BY landed_at DESC LIMIT ?)"
+            " GROUP BY 1",
+            (prop, sample),
+        ):
+            referrals[ua_class] = referrals.get(ua_class, 0) + count
+            seen[1] += count
+        capped = capped or max(seen) >= sample
+    return onboarding.Traffic(events, pageviews, referrals, sample if capped else None)
 
 
 def project_sources(conn: sqlite3.Connection, project_id: str) -> set[str]:

@@ -44,8 +44,10 @@ UPSERT_CONTENT = """INSERT INTO content (property_id, path, project_id, url, tit
         crawler_views = content.crawler_views + excluded.crawler_views,
         last_seen_at = max(content.last_seen_at, excluded.last_seen_at)"""
 
+# Bots that arrive with an AI referrer are stored too, with their class: counts meant for
+# people select ua_class = 'human' (as content.ai_views does).
 INSERT_REFERRAL = """INSERT INTO ai_referrals (property_id, project_id, session_id, ai_source,
-    via, referrer, url, path, landed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    via, referrer, url, path, landed_at, ua_class) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 AI_UA_CLASSES = frozenset({"ai_crawler", "ai_agent"})
 
@@ -95,7 +97,7 @@ def prepare(
         if pageview and item.ai_source is not None and item.ai_via is not None:
             referrals.append((
                 property_id, project_id, event.session_id, item.ai_source, item.ai_via,
-                event.referrer, event.url, item.path, received_at,
+                event.referrer, event.url, item.path, received_at, ua.ua_class,
             ))  # fmt: skip
     return Prepared(len(enriched), events, sessions, content, referrals)
 
