@@ -1,8 +1,10 @@
 """One alerts run: evaluate the rules, deduplicate, record, deliver to Slack.
 
 Decisions and their records are written in one transaction under the write lock, so two
-nodes running at once cannot both notify. Delivery comes after: a failed send stays
-`failed` and is retried by the next run (for up to a day), and never fails the run itself.
+nodes running at once cannot both notify. Delivery comes after, oldest first: a failed send
+stays `failed`, and an alert recorded by a run without SLACK_WEBHOOK_URL stays `no_webhook`;
+the next run with a webhook sends either (for up to a day), a RESOLVED only once its FIRING
+went out (alerts.dedup.delivery_action). Delivery never fails the run itself.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from alerts.dedup import AlertState, Notification, decide
+from alerts.dedup import (
+    ABANDON,
+    HOLD,
+    MAX_DELIVERY_AGE_MS,
+    WAITING,
+    AlertState,
+    Notification,
+    decide,
+    delivery_action,
+)
 from alerts.message import build
 from alerts.rules import Evaluation, Thresholds, evaluate
 from alerts.slack import Delivery, SlackSender
@@ -23,8 +34,9 @@ from ingest.config import AlertSettings
 from ingest.cron import bookkeeping
 from ingest.cron.jobs import JOBS
 
+__all__ = ["MAX_DELIVERY_AGE_MS", "AlreadyRunning", "Report", "deliver", "run_alerts"]
+
 JOB = "alerts"
-MAX_DELIVERY_AGE_MS = 24 * 3600 * 1000
 # An alert being sent right now (the admin test alert) is left alone unless its sender has
 # been at it for longer than any send can take (retries and timeouts included).
 STALE_SENDING_MS = 2 * 60_000
@@ -55,13 +67,24 @@ class Report:
         return text + (f", {failed} delivery failed (retried next run)" if failed else "")
 
 
-def load_states(conn: sqlite3.Connection) -> dict[tuple[str, str], AlertState]:
+_WAITING_SQL = ", ".join(f"'{d}'" for d in sorted(WAITING))
+
+
+def load_states(conn: sqlite3.Connection, now_ms: int) -> dict[tuple[str, str], AlertState]:
+    """The stored states, each with whether a FIRING of it still waits to be delivered (one
+    older than a day will not be, so it no longer holds a new one back)."""
     rows = conn.execute(
-        "SELECT rule, subject, firing, since, last_fired_at, episode_notified FROM alert_states"
+        "SELECT s.rule, s.subject, s.firing, s.since, s.last_fired_at, s.episode_notified,"
+        " EXISTS (SELECT 1 FROM alerts a WHERE a.rule = s.rule AND a.subject = s.subject"
+        f" AND a.kind = 'firing' AND a.delivery IN ({_WAITING_SQL}) AND a.created_at >= ?)"
+        " FROM alert_states s",
+        (now_ms - MAX_DELIVERY_AGE_MS,),
     ).fetchall()
     return {
-        (rule, subject): AlertState(rule, subject, bool(firing), since, last, bool(notified))
-        for rule, subject, firing, since, last, notified in rows
+        (rule, subject): AlertState(
+            rule, subject, bool(firing), since, last, bool(notified), bool(waiting)
+        )
+        for rule, subject, firing, since, last, notified, waiting in rows
     }
 
 
@@ -98,7 +121,7 @@ def run_alerts(
     for evaluation in report.evaluations:
         progress(f"{'FIRING' if evaluation.firing else 'ok'}: {evaluation.summary}")
     if dry_run:
-        known = load_states(conn)
+        known = load_states(conn, now_ms)
         for ev in report.evaluations:
             _, note = decide(
                 ev,
@@ -130,7 +153,10 @@ def run_alerts(
                 if sender is None:  # the run made it, the run closes it
                     slack.close()
         else:
-            progress("warning: SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent")
+            progress(
+                "warning: SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent;"
+                " the next run with it sends them"
+            )
     except BaseException as exc:
         bookkeeping.finish_run(conn, run_id, clock(), error=f"{type(exc).__name__}: {exc}")
         bookkeeping.release(conn, JOB, holder)
@@ -152,7 +178,8 @@ def _record(
     notes = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        known = load_states(conn)  # read under the write lock: another node may just have run
+        # read under the write lock: another node may just have run
+        known = load_states(conn, now_ms)
         for ev in evaluations:
             state, note = decide(
                 ev,
@@ -196,20 +223,29 @@ def deliver(
     clock: Callable[[], int] = wall_clock_ms,
     progress: Progress = lambda line: None,
 ) -> list[Delivery]:
-    """Send every pending or previously failed alert, oldest first; record each outcome."""
+    """Send every waiting alert, oldest first, and record each outcome. A FIRING recorded
+    without a webhook waits too; a test alert recorded without one does not (its sender was
+    told at once)."""
     outcomes = []
     waiting = conn.execute(
-        "SELECT id, payload, created_at FROM alerts WHERE delivery IN ('pending', 'failed')"
+        "SELECT id, rule, subject, kind, payload, created_at FROM alerts"
+        " WHERE delivery IN ('pending', 'failed') OR (delivery = 'no_webhook' AND kind <> 'test')"
         " OR (delivery = 'sending' AND coalesce(last_attempt_at, created_at) < ?) ORDER BY id",
         (clock() - STALE_SENDING_MS,),
     ).fetchall()
-    for alert_id, payload, created_at in waiting:
-        if now_ms - created_at > MAX_DELIVERY_AGE_MS:
+    for alert_id, rule, subject, kind, payload, created_at in waiting:
+        firings = _episode_firings(conn, alert_id, rule, subject) if kind == "resolved" else []
+        action, reason = delivery_action(kind, now_ms - created_at, firings)
+        if action == HOLD:
+            progress(f"alert {alert_id}: held until its FIRING is delivered")
+            continue
+        if action == ABANDON:
             conn.execute(
                 "UPDATE alerts SET delivery = 'abandoned', last_error = coalesce(last_error, '')"
-                " || ' (older than a day: no longer sent)' WHERE id = ?",
-                (alert_id,),
+                " || ? WHERE id = ?",
+                (f" ({reason})", alert_id),
             )
+            progress(f"alert {alert_id}: abandoned ({reason})")
             continue
         result = sender.send(orjson.loads(payload))
         outcomes.append(result)
@@ -219,5 +255,28 @@ def deliver(
             ("sent" if result.ok else "failed", result.attempts, clock(), result.error,
              clock() if result.ok else None, alert_id),
         )  # fmt: skip
+        if result.ok and kind == "firing":
+            # Only a delivered FIRING starts the dedup interval (alerts.dedup).
+            conn.execute(
+                "UPDATE alert_states SET last_fired_at = ? WHERE rule = ? AND subject = ?",
+                (now_ms, rule, subject),
+            )
         progress(f"alert {alert_id}: " + ("sent" if result.ok else f"not sent: {result.error}"))
     return outcomes
+
+
+def _episode_firings(
+    conn: sqlite3.Connection, resolved_id: int, rule: str, subject: str
+) -> list[str]:
+    """Deliveries of the FIRINGs of a RESOLVED's episode: those recorded after the previous
+    RESOLVED of the same alert (an episode records a RESOLVED exactly when it recorded a
+    FIRING, so the RESOLVEDs split the alert's rows into episodes)."""
+    return [
+        delivery
+        for (delivery,) in conn.execute(
+            "SELECT delivery FROM alerts WHERE rule = ? AND subject = ? AND kind = 'firing'"
+            " AND id < ? AND id > coalesce((SELECT max(id) FROM alerts WHERE rule = ?"
+            " AND subject = ? AND kind = 'resolved' AND id < ?), 0)",
+            (rule, subject, resolved_id, rule, subject, resolved_id),
+        )
+    ]

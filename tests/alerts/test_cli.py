@@ -217,6 +217,37 @@ def test_without_webhook_it_warns_and_records(firing_db: Path, slack: SlackStand
     assert slack.received == []
 
 
+def test_a_firing_recorded_from_a_shell_without_webhook_reaches_slack_on_the_next_run(
+    firing_db: Path, slack: SlackStandIn, now: int
+):
+    """The lost alert: an operator's shell without SLACK_WEBHOOK_URL records the FIRING; the
+    next run with the webhook (the scheduler's, or cron's) sends it instead of counting it as
+    already notified, and the RESOLVED comes only after it."""
+    shell = optiview_alerts(
+        "run", "--now", to_iso(now), env=service_env(firing_db, SLACK_WEBHOOK_URL="")
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert "the next run with it sends them" in shell.stderr
+
+    scheduled = optiview_alerts(
+        "run", "--now", to_iso(now + MINUTE_MS), env=env_for(firing_db, slack)
+    )
+    assert scheduled.returncode == 0, scheduled.stderr
+    assert scheduled.stdout == "alerts: 1 firing, 0 notified, 1 delivered\n"
+    (text,) = slack.texts()
+    assert text.startswith("[FIRING] Collector error rate")
+
+    cleared = optiview_alerts(
+        "run", "--now", to_iso(now + 7 * MINUTE_MS), env=env_for(firing_db, slack)
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    assert [t.split("]")[0] for t in slack.texts()] == ["[FIRING", "[RESOLVED"]
+    assert query(firing_db, "SELECT kind, delivery FROM alerts ORDER BY id") == [
+        ("firing", "sent"),
+        ("resolved", "sent"),
+    ]
+
+
 def test_another_run_holding_the_lease_is_skipped_with_exit_0(
     firing_db: Path, slack: SlackStandIn, now: int
 ):

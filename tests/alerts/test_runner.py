@@ -328,11 +328,11 @@ def test_a_waiting_alert_is_sent_for_up_to_a_day_then_abandoned(
 def test_alerts_that_are_not_waiting_are_never_sent(
     conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
 ):
-    for delivery in ("sent", "no_webhook", "abandoned"):
+    for delivery in ("sent", "abandoned"):
         add_alert(conn, now - MINUTE_MS, delivery, delivery)
     run(now)
     assert slack.received == []
-    assert [a["delivery"] for a in alerts(conn)] == ["sent", "no_webhook", "abandoned"]
+    assert [a["delivery"] for a in alerts(conn)] == ["sent", "abandoned"]
 
 
 def test_oldest_waiting_alerts_go_first(
@@ -346,6 +346,127 @@ def test_oldest_waiting_alerts_go_first(
     assert texts[:2] == ["first", "second"]
     assert texts[2].startswith("[FIRING]")
     assert {a["delivery"] for a in alerts(conn)} == {"sent"}
+
+
+# -- only a delivered message counts: no webhook, or Slack failing ---------------------------
+
+
+def kinds_and_deliveries(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    return [(a["kind"], a["delivery"]) for a in alerts(conn)]
+
+
+def test_a_firing_recorded_without_webhook_is_delivered_by_the_next_run_with_one(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    """The lost alert: a run without SLACK_WEBHOOK_URL (an operator's shell) records a FIRING;
+    the scheduler's run, which has the webhook, must send it rather than count it as already
+    notified, and the RESOLVED follows only that delivered FIRING."""
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+
+    run(now, webhook_url=None, sender=None)
+    assert kinds_and_deliveries(conn) == [("firing", "no_webhook")]
+    assert slack.received == []
+
+    second = run(now + MINUTE_MS)  # still firing: no second FIRING recorded, the first is sent
+    assert second.notifications == []
+    (text,) = slack.texts()
+    assert text.startswith("[FIRING] Collector error rate")
+    assert kinds_and_deliveries(conn) == [("firing", "sent")]
+
+    run(now + 7 * MINUTE_MS)  # the window is empty: it clears
+    texts = slack.texts()
+    assert [t.split("]")[0] for t in texts] == ["[FIRING", "[RESOLVED"]
+    assert kinds_and_deliveries(conn) == [("firing", "sent"), ("resolved", "sent")]
+
+
+def test_cleared_before_any_run_had_a_webhook_firing_then_resolved_arrive_in_order(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    run(now, webhook_url=None, sender=None)
+    run(now + 7 * MINUTE_MS, webhook_url=None, sender=None)  # cleared, still no webhook
+    assert kinds_and_deliveries(conn) == [("firing", "no_webhook"), ("resolved", "no_webhook")]
+
+    run(now + 8 * MINUTE_MS)
+
+    assert [t.split("]")[0] for t in slack.texts()] == ["[FIRING", "[RESOLVED"]
+    assert kinds_and_deliveries(conn) == [("firing", "sent"), ("resolved", "sent")]
+
+
+def test_a_firing_cleared_in_the_first_run_with_a_webhook_goes_out_before_its_resolved(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    run(now, webhook_url=None, sender=None)
+
+    run(now + 7 * MINUTE_MS)
+
+    assert [t.split("]")[0] for t in slack.texts()] == ["[FIRING", "[RESOLVED"]
+
+
+def test_no_resolved_is_sent_while_its_firing_is_undelivered(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now)
+    slack.mode = DOWN
+    run(now)
+    run(now + 7 * MINUTE_MS)  # cleared while Slack is down: the RESOLVED waits for its FIRING
+    assert kinds_and_deliveries(conn) == [("firing", "failed"), ("resolved", "pending")]
+
+    slack.script("500", "500", "500")  # the FIRING fails again: its RESOLVED must not go alone
+    slack.mode = OK
+    held = run(now + 8 * MINUTE_MS)
+    assert [r.answered for r in slack.received] == [500, 500, 500]
+    assert [(d.ok) for d in held.deliveries] == [False]
+    assert kinds_and_deliveries(conn) == [("firing", "failed"), ("resolved", "pending")]
+
+    run(now + 9 * MINUTE_MS)
+    assert [t.split("]")[0] for t in slack.texts()[-2:]] == ["[FIRING", "[RESOLVED"]
+    assert kinds_and_deliveries(conn) == [("firing", "sent"), ("resolved", "sent")]
+
+
+def test_a_resolved_whose_firing_was_abandoned_is_abandoned_too(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    start = now - 25 * HOUR_MS
+    firing_error_rate(conn, start - 5 * MINUTE_MS, start)
+    run(start, webhook_url=None, sender=None)
+    run(now - HOUR_MS, webhook_url=None, sender=None)  # cleared an hour ago
+
+    run(now)  # the FIRING is more than a day old: neither it nor its RESOLVED goes out
+
+    assert slack.received == []
+    assert kinds_and_deliveries(conn) == [("firing", "abandoned"), ("resolved", "abandoned")]
+    (_, resolved) = alerts(conn)
+    assert "its FIRING was never delivered" in resolved["last_error"]
+
+
+def test_without_webhook_a_long_alert_is_recorded_once_not_every_15_minutes(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    firing_error_rate(conn, now - 5 * MINUTE_MS, now + 40 * MINUTE_MS)
+    for minutes in (0, 16, 32):
+        run(now + minutes * MINUTE_MS, webhook_url=None, sender=None)
+    assert kinds_and_deliveries(conn) == [("firing", "no_webhook")]
+
+    run(now + 33 * MINUTE_MS)  # delivered now: the dedup interval starts at its delivery
+    run(now + 40 * MINUTE_MS)
+    assert len(slack.received) == 1
+    run(now + 48 * MINUTE_MS)  # 15 minutes after the delivery, but the alert cleared at +46
+    assert [t.split("]")[0] for t in slack.texts()] == ["[FIRING", "[RESOLVED"]
+
+
+def test_a_test_alert_recorded_without_webhook_is_not_sent_later(
+    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+):
+    conn.execute(
+        "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery)"
+        " VALUES ('test', 'slack', 'test', 'test', '{\"text\": \"test\"}', ?, 'no_webhook')",
+        (now - MINUTE_MS,),
+    )
+    run(now)
+    assert slack.received == []
+    assert kinds_and_deliveries(conn) == [("test", "no_webhook")]
 
 
 # -- without webhook, dry run ----------------------------------------------------------------
@@ -366,7 +487,10 @@ def test_without_webhook_alerts_are_recorded_not_sent_with_a_warning(
     assert by_id[waiting]["delivery"] == "failed"  # left for a run with a webhook
     (new,) = [a for a in by_id.values() if a["id"] != waiting]
     assert (new["delivery"], new["attempts"]) == ("no_webhook", 0)
-    assert "warning: SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent" in run.lines
+    assert (
+        "warning: SLACK_WEBHOOK_URL is not set: alerts are recorded, not sent;"
+        " the next run with it sends them"
+    ) in run.lines
     assert heartbeats(conn) == [("alerts", "ok", None, "1 firing, 1 notified, 0 delivered")]
 
 
