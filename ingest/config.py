@@ -93,12 +93,19 @@ def load_env_file() -> None:
     load_dotenv(os.environ.get("OPTIVIEW_ENV_FILE", ".env"), override=False)
 
 
+def database_path(environ: Mapping[str, str] | None = None) -> Path:
+    """OPTIVIEW_DB, or the default (relative to the current folder); also read on its own,
+    before the settings, by commands that must check the file before anything is written."""
+    env_vars = os.environ if environ is None else environ
+    return Path(env_vars.get("OPTIVIEW_DB", "").strip() or DEFAULT_DB)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env_vars = os.environ if environ is None else environ
     env = env_vars.get("OPTIVIEW_ENV", "development").strip().lower() or "development"
     if env not in ENVIRONMENTS:
         raise ConfigError(f"OPTIVIEW_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
-    db_path = Path(env_vars.get("OPTIVIEW_DB", "").strip() or DEFAULT_DB)
+    db_path = database_path(env_vars)
     admin_token = env_vars.get("OPTIVIEW_ADMIN_TOKEN", "").strip()
     key_hash_secret = env_vars.get("KEY_HASH_SECRET", "").strip()
 

@@ -161,6 +161,17 @@ def project_domain(raw: str) -> str:
     return _apex(normalize_host(raw))
 
 
+def project_site(raw: str) -> tuple[str, str]:
+    """(site host, apex) of the address a project is created with. Raises DomainError.
+
+    The project takes the apex (runbook 2.1) but its default property the host given, so that
+    `blog.example.co.uk` is not silently replaced by `example.co.uk`, a site the partner may
+    not serve at all.
+    """
+    host = normalize_host(raw)
+    return host, _apex(host)
+
+
 def property_domain(raw: str, project_apex: str) -> str:
     """Normalized host for a property.
 

@@ -45,7 +45,22 @@ def lost_reason(path: Path | str, opened: FileIdentity) -> str | None:
     )
 
 
-def ensure_database_file(path: Path | str, *, create: bool) -> bool:
+CREATE_HINT = "create an empty database with `optiview migrate` (or `optiview serve --create-db`)"
+
+
+def describe(path: Path | str, configured: bool) -> str:
+    """Which database file a command uses, said on stderr: without OPTIVIEW_DB the default
+    path is relative to the current folder, and a command run from another folder would
+    otherwise read (or create) a different database than the server's, silently."""
+    where = Path(path).absolute()
+    if configured:
+        return f"database {where} ({DB_SETTING})"
+    return f"database {where} ({DB_SETTING} is not set: the default, in the current folder)"
+
+
+def ensure_database_file(
+    path: Path | str, *, create: bool, create_hint: str = CREATE_HINT
+) -> bool:
     """Check that the database file exists, or create its folder when `create` allows;
     return whether a new database will be created (SQLite makes the file on first open).
 
@@ -66,17 +81,18 @@ def ensure_database_file(path: Path | str, *, create: bool) -> bool:
         )
     if not create:
         raise DatabaseFileError(
-            f"database file {file} does not exist: check {DB_SETTING}, restore the file,"
-            " or create an empty database with `optiview migrate` (or `optiview serve"
-            " --create-db`)"
+            f"database file {file.absolute()} does not exist: check {DB_SETTING}, restore"
+            f" the file, or {create_hint}"
         )
     file.parent.mkdir(parents=True, exist_ok=True)
     return True
 
 
 __all__ = [
+    "CREATE_HINT",
     "DatabaseFileError",
     "FileIdentity",
+    "describe",
     "ensure_database_file",
     "identity",
     "lost_reason",
