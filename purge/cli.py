@@ -13,6 +13,13 @@ from ingest.config import Settings
 from ingest.cron.command import Progress, module_main, run_job
 from purge.runner import CHUNK_ROWS, PACE, AlreadyRunning, run_purge
 
+DESCRIPTION = (
+    "Delete events past their plan's retention (starter 90, growth 180, pro 365 days), sessions"
+    " after 90 days, AI referrals after 365, and our own bookkeeping, in chunks that never hold"
+    " the collector up for long. Safe to run while another run is going: the second one exits"
+    " cleanly. Progress goes to stderr, the summary to stdout."
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -40,10 +47,7 @@ def register(sub: Any) -> None:
     run = actions.add_parser(
         "run",
         help="delete rows past their retention, in chunks",
-        description="Delete events past their plan's retention (starter 90, growth 180, "
-        "pro 365 days), sessions after 90 days, AI referrals after 365, and our own "
-        "bookkeeping, in chunks that never hold the collector up for long. Safe to run "
-        "while another run is going: the second one exits cleanly.",
+        description=DESCRIPTION,
     )
     add_arguments(run)
 
@@ -68,6 +72,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return module_main(
-        "purge", "Retention purge: delete rows past their retention.", add_arguments, run, argv
-    )
+    return module_main("purge", f"Retention purge. {DESCRIPTION}", add_arguments, run, argv)

@@ -51,9 +51,18 @@ def module_main(
     run: Callable[[argparse.Namespace], int],
     argv: list[str] | None,
 ) -> int:
-    """`python -m <job> [run] [options]`: `run` is the only action, so it may be left out."""
+    """`python -m <job> [run] [options]`: `run` is the only action, so it may be left out.
+
+    One parser with `run` as an optional word, so that options mean the same before and after
+    it: a sub-parser for `run` reset the options given before it (`--dry-run run` deleted)."""
     parser = argparse.ArgumentParser(prog=f"python -m {job}", description=description)
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["run"],
+        default="run",
+        metavar="run",
+        help="run the job once: the only action, so it may be left out",
+    )
     add_arguments(parser)
-    sub = parser.add_subparsers(dest="action", metavar="run")
-    add_arguments(sub.add_parser("run", help="run once (the default)"))
     return run(parser.parse_args(argv))

@@ -209,14 +209,33 @@ def test_a_run_that_fails_midway_exits_1_and_records_the_failure(db: Path, cli: 
     assert rows(db, "SELECT * FROM cron_leases") == []
 
 
-def test_python_m_purge_help(tmp_path: Path):
-    result = python_m_purge("run", "--help", env=service_env(tmp_path / "unused.db"))
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"]])
+def test_python_m_purge_help(tmp_path: Path, args: list[str]):
+    result = python_m_purge(*args, env=service_env(tmp_path / "unused.db"))
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: python -m purge run")
-    for option in ("--now", "--dry-run", "--chunk"):
-        assert option in result.stdout
+    usage = " ".join(result.stdout.split("\n\n")[0].split())
+    # `run` is one optional word, shown once, after the options it may follow or precede
+    assert usage.startswith("usage: python -m purge [-h] [--now NOW] [--dry-run]")
+    assert usage.endswith(" [run]")
+    positional = result.stdout.split("positional arguments:\n")[1].split("\n\n")[0]
+    described = "run the job once: the only action, so it may be left out"
+    assert " ".join(positional.split()) == f"run {described}"
+    text = " ".join(result.stdout.split())
+    for phrase in ("--now", "--dry-run", "--chunk", "starter 90, growth 180, pro 365 days"):
+        assert phrase in text
     assert not (tmp_path / "unused.db").exists()
+
+
+@pytest.mark.parametrize("args", [["--dry-run", "run"], ["run", "--dry-run"], ["--dry-run"]])
+def test_python_m_purge_options_mean_the_same_before_and_after_run(db: Path, args: list[str]):
+    before = snapshot(db)
+
+    result = python_m_purge(*args, "--now", NOW_ISO, env=service_env(db))
+
+    assert result.returncode == 0, result.stderr
+    assert "purge: would delete 3 rows" in result.stdout
+    assert snapshot(db) == before
 
 
 def test_optiview_purge_help_describes_the_retention(tmp_path: Path):
@@ -238,6 +257,6 @@ def test_optiview_purge_help_describes_the_retention(tmp_path: Path):
 
 
 def test_python_m_purge_alone_runs_once(tmp_path: Path):
-    result = python_m_purge("--dry-run", env=service_env(tmp_path / "o.db"))
+    result = python_m_purge("--dry-run", env=service_env(new_db(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("purge: would delete 0 rows")
