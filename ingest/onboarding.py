@@ -196,7 +196,9 @@ def _purge_item(state: JobState | None, now_ms: int) -> Item:
     stalled = stall_reason(state, job, now_ms) if state else None
     done = state is not None and state.last_success_at is not None and stalled is None
     if state is None or state.last_started_at is None:
-        detail = "the retention purge has never run"
+        detail = (
+            f"the retention purge {stalled}" if stalled else "the retention purge has never run"
+        )
     else:
         detail = f"last success {to_iso(state.last_success_at)}" + (
             f"; {stalled}" if stalled else ""

@@ -8,6 +8,7 @@ import secrets
 import socket
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from ingest.cron.jobs import JobState
 
@@ -130,6 +131,9 @@ def job_state(conn: sqlite3.Connection, job: str) -> JobState:
         )
         if holder_alive(holder)
     ]
+    first_migration = conn.execute(
+        "SELECT applied_at FROM d1_migrations ORDER BY id LIMIT 1"
+    ).fetchone()
     last_status, last_error = (last[1], last[2]) if last else (None, None)
     if last is not None and last_status == "running" and not holder_alive(last[3]):
         last_status, last_error = "failed", f"interrupted: {last[3]} stopped before finishing"
@@ -141,4 +145,19 @@ def job_state(conn: sqlite3.Connection, job: str) -> JobState:
         last_error=last_error,
         last_success_at=last_success,
         running_since=min(alive) if alive else None,
+        service_since=applied_at_ms(first_migration[0]) if first_migration else None,
     )
+
+
+def applied_at_ms(value: object) -> int | None:
+    """d1_migrations.applied_at in ms. It is SQLite's CURRENT_TIMESTAMP, text in UTC
+    ('2026-11-20 04:00:00'), as wrangler writes it too; anything unreadable is unknown."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return int(at.timestamp() * 1000)

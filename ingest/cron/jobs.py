@@ -4,6 +4,11 @@ The runbook's rule, "cron stall > 90 minutes": a job is stalled when a run has b
 for more than 90 minutes, or when its last success is more than 90 minutes old. A job
 scheduled less often than that (the daily purge) gets its period on top: it is stalled when
 its last success is older than a day and 90 minutes.
+
+A job that has never succeeded is stalled once its period plus the 90 minutes have passed
+since it was first expected to run: when the service first ran (its first migration), or its
+own first run if that is not known. A job nobody ever scheduled is the commonest stall, so it
+must not look on time forever.
 """
 
 from __future__ import annotations
@@ -42,32 +47,49 @@ class JobState:
     last_error: str | None = None
     last_success_at: int | None = None
     running_since: int | None = None
+    # When the service first ran (the first migration): a job is expected from then on.
+    service_since: int | None = None
 
 
 def stall_reason(
     state: JobState, job: Job, now_ms: int, grace_ms: int = STALL_GRACE_MS
 ) -> str | None:
-    """Why the job is stalled, or None when it is not (a job never run is not stalled)."""
+    """Why the job is stalled, or None when it is not."""
     if state.running_since is not None and now_ms - state.running_since > grace_ms:
         return f"a run has been going for {duration(now_ms - state.running_since)}"
-    if now_ms - (state.last_success_at or now_ms) > allowed_gap(job, grace_ms):
-        assert state.last_success_at is not None
-        gap = duration(now_ms - state.last_success_at)
-        return f"no success for {gap} (last at {to_iso(state.last_success_at)})"
-    first = state.first_started_at
-    if (
-        state.last_success_at is None
-        and first is not None
-        and now_ms - first > allowed_gap(job, grace_ms)
-    ):
-        return f"never succeeded; first run {duration(now_ms - first)} ago ({to_iso(first)})"
-    return None
+    if state.last_success_at is not None:
+        if now_ms - state.last_success_at > allowed_gap(job, grace_ms):
+            gap = duration(now_ms - state.last_success_at)
+            return f"no success for {gap} (last at {to_iso(state.last_success_at)})"
+        return None
+    return _never_succeeded(state, job, now_ms, grace_ms)
+
+
+def _never_succeeded(state: JobState, job: Job, now_ms: int, grace_ms: int) -> str | None:
+    known = [t for t in (state.service_since, state.first_started_at) if t is not None]
+    if not known:
+        return None
+    origin = min(known)
+    if now_ms - origin <= first_success_gap(job, grace_ms):
+        return None
+    ago = f"{duration(now_ms - origin)} ago ({to_iso(origin)})"
+    if state.first_started_at is None:
+        return f"never run; the service started {ago}"
+    if origin == state.first_started_at:
+        return f"never succeeded; first run {ago}"
+    return f"never succeeded; the service started {ago}"
 
 
 def allowed_gap(job: Job, grace_ms: int = STALL_GRACE_MS) -> int:
     """How long the job may go without a success: the grace, plus the period of a job that
     runs less often than that."""
     return grace_ms + (job.period_ms if job.period_ms > grace_ms else 0)
+
+
+def first_success_gap(job: Job, grace_ms: int = STALL_GRACE_MS) -> int:
+    """How long after the service first ran the job may go without its first success: a
+    scheduler may wait a whole period before the first run, then the grace."""
+    return job.period_ms + grace_ms
 
 
 def duration(ms: int) -> str:

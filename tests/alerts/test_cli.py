@@ -248,6 +248,21 @@ def test_a_firing_recorded_from_a_shell_without_webhook_reaches_slack_on_the_nex
     ]
 
 
+def test_on_a_fresh_database_a_purge_that_never_ran_is_stalled_a_day_and_a_half_later(
+    db: Path, slack: SlackStandIn, now: int
+):
+    """`alerts run --now` two days after the database was created said the purge was on
+    time, because it had never run."""
+    later = now + 2 * 24 * 60 * MINUTE_MS
+    result = optiview_alerts("run", "--now", to_iso(later), env=env_for(db, slack))
+
+    assert result.returncode == 0, result.stderr
+    assert "alerts: FIRING: cron job purge: never run; the service started 4" in result.stderr
+    assert "cron job purge on time" not in result.stderr
+    texts = slack.texts()
+    assert any(t.startswith("[FIRING] Cron job stalled (purge)") for t in texts), texts
+
+
 def test_another_run_holding_the_lease_is_skipped_with_exit_0(
     firing_db: Path, slack: SlackStandIn, now: int
 ):

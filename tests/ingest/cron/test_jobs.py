@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ingest.clock import to_iso
@@ -13,6 +15,7 @@ from ingest.cron.jobs import (
     describe,
     due,
     duration,
+    first_success_gap,
     stall_reason,
 )
 
@@ -87,14 +90,65 @@ def test_stalled_when_a_run_has_been_going_over_90_minutes(
 
 
 @pytest.mark.parametrize("job", BOTH)
-def test_a_job_never_run_is_not_stalled(job: Job):
+def test_a_job_never_run_on_a_service_of_unknown_age_is_not_stalled(job: Job):
     assert stall_reason(JobState(job.name), job, NOW) is None
+
+
+def test_a_first_success_may_take_the_period_plus_90_minutes():
+    assert first_success_gap(ALERTS) == 91 * MIN
+    assert first_success_gap(PURGE) == DAY + 90 * MIN
+
+
+@pytest.mark.parametrize("job", BOTH)
+@pytest.mark.parametrize(
+    ("beyond_min", "stalled"), [(-600, False), (-1, False), (0, False), (1, True), (600, True)]
+)
+def test_a_job_never_run_is_stalled_once_the_service_ran_for_its_period_plus_90_minutes(
+    job: Job, beyond_min: int, stalled: bool
+):
+    started = NOW - first_success_gap(job) - beyond_min * MIN
+    reason = stall_reason(JobState(job.name, service_since=started), job, NOW)
+    if stalled:
+        gap = duration(NOW - started)
+        assert reason == f"never run; the service started {gap} ago ({to_iso(started)})"
+    else:
+        assert reason is None
+
+
+def test_the_purge_never_run_on_a_fresh_database_evaluated_a_year_later_is_stalled():
+    """`alerts run --now 2027-01-01` on a database migrated today said "on time"."""
+    migrated = NOW - 365 * DAY
+    reason = stall_reason(JobState("purge", service_since=migrated), PURGE, NOW)
+    assert reason == f"never run; the service started 8760 h 0 min ago ({to_iso(migrated)})"
+
+
+@pytest.mark.parametrize("job", BOTH)
+def test_never_succeeded_counts_from_the_service_start_when_that_is_earlier(job: Job):
+    started = NOW - first_success_gap(job) - MIN
+    state = JobState(
+        job=job.name,
+        first_started_at=NOW - 10 * MIN,
+        last_started_at=NOW - 10 * MIN,
+        last_status="failed",
+        last_error="boom",
+        service_since=started,
+    )
+    gap = duration(NOW - started)
+    assert stall_reason(state, job, NOW) == (
+        f"never succeeded; the service started {gap} ago ({to_iso(started)})"
+    )
+
+
+@pytest.mark.parametrize("job", BOTH)
+def test_a_success_ends_the_first_run_allowance(job: Job):
+    state = replace(succeeded(job, NOW - MIN), service_since=NOW - 30 * DAY)
+    assert stall_reason(state, job, NOW) is None
 
 
 @pytest.mark.parametrize("job", BOTH)
 @pytest.mark.parametrize(("beyond_min", "stalled"), [(-1, False), (1, True)])
 def test_never_succeeded_counts_from_the_first_start(job: Job, beyond_min: int, stalled: bool):
-    first = NOW - allowed_gap(job) - beyond_min * MIN
+    first = NOW - first_success_gap(job) - beyond_min * MIN
     state = JobState(
         job=job.name,
         first_started_at=first,
@@ -198,6 +252,15 @@ def test_describe_a_job_never_run():
         "last_error": None,
         "running_since": None,
     }
+
+
+def test_describe_a_job_never_run_on_a_service_running_for_two_days():
+    described = describe(JobState("purge", service_since=NOW - 2 * DAY), PURGE, NOW)
+    assert described["status"] == "degraded"
+    assert described["last_status"] == "never run"
+    assert described["detail"] == (
+        "stalled: never run; the service started 48 h 0 min ago (2027-01-13T08:00:00.000Z)"
+    )
 
 
 def test_describe_a_stalled_job():
