@@ -27,6 +27,9 @@ PAUSE_S = 0.02
 # held at most 1 / (1 + PACE) of the time, whatever the disk and the load.
 PACE = 1.0
 RENEW_EVERY_MS = 30_000  # well inside the lease (bookkeeping.LEASE_MS)
+# A long delete (millions of rows at a paced 2,000 per chunk) says how far it has got this
+# often, so that an operator can tell a slow run from a stuck one.
+PROGRESS_EVERY_S = 1.0
 BUSY_RETRIES = 5
 
 Progress = Callable[[str], None]
@@ -120,6 +123,7 @@ def delete(
     pause_s: float,
     between_chunks: Callable[[], None],
     pace: float = PACE,
+    deleted_so_far: Callable[[int], None] = lambda rows: None,
 ) -> int:
     deleted = 0
     for where, params in _scopes(target):
@@ -138,6 +142,7 @@ def delete(
             deleted += rows
             if rows < chunk_rows:
                 break
+            deleted_so_far(deleted)
             between_chunks()
             # let the collector's writer in
             time.sleep(max(pause_s, (time.perf_counter() - started) * pace))
@@ -154,6 +159,7 @@ def run_purge(
     pace: float = PACE,
     progress: Progress = lambda line: None,
     clock: Callable[[], int] = wall_clock_ms,
+    progress_every_s: float = PROGRESS_EVERY_S,
 ) -> Report:
     """Purge what is expired at `now_ms`. Raises AlreadyRunning when another run holds the
     lock. A dry run only counts: it writes nothing, not even a heartbeat."""
@@ -181,11 +187,24 @@ def run_purge(
             renewed[0] = clock()
 
     log_rows: list[tuple[object, ...]] = []
+    said = [time.monotonic()]
+
+    def so_far(position: int, target: Target) -> Callable[[int], None]:
+        def say(rows: int) -> None:
+            if time.monotonic() - said[0] >= progress_every_s:
+                said[0] = time.monotonic()
+                progress(
+                    f"{_scope(target)}: {rows} rows deleted so far"
+                    f" (step {position} of {len(planned)})"
+                )
+
+        return say
+
     try:
-        for target in planned:
+        for position, target in enumerate(planned, 1):
             renew()
             started = time.perf_counter()
-            rows = delete(conn, target, chunk_rows, pause_s, renew, pace)
+            rows = delete(conn, target, chunk_rows, pause_s, renew, pace, so_far(position, target))
             duration_ms = (time.perf_counter() - started) * 1000
             report.outcomes.append(Outcome(target, rows, duration_ms))
             log_rows.append(
@@ -218,6 +237,10 @@ def _write_log(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None
     conn.execute("COMMIT")
 
 
-def _line(target: Target, rows: int, verb: str) -> str:
+def _scope(target: Target) -> str:
     scope = f"org {target.org_id} ({target.plan})" if target.org_id else "all"
-    return f"{target.table}, {scope}, older than {target.retention_days} days: {verb} {rows} rows"
+    return f"{target.table}, {scope}, older than {target.retention_days} days"
+
+
+def _line(target: Target, rows: int, verb: str) -> str:
+    return f"{_scope(target)}: {verb} {rows} rows"

@@ -260,3 +260,23 @@ def test_python_m_purge_alone_runs_once(tmp_path: Path):
     result = python_m_purge("--dry-run", env=service_env(new_db(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("purge: would delete 0 rows")
+
+
+def test_a_long_run_prints_progress_to_stderr(tmp_path: Path):
+    path = new_db(tmp_path)
+    conn = open_db(path)
+    try:
+        org = add_org(conn, "org_starter", "starter", properties=1)
+        add_events(conn, org, org.property_ids[0], [NOW - 91 * DAY_MS - i for i in range(80)])
+    finally:
+        conn.close()
+
+    # one row per chunk, each followed by a pause of at least 20 ms: well over a second
+    result = python_m_purge("--now", NOW_ISO, "--chunk", "1", env=service_env(path))
+
+    assert result.returncode == 0, result.stderr
+    so_far = [line for line in result.stderr.splitlines() if "deleted so far" in line]
+    assert so_far, result.stderr
+    assert so_far[0].startswith("purge: events, org org_starter (starter), older than 90 days: ")
+    assert "deleted so far" not in result.stdout
+    assert "purge: deleted 80 rows (events 80)" in result.stdout

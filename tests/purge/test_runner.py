@@ -464,3 +464,25 @@ def test_a_run_killed_midway_leaves_whole_chunks_and_the_next_run_finishes(
     assert [r[0] for r in conn.execute("SELECT received_at FROM events ORDER BY id")] == fresh
     assert conn.execute("SELECT * FROM cron_leases").fetchall() == []
     assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def test_a_long_delete_says_how_far_it_has_got(conn: sqlite3.Connection):
+    now = now_ms()
+    org = add_org(conn, "org_starter", "starter", properties=1)
+    (prop,) = org.property_ids
+    add_events(conn, org, prop, [now - 91 * DAY_MS - i * 1000 for i in range(35)])
+    lines: list[str] = []
+
+    report = run_purge(conn, now, chunk_rows=10, pause_s=0, progress=lines.append,
+                       progress_every_s=0)  # fmt: skip
+
+    scope = "events, org org_starter (starter), older than 90 days"
+    steps = len(report.outcomes)
+    position = next(i for i, o in enumerate(report.outcomes, 1) if o.target.table == "events")
+    events = [line for line in lines if line.startswith(scope)]
+    assert events[:3] == [
+        f"{scope}: {n} rows deleted so far (step {position} of {steps})" for n in (10, 20, 30)
+    ]
+    assert len(events) == 4
+    assert events[3].startswith(f"{scope}: deleted in ")
+    assert events[3].endswith(" s: 35 rows")
