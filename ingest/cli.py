@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not run the cron jobs in this process (same as OPTIVIEW_SCHEDULER=off)",
     )
     p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log one line per request to stderr at INFO (off by default: it costs throughput)",
+    )
+    p.add_argument(
         "--create-db",
         action="store_true",
         help="create an empty database when OPTIVIEW_DB names no file (production refuses"
@@ -109,7 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError("--workers must be at least 1")
             prepare_database_file(settings, create=args.create_db or not settings.production)
             return serve(
-                settings, args.host, args.port, args.workers, args.server, not args.no_scheduler
+                settings,
+                args.host,
+                args.port,
+                args.workers,
+                args.server,
+                not args.no_scheduler,
+                access_log=args.access_log,
             )
         if args.group == "purge":
             return purge_cli.run(args)

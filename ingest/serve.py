@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ingest.config import Settings
 from ingest.cron.scheduler import Scheduler, Work
+from ingest.server import access_log as access_log_app
 from ingest.server.limits import current_limits, raise_fd_limit
 from ingest.server.metrics_dir import MULTIPROC_ENV, metrics_dir
 from ingest.server.run import run_server
@@ -79,7 +80,14 @@ def scheduled_jobs(settings: Settings) -> dict[str, Work]:
 
 
 def serve(
-    settings: Settings, host: str, port: int, workers: int, server: str, scheduler: bool = True
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    server: str,
+    scheduler: bool = True,
+    *,
+    access_log: bool = False,
 ) -> int:
     if "prometheus_client" in sys.modules:
         raise RuntimeError("prometheus_client was imported before the metrics folder was set")
@@ -102,7 +110,11 @@ def serve(
               " (OPTIVIEW_SCHEDULER=off to stop)",
               file=sys.stderr, flush=True)  # fmt: skip
         jobs.start()
+    if access_log:
+        print("  access log:  one line per request on stderr (--access-log)",
+              file=sys.stderr, flush=True)  # fmt: skip
     try:
-        return run_server(APP_FACTORY, host, port, workers, server)
+        factory = access_log_app.FACTORY if access_log else APP_FACTORY
+        return run_server(factory, host, port, workers, server)
     finally:
         jobs.stop()
