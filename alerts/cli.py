@@ -14,7 +14,10 @@ from ingest.cron.command import Progress, module_main, run_job
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--now", type=iso_argument, help="evaluate as if it were this time (default: now, UTC)"
+        "--now",
+        type=iso_argument,
+        help="evaluate as if it were this time (default: now, UTC); a test knob: with"
+        " OPTIVIEW_ENV=production, a time more than a minute ahead needs --dry-run",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="say what would fire and be sent; change nothing"
@@ -52,7 +55,14 @@ def run(args: argparse.Namespace) -> int:
         )
         return report.summary()
 
-    return run_job("alerts", alerts, AlreadyRunning)
+    return run_job(
+        "alerts",
+        alerts,
+        AlreadyRunning,
+        at_ms=args.now,
+        dry_run=args.dry_run,
+        future_harm="send real alerts about a time that has not come",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

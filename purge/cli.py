@@ -23,7 +23,10 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--now", type=iso_argument, help="purge as if it were this time (default: now, UTC)"
+        "--now",
+        type=iso_argument,
+        help="purge as if it were this time (default: now, UTC); a test knob: with"
+        " OPTIVIEW_ENV=production, a time more than a minute ahead needs --dry-run",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be deleted; change nothing"
@@ -68,7 +71,14 @@ def run(args: argparse.Namespace) -> int:
         run_part = f" (run {report.run_id})" if report.run_id else ""
         return f"{report.summary()} in {time.monotonic() - started:.1f} s{run_part}"
 
-    return run_job("purge", purge, AlreadyRunning)
+    return run_job(
+        "purge",
+        purge,
+        AlreadyRunning,
+        at_ms=args.now,
+        dry_run=args.dry_run,
+        future_harm="delete rows that have not expired yet",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

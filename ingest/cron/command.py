@@ -1,6 +1,6 @@
 """What `optiview purge run` and `optiview alerts run` share: open the database, run the job
 once, say what happened, and exit 0 (done, or skipped because another run has the lease),
-1 (failed, with the reason)."""
+1 (failed, with the reason), 2 (refused: a `--now` ahead of the clock, in production)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,56 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
+from ingest.clock import now_ms, to_iso
 from ingest.config import ConfigError, Settings, load_settings
+from ingest.cron.jobs import duration
 from ingest.storage.connection import connect
 from ingest.storage.migrations import MigrationError, migrate_database
 
 EXIT_FAILURE = 1
+EXIT_REFUSED = 2
+# Clocks of two machines (and a human typing the current minute) may differ this much.
+FUTURE_TOLERANCE_MS = 60_000
 Progress = Callable[[str], None]
 # A job runs once and returns its one-line summary.
 Job = Callable[[Settings, sqlite3.Connection, Progress], str]
 
 
-def run_job(name: str, job: Job, already_running: type[Exception]) -> int:
+def future_now_refusal(
+    env: str, at_ms: int | None, clock_ms: int, dry_run: bool, harm: str
+) -> str | None:
+    """Why a run must not go ahead, or None (pure). `--now` is a test knob: ahead of the
+    clock, a purge deletes rows that have not expired and an alerts run sends real messages
+    about a time that has not come, so production takes it only with --dry-run."""
+    if env != "production" or at_ms is None or dry_run or at_ms - clock_ms <= FUTURE_TOLERANCE_MS:
+        return None
+    return (
+        f"--now {to_iso(at_ms)} is {duration(at_ms - clock_ms)} ahead of the clock"
+        f" ({to_iso(clock_ms)}); with OPTIVIEW_ENV=production that would {harm}. Add"
+        " --dry-run to see what it would do, or use it in development (OPTIVIEW_ENV=development)"
+    )
+
+
+def run_job(
+    name: str,
+    job: Job,
+    already_running: type[Exception],
+    *,
+    at_ms: int | None = None,
+    dry_run: bool = False,
+    future_harm: str = "act on a time that has not come",
+) -> int:
+    """`at_ms` is the --now given (None: the clock)."""
+
     def say(line: str) -> None:
         print(f"{name}: {line}", file=sys.stderr, flush=True)
 
     try:
         settings = load_settings()
+        refusal = future_now_refusal(settings.env, at_ms, now_ms(), dry_run, future_harm)
+        if refusal is not None:
+            say(f"error: refused: {refusal}")
+            return EXIT_REFUSED
         migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
         conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
     except (ConfigError, MigrationError, sqlite3.Error) as exc:

@@ -263,6 +263,35 @@ def test_on_a_fresh_database_a_purge_that_never_ran_is_stalled_a_day_and_a_half_
     assert any(t.startswith("[FIRING] Cron job stalled (purge)") for t in texts), texts
 
 
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_production_refuses_a_now_ahead_of_the_clock_and_sends_nothing(
+    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+):
+    before = snapshot(firing_db)
+    ahead = to_iso(now + 2 * 24 * 60 * MINUTE_MS)
+    env = env_for(firing_db, slack, OPTIVIEW_ENV="production")
+
+    result = cli("run", "--now", ahead, env=env)
+
+    assert result.returncode == 2, result.stderr
+    assert f"alerts: error: refused: --now {ahead} is " in result.stderr
+    assert "would send real alerts about a time that has not come" in result.stderr
+    assert slack.received == []
+    assert snapshot(firing_db) == before
+
+    dry = cli("run", "--now", ahead, "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "alerts: dry run, evaluating as of" in dry.stderr
+    assert slack.received == []
+
+
+def test_production_takes_the_current_minute(firing_db: Path, slack: SlackStandIn, now: int):
+    env = env_for(firing_db, slack, OPTIVIEW_ENV="production")
+    result = optiview_alerts("run", "--now", to_iso(now), env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(slack.received) == 1
+
+
 def test_another_run_holding_the_lease_is_skipped_with_exit_0(
     firing_db: Path, slack: SlackStandIn, now: int
 ):

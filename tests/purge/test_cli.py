@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.clock import now_ms
+from ingest.clock import now_ms, to_iso
 from tests.conftest import optiview, service_env
 from tests.purge.seed import (
     DAY_MS,
@@ -122,6 +122,53 @@ def test_a_real_run_deletes_and_says_how_many(db: Path, cli: Cli):
     again = cli("run", "--now", NOW_ISO, env=service_env(db))
     assert again.returncode == 0, again.stderr
     assert "purge: deleted 0 rows in " in again.stdout
+
+
+def production(db: Path) -> dict[str, str]:
+    return service_env(db, OPTIVIEW_ENV="production")
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_production_refuses_a_now_ahead_of_the_clock_and_deletes_nothing(db: Path, cli: Cli):
+    """`purge run --now <far future>` deleted every event of a partner, and the purge's own
+    history, on a production database."""
+    before = snapshot(db)
+    ahead = to_iso(now_ms() + 400 * DAY_MS)
+
+    result = cli("run", "--now", ahead, env=production(db))
+
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert f"purge: error: refused: --now {ahead} is " in result.stderr
+    assert "ahead of the clock" in result.stderr
+    assert "OPTIVIEW_ENV=production that would delete rows that have not expired" in (result.stderr)
+    assert "Add --dry-run" in result.stderr
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("cli", ENTRY_POINTS)
+def test_production_takes_a_future_now_with_dry_run(db: Path, cli: Cli):
+    before = snapshot(db)
+    result = cli("run", "--now", to_iso(now_ms() + 400 * DAY_MS), "--dry-run", env=production(db))
+    assert result.returncode == 0, result.stderr
+    assert "purge: would delete " in result.stdout
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    "offset_ms",
+    [pytest.param(30_000, id="30-s-ahead"), pytest.param(-400 * DAY_MS, id="in-the-past")],
+)
+def test_production_takes_a_now_within_a_minute_or_in_the_past(db: Path, offset_ms: int):
+    result = optiview_purge("run", "--now", to_iso(now_ms() + offset_ms), env=production(db))
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT job, status FROM cron_runs") == [("purge", "ok")]
+
+
+def test_development_still_takes_a_future_now(db: Path):
+    result = optiview_purge("run", "--now", to_iso(now_ms() + 400 * DAY_MS), env=service_env(db))
+    assert result.returncode == 0, result.stderr
+    assert "purge: deleted " in result.stdout
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
