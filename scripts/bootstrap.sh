@@ -16,15 +16,27 @@ pick_python() {
   exit 1
 }
 
+say() { echo "optiview: $*" >&2; }
+
+# pip's own progress goes to stderr (a line per package; download bars on a terminal), so
+# that the command's stdout stays its own; a failure says so in a line of ours.
+pip_install() {
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >&2; then
+    say "error: pip failed (its output is above); fix the cause and run this again"
+    return 1
+  fi
+}
+
 bootstrap() {  # $1: the extras to install, e.g. "" or "[dev]"
   local extras="${1:-}"
+  local started=$SECONDS
   if [ ! -x "$VENV/bin/python" ]; then
     local python
     python="$(pick_python)"
-    echo "optiview: creating virtual environment $VENV" >&2
+    say "creating the virtual environment $VENV with $("$python" --version 2>&1)"
     if ! "$python" -m venv "$VENV" 2>/dev/null; then
       # Debian's python3 ships venv separately; as root we can add it.
-      echo "optiview: venv module missing, installing python3-venv" >&2
+      say "venv module missing, installing python3-venv (apt-get)"
       apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
       "$python" -m venv "$VENV"
     fi
@@ -33,11 +45,13 @@ bootstrap() {  # $1: the extras to install, e.g. "" or "[dev]"
   local want
   want="$extras $(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || ! grep -qxF -- "$want" "$stamp"; then
-    echo "optiview: installing dependencies (pinned by constraints.txt)" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-      -c "$ROOT/constraints.txt" -e "$ROOT$extras"
+    say "installing dependencies into $VENV, pinned by constraints.txt (the first time takes a few minutes)"
+    say "step 1 of 2: upgrading pip"
+    pip_install --quiet --upgrade pip || return 1
+    say "step 2 of 2: installing optiview-edge$extras and its dependencies"
+    pip_install -c "$ROOT/constraints.txt" -e "$ROOT$extras" || return 1
     echo "$want" >>"$stamp"
+    say "dependencies installed in $((SECONDS - started)) s"
   fi
   export PATH="$VENV/bin:$PATH"
 }
