@@ -19,11 +19,13 @@ class ErrorCode(StrEnum):
     KEY_REVOKED = "key_revoked"
     KEY_EXPIRED = "key_expired"
     FORBIDDEN = "forbidden"
+    PROPERTY_INACTIVE = "property_inactive"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     KEY_NOT_LINKED = "key_not_linked"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
+    CONFIRMATION_REQUIRED = "confirmation_required"
     NOT_CONFIGURED = "not_configured"
     MALFORMED_REQUEST = "malformed_request"
     REQUEST_TIMEOUT = "request_timeout"
@@ -48,11 +50,14 @@ STATUS: Mapping[ErrorCode, int] = {
     ErrorCode.KEY_REVOKED: 401,
     ErrorCode.KEY_EXPIRED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.PROPERTY_INACTIVE: 403,
     ErrorCode.ORIGIN_NOT_ALLOWED: 403,
     ErrorCode.KEY_NOT_LINKED: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
+    # A deletion asked for without naming what it deletes (?confirm=<id>, --yes).
+    ErrorCode.CONFIRMATION_REQUIRED: 400,
     # The request is fine; the service lacks a setting it needs to answer it (named in detail).
     ErrorCode.NOT_CONFIGURED: 409,
     ErrorCode.MALFORMED_REQUEST: 400,

@@ -32,6 +32,32 @@ class Access:
     origin: str | None  # the browser Origin to echo, when allowed
 
 
+@dataclass(frozen=True, slots=True)
+class Site:
+    """The properties on one host, for a preflight that comes before any body names one."""
+
+    active: bool  # at least one active property is on this host
+    inactive: tuple[int, ...] = ()  # ids of the deactivated ones
+
+
+def inactive_property(property_id: int, domain: str) -> ApiError:
+    return ApiError(
+        ErrorCode.PROPERTY_INACTIVE,
+        f"property {property_id} ({domain}) is deactivated; reactivate it with"
+        f' PATCH /api/admin/properties/{property_id} {{"active": true}}'
+        f" or optiview property update {property_id} --activate",
+    )
+
+
+def preflight_refusal(origin: str | None, host: str | None, site: Site | None) -> ApiError:
+    """Pure: why a preflight is refused, naming a deactivated property when that is the cause."""
+    if host is not None and site is not None and not site.active and site.inactive:
+        return inactive_property(site.inactive[0], host)
+    return ApiError(
+        ErrorCode.ORIGIN_NOT_ALLOWED, f"origin {origin} is not the site of any active property"
+    )
+
+
 def bearer_secret(authorization: str | None) -> str | None:
     if authorization is None:
         return None
@@ -72,7 +98,7 @@ def decide(
             f"property {batch.property_id} does not belong to project {batch.project_id}",
         )
     if not grant.property_active:
-        raise ApiError(ErrorCode.FORBIDDEN, f"property {batch.property_id} is not active")
+        raise inactive_property(grant.property_id, grant.property_domain)
     if secret is not None:
         return Access(grant, server=True, origin=None)
     if origin is None:

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from cachetools import TTLCache
 
-from ingest.collect.authorize import Grant
+from ingest.collect.authorize import Grant, Site
 from ingest.metrics import CACHE_LOOKUPS
 from ingest.storage.database import Database
 
@@ -30,7 +30,7 @@ class Directory:
         self._db = db
         self._grants: TTLCache[str, Grant | None] = TTLCache(size, ttl_s)
         self._sources: TTLCache[str, frozenset[str]] = TTLCache(size, ttl_s)
-        self._domains: TTLCache[str, bool] = TTLCache(size, ttl_s)
+        self._domains: TTLCache[str, Site] = TTLCache(size, ttl_s)
         self._hits = {name: CACHE_LOOKUPS.labels(name, "hit") for name in _CACHES}
         self._misses = {name: CACHE_LOOKUPS.labels(name, "miss") for name in _CACHES}
 
@@ -68,14 +68,22 @@ class Directory:
 
         return await self._cached("sources", self._sources, project_id, load)
 
-    async def is_property_domain(self, host: str) -> bool:
-        """Whether any active property is on this host (for preflights, before a body)."""
+    async def site(self, host: str) -> Site:
+        """The properties on this host: whether one is active, and which are deactivated."""
 
-        def load(conn: sqlite3.Connection) -> bool:
-            sql = "SELECT 1 FROM properties WHERE domain = ? AND active = 1 LIMIT 1"
-            return conn.execute(sql, (host,)).fetchone() is not None
+        def load(conn: sqlite3.Connection) -> Site:
+            sql = "SELECT id, active FROM properties WHERE domain = ? ORDER BY id"
+            rows = conn.execute(sql, (host,)).fetchall()
+            return Site(
+                active=any(active for _, active in rows),
+                inactive=tuple(prop for prop, active in rows if not active),
+            )
 
         return await self._cached("domain", self._domains, host, load)
+
+    async def is_property_domain(self, host: str) -> bool:
+        """Whether any active property is on this host (for preflights, before a body)."""
+        return (await self.site(host)).active
 
     def forget(self) -> None:
         """Drop everything cached: this process just changed keys, properties or sources."""

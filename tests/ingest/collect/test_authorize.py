@@ -64,7 +64,11 @@ def answer(grant=GRANT, origin="https://example.com", secret=None, batch=BATCH):
             {"grant": replace(GRANT, project_id="prj_2")},
             (403, "key_not_linked"),
         ),
-        ("inactive property", {"grant": replace(GRANT, property_active=False)}, (403, "forbidden")),
+        (
+            "inactive property",
+            {"grant": replace(GRANT, property_active=False)},
+            (403, "property_inactive"),
+        ),
         ("no origin and no secret", {"origin": None}, (403, "origin_not_allowed")),
         ("foreign origin", {"origin": "https://evil.com"}, (403, "origin_not_allowed")),
         (
