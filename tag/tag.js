@@ -48,9 +48,15 @@
     return id;
   };
 
+  // Only for a fetch that failed without an answer the page could read. The collector's answers
+  // are readable (CORS) whenever it accepted, when the page is a registered site, and always
+  // with ?debug=1, so none of those is ever sent twice. A production page on an origin no
+  // property allows gets its 403 without the header, which the browser reports as a network
+  // error: that one refused event costs one beacon more (docs/operator-guide.md).
   var beacon = function (body) {
     // @debug-start
-    log('sending by sendBeacon instead');
+    log('fetch failed without a readable answer (network error, or an answer without CORS' +
+      ' headers); sending by sendBeacon instead');
     // @debug-end
     if (navigator.sendBeacon) navigator.sendBeacon(endpoint, body);
   };
@@ -102,11 +108,16 @@
           if (fates && fates.forEach) {
             fates.forEach(function (fate) {
               log('event ' + fate.index + ': ' + fate.fate + ' as ' + fate.ua_class +
+                ' (' + fate.ua_reason + ')' +
                 (fate.ai_source ? ', AI source ' + fate.ai_source : '') +
                 (fate.ai_source_note ? ' (' + fate.ai_source_note + ')' : ''));
+              (fate.notes || []).forEach(function (note) {
+                log('event ' + fate.index + ': ' + note);
+              });
             });
           } else if (answer.error) {
             log('refused: ' + answer.error + ': ' + answer.detail);
+            if (answer.debug && answer.debug.fix) log('fix: ' + answer.debug.fix);
           }
         });
         // @debug-end

@@ -13,7 +13,8 @@ Order of checks (first hit wins):
 6. Otherwise human, with browser/OS/device from ua-parser and `_device_of`.
 
 `browser`, `browser_version` and `os` are filled for humans only; every other class has
-device "bot". Pure function of its input, cached.
+device "bot". `reason` names the rule (and the token) that decided, for ?debug=1. Pure
+function of its input, cached.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class UserAgent:
     crawler: str | None  # the matched token as spelled in robots.json, e.g. "GPTBot"
     crawler_operator: str | None  # e.g. "OpenAI"
     crawler_kind: str | None  # "training" | "search" | "user"
+    reason: str  # which rule decided, e.g. "robots.json token GPTBot", "HeadlessChrome"
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ _TABLET_RE: Final = re.compile(r"\b(?:iPad|Tablet|Kindle|Silk|PlayBook)\b")
 _PHONE_RE: Final = re.compile(r"\b(?:iPhone|iPod|Mobile|Windows Phone|Opera Mini)\b")
 
 
-def _bot(ua_class: str = UA_BOT, crawler: Crawler | None = None) -> UserAgent:
+def _bot(reason: str, ua_class: str = UA_BOT, crawler: Crawler | None = None) -> UserAgent:
     return UserAgent(
         ua_class=ua_class,
         browser=None,
@@ -215,6 +217,7 @@ def _bot(ua_class: str = UA_BOT, crawler: Crawler | None = None) -> UserAgent:
         crawler=crawler.token if crawler else None,
         crawler_operator=crawler.operator if crawler else None,
         crawler_kind=crawler.kind if crawler else None,
+        reason=reason,
     )
 
 
@@ -260,18 +263,21 @@ def classify_user_agent(ua: str | None) -> UserAgent:
 @lru_cache(maxsize=10_000)
 def _classify(ua: str) -> UserAgent:
     if not ua:
-        return _bot()
+        return _bot("no User-Agent")
     crawler = match_crawler(ua)
     if crawler is not None:
-        return _bot(UA_AI_AGENT if crawler.kind == KIND_USER else UA_AI_CRAWLER, crawler)
+        kind = UA_AI_AGENT if crawler.kind == KIND_USER else UA_AI_CRAWLER
+        return _bot(f"robots.json token {crawler.token}", kind, crawler)
     parsed = ua_parser.parse(ua)
     device_family = parsed.device.family if parsed.device else None
-    if device_family == "Spider" or _TOOL_RE.search(ua):
-        return _bot()
+    if device_family == "Spider":
+        return _bot("ua-parser: device family Spider")
+    if tool := _TOOL_RE.search(ua):
+        return _bot(f"{tool.group(0)} in the User-Agent")
     browser = _known(parsed.user_agent.family if parsed.user_agent else None)
     os_family = _known(parsed.os.family if parsed.os else None)
     if browser is None and os_family is None:
-        return _bot()
+        return _bot("ua-parser knows neither its browser nor its OS")
     return UserAgent(
         ua_class=UA_HUMAN,
         browser=browser,
@@ -281,4 +287,5 @@ def _classify(ua: str) -> UserAgent:
         crawler=None,
         crawler_operator=None,
         crawler_kind=None,
+        reason=f"ua-parser: {browser or 'an unknown browser'} on {os_family or 'an unknown OS'}",
     )

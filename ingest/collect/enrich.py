@@ -1,8 +1,9 @@
 """Enrichment: an ordered list of named steps run over each parsed event.
 
 Each step fills part of a draft and returns the label it is counted under in
-`optiview_enrich_steps_total{step, result}`. Nothing is dropped here: bots and AI crawlers
-are stored and labelled.
+`optiview_enrich_steps_total{step, result}`. Nothing is dropped here: bots, AI crawlers and
+events whose URL is on another site are stored and labelled; what was ignored or flagged is
+said in `notes`, which ?debug=1 shows.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.classify.content import content_type, page_path
 from ingest.classify.referrer import detect_ai_source, referrer_host
@@ -28,6 +30,7 @@ _NOT_COUNTRIES = frozenset({"XX", "T1"})
 class RequestContext:
     header_user_agent: str | None
     server: bool
+    property_domain: str
     enabled_sources: frozenset[str]
     country: str | None
 
@@ -44,6 +47,8 @@ class _Draft:
     ai_via: str | None = None
     ai_note: str | None = None
     country: str | None = None
+    off_site: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ class Enriched:
     ai_via: str | None
     ai_note: str | None
     country: str | None
+    off_site: bool  # the event's URL is not on the property's site: no content row
+    notes: tuple[str, ...]
     steps: tuple[tuple[str, str], ...]
 
     def explain(self) -> dict[str, Any]:
@@ -67,6 +74,7 @@ class Enriched:
             "fate": "stored",
             "type": self.event.type,
             "ua_class": ua.ua_class,
+            "ua_reason": ua.reason,
             "crawler": ua.crawler,
             "crawler_kind": ua.crawler_kind,
             "browser": ua.browser,
@@ -79,7 +87,9 @@ class Enriched:
             "ai_source_via": self.ai_via,
             "ai_source_note": self.ai_note,
             "country": self.country,
+            "off_site": self.off_site,
             "session_id": self.event.session_id,
+            "notes": list(self.notes),
             "steps": [{"step": step, "result": result} for step, result in self.steps],
         }
 
@@ -90,11 +100,42 @@ def country_from_header(value: str | None) -> str | None:
 
 
 def step_user_agent(draft: _Draft, ctx: RequestContext) -> str:
-    # A server forwarding its visitors' traffic may name each visitor's user agent.
+    # A server forwarding its visitors' traffic may name each visitor's user agent; a page
+    # may not (any script could then pass for any browser or crawler).
     given = draft.event.user_agent if ctx.server else None
+    if draft.event.user_agent is not None and not ctx.server:
+        draft.notes.append(
+            "the event's user_agent field was ignored: it is honoured only server-to-server"
+            " (Authorization: Bearer <key secret>); the request's User-Agent header was used"
+        )
     draft.user_agent_text = given or ctx.header_user_agent
     draft.user_agent = classify_user_agent(draft.user_agent_text)
     return draft.user_agent.ua_class
+
+
+def url_on_site(url: str, property_domain: str) -> bool:
+    """The URL's host is the property's domain or www. of it (port, case, userinfo ignored)."""
+    try:
+        host = urlsplit(url).hostname or ""
+        host = host.encode("idna").decode("ascii")  # the domain is stored in punycode
+    except (ValueError, UnicodeError):
+        return False
+    return host in (property_domain, f"www.{property_domain}")
+
+
+def step_site(draft: _Draft, ctx: RequestContext) -> str:
+    url = draft.event.url
+    if url is None:
+        return "no_url"
+    if url_on_site(url, ctx.property_domain):
+        return "on_site"
+    draft.off_site = True
+    draft.notes.append(
+        f"url {url[:200]} is not on this property's site ({ctx.property_domain} or"
+        f" www.{ctx.property_domain}): stored with off_site=1 and counted as no page of"
+        " this property (no content row)"
+    )
+    return "off_site"
 
 
 def step_page(draft: _Draft, ctx: RequestContext) -> str:
@@ -130,6 +171,7 @@ def step_country(draft: _Draft, ctx: RequestContext) -> str:
 Step = Callable[[_Draft, RequestContext], str]
 STEPS: tuple[tuple[str, Step], ...] = (
     ("user_agent", step_user_agent),
+    ("site", step_site),
     ("page", step_page),
     ("ai_source", step_ai_source),
     ("country", step_country),
@@ -156,6 +198,8 @@ def enrich(events: Sequence[IncomingEvent], ctx: RequestContext) -> list[Enriche
                 ai_via=draft.ai_via,
                 ai_note=draft.ai_note,
                 country=draft.country,
+                off_site=draft.off_site,
+                notes=tuple(draft.notes),
                 steps=results,
             )
         )

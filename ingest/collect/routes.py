@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ingest.clock import now_ms
+from ingest.collect.advice import fix_for
 from ingest.collect.authorize import Access, bearer_secret, decide
 from ingest.collect.cors import allow_headers, preflight_headers
 from ingest.collect.enrich import RequestContext, country_from_header, enrich
@@ -41,8 +43,15 @@ def single_origin(request: Request) -> str | None:
     return origins[0] if origins else None
 
 
+@dataclass(slots=True)
+class _Attempt:
+    """What is known of a request so far, for the debug answer when it is refused."""
+
+    batch: EventBatch | None = None
+
+
 async def _accept(
-    request: Request, collector: Collector, received_at: int
+    request: Request, collector: Collector, received_at: int, attempt: _Attempt
 ) -> tuple[Access, EventBatch, list[dict[str, Any]]]:
     tuning = collector.settings.collector
     secret = bearer_secret(request.headers.get("authorization"))
@@ -57,7 +66,7 @@ async def _accept(
             secret=secret,
             now_ms=received_at,
         )
-    batch = parse_batch(raw, received_at)
+    batch = attempt.batch = parse_batch(raw, received_at)
     access = decide(
         batch,
         await collector.directory.grant(batch.key_id),
@@ -74,6 +83,7 @@ async def _accept(
     context = RequestContext(
         header_user_agent=request.headers.get("user-agent"),
         server=access.server,
+        property_domain=access.grant.property_domain,
         enabled_sources=await collector.directory.enabled_sources(batch.project_id),
         country=country_from_header(request.headers.get(tuning.country_header))
         if tuning.country_header
@@ -102,14 +112,23 @@ def _echo(access: Access) -> dict[str, str]:
     return allow_headers(access.origin) if access.origin else {}
 
 
-async def _error_cors(request: Request, collector: Collector, error: ApiError) -> dict[str, str]:
-    """Let the partner's page read the error, when it comes from a registered site."""
+async def _error_cors(
+    request: Request, collector: Collector, error: ApiError, debug: bool
+) -> dict[str, str]:
+    """Let the partner's page read the error, when it comes from a registered site, or from any
+    page that asked with ?debug=1: the answer is the same one any client outside a browser
+    gets, nothing was stored and no credentials are allowed, so the echo shows the page only
+    what its own snippet (key and property ids) already lets anyone ask."""
     if "Access-Control-Allow-Origin" in error.headers:  # authorized already: nothing to add
         return {}
     origins = request.headers.getlist("origin")
-    if len(origins) != 1 or error.code is ErrorCode.ORIGIN_NOT_ALLOWED:
+    if len(origins) != 1:
         return {"Vary": "Origin"}
     origin = origins[0]
+    if debug:
+        return allow_headers(origin)
+    if error.code is ErrorCode.ORIGIN_NOT_ALLOWED:
+        return {"Vary": "Origin"}
     host = origin_host(origin)
     try:
         known = host is not None and await collector.directory.is_property_domain(host)
@@ -125,9 +144,10 @@ async def collect(request: Request) -> Response:
     debug = request.query_params.get("debug") == "1"
     accepted = 0
     closed: ApiError | None = None
+    attempt = _Attempt()
     try:
         single_origin(request)
-        access, batch, fates = await _accept(request, collector, received_at)
+        access, batch, fates = await _accept(request, collector, received_at, attempt)
         accepted = len(fates)
         body: dict[str, Any] = {"accepted": accepted}
         if debug:
@@ -142,20 +162,20 @@ async def collect(request: Request) -> Response:
     except ApiError as error:
         if error.code is ErrorCode.CLIENT_CLOSED:
             closed = error
-        response = await _refuse(request, collector, error, debug)
+        response = await _refuse(request, collector, error, debug, attempt)
     except StorageUnavailable as exc:  # a key or source lookup could not read the database
         unavailable = ApiError(
             ErrorCode.UNAVAILABLE,
             f"storage is unavailable ({exc}); nothing was stored, retry later",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
-        response = await _refuse(request, collector, unavailable, debug)
+        response = await _refuse(request, collector, unavailable, debug, attempt)
     except Exception:
         log.exception("collector failed on a request")
         internal = ApiError(
             ErrorCode.INTERNAL, "internal error; nothing from this request was stored"
         )
-        response = await _refuse(request, collector, internal, debug)
+        response = await _refuse(request, collector, internal, debug, attempt)
     latency_s = time.perf_counter() - started
     if closed is not None:
         # Nobody is left to answer: not a server error, and no part of the alerts' error rate
@@ -169,15 +189,20 @@ async def collect(request: Request) -> Response:
     return response
 
 
-async def _refuse(request: Request, collector: Collector, error: ApiError, debug: bool) -> Response:
+async def _refuse(
+    request: Request, collector: Collector, error: ApiError, debug: bool, attempt: _Attempt
+) -> Response:
     REJECTIONS.labels(error.code.value).inc()
-    headers = {**error.headers, **(await _error_cors(request, collector, error))}
+    headers = {**error.headers, **(await _error_cors(request, collector, error, debug))}
     body: dict[str, Any] = {"error": error.code.value, "detail": error.detail}
     if debug:
         body["debug"] = {
             "committed": False,
             "events": f"none stored: every event in this request was refused ({error.code.value})",
         }
+        fix = fix_for(error.code, request.headers.get("origin"), attempt.batch)
+        if fix:
+            body["debug"]["fix"] = fix
     return json_response(body, error.status, headers)
 
 

@@ -13,8 +13,8 @@ Row = tuple[Any, ...]
 
 INSERT_EVENT = """INSERT INTO events (property_id, project_id, key_id, type, name, url, path,
     referrer, referrer_host, title, ai_source, ai_source_via, ua_class, crawler, crawler_kind,
-    browser, os, device, country, user_agent, session_id, props, ts, received_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    browser, os, device, country, user_agent, session_id, props, ts, received_at, off_site)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 # The entry page, referrer and AI source are the landing's: set by the session's first
 # pageview and kept after it.
@@ -78,7 +78,7 @@ def prepare(
             event.referrer, item.referrer_host, event.title, item.ai_source, item.ai_via,
             ua.ua_class, ua.crawler, ua.crawler_kind, ua.browser, ua.os, ua.device,
             item.country, item.user_agent_text, event.session_id, event.props_json, event.ts,
-            received_at,
+            received_at, int(item.off_site),
         ))  # fmt: skip
         if event.session_id is not None:
             sessions.append((
@@ -87,7 +87,9 @@ def prepare(
                 event.referrer if pageview else None, item.ai_source if pageview else None,
                 ua.ua_class, int(pageview), received_at, received_at,
             ))  # fmt: skip
-        if pageview and item.path is not None and item.content_type is not None:
+        # Content is the property's own pages: another site's URL is flagged, never a page here.
+        on_site_page = pageview and not item.off_site and item.path is not None
+        if on_site_page and item.content_type is not None:
             human = ua.ua_class == "human"
             content.append((
                 property_id, item.path, project_id, event.url, event.title, item.content_type,

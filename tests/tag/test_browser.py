@@ -13,7 +13,7 @@ import orjson
 from playwright.sync_api import BrowserContext
 
 from tests.ingest.collect.conftest import Site
-from tests.tag.conftest import Console, Pages, eventually, page_html, snippet
+from tests.tag.conftest import DESKTOP_CHROME, Console, Pages, eventually, page_html, snippet
 
 
 def url(pages: Pages, host: str, path: str) -> str:
@@ -198,27 +198,87 @@ def test_custom_events_and_conversions_land_including_calls_made_before_load(
     assert landing == [(path,)]  # whichever came first, the session's entry is the pageview
 
 
-def test_a_page_on_a_foreign_domain_is_refused_and_nothing_is_stored(
+def rejections(site: Site, reason: str) -> float:
+    """The collector's count of requests refused for `reason` (every worker's)."""
+    prefix = f'optiview_collector_rejections_total{{reason="{reason}"}}'
+    for line in httpx.get(site.server.url + "/metrics").text.splitlines():
+        if line.startswith(prefix):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def requests_refused(site: Site, reason: str, before: float) -> float:
+    """How many requests the collector refused for `reason` since `before`, once the browser
+    has had time to send any fallback too."""
+    eventually(lambda: rejections(site, reason), lambda n: n > before)
+    time.sleep(1.0)  # a beacon after a failed fetch would arrive within this
+    return rejections(site, reason) - before
+
+
+def test_debug_on_a_foreign_domain_prints_the_reason_and_the_fix_and_sends_once(
     site: Site, pages: Pages, browser: BrowserContext
 ):
-    def refusals() -> float:
-        for line in httpx.get(site.server.url + "/metrics").text.splitlines():
-            if line.startswith('optiview_collector_rejections_total{reason="origin_not_allowed"}'):
-                return float(line.split()[-1])
-        return 0.0
-
-    before = refusals()
+    before = rejections(site, "origin_not_allowed")
     evil = f"evil-{uuid.uuid4().hex[:8]}.com"
     path = serve(pages, unique("stolen"), page_html(snippet(site, debug=True)))
     page = browser.new_page()
     console = Console(page)
     page.goto(url(pages, evil, path))
-    assert eventually(refusals, lambda n: n > before) > before
-    # without the allow header the page cannot read the refusal; the tag falls back once
-    lines = console.wait_for("sendBeacon")
-    assert any("sending by sendBeacon instead" in line for line in lines)
-    time.sleep(0.5)
+    lines = console.wait_for("fix:")
+    origin = url(pages, evil, "")
+    assert "[optiview] sent; the collector answered 403" in lines
+    assert (
+        f"[optiview] refused: origin_not_allowed: origin {origin} is not allowed for property"
+        f" {site.property_id} ({site.domain})"
+    ) in lines
+    (fix,) = [line for line in lines if line.startswith("[optiview] fix:")]
+    assert f"add a property for {evil} to project {site.project_id}" in fix
+    assert f"optiview property create --project {site.project_id} --domain {evil}" in fix
+    assert "use that property's snippet" in fix
+    # the page could read the answer, so nothing was sent again
+    assert requests_refused(site, "origin_not_allowed", before) == 1
+    assert not [line for line in console.optiview() if "sendBeacon" in line]
     assert site.events() == []
+
+
+def test_production_tag_on_a_foreign_domain_costs_one_beacon_and_stores_nothing(
+    site: Site, pages: Pages, browser: BrowserContext
+):
+    """The documented limit: without ?debug=1 the 403 carries no allow header, the browser
+    reports it as a network error, and the tag cannot tell it from one: one beacon more."""
+    before = rejections(site, "origin_not_allowed")
+    evil = f"evil-{uuid.uuid4().hex[:8]}.com"
+    path = serve(pages, unique("stolen-prod"), page_html(snippet(site)))
+    page = browser.new_page()
+    page.goto(url(pages, evil, path))
+    assert requests_refused(site, "origin_not_allowed", before) == 2
+    assert site.events() == []
+
+
+def test_production_tag_never_resends_a_refusal_it_could_read(
+    site: Site, pages: Pages, browser: BrowserContext
+):
+    """A registered site's refusals are readable: a revoked key's 401 is sent once, no beacon."""
+    before = rejections(site, "key_revoked")
+    path = serve(pages, unique("revoked"), page_html(snippet(site)))
+    revoked = site.admin.post(f"/keys/{site.key_id}/revoke")
+    assert revoked.status_code == 200, revoked.text
+    page = browser.new_page()
+    page.goto(url(pages, site.domain, path))
+    assert requests_refused(site, "key_revoked", before) == 1
+
+
+def test_debug_says_why_a_visitor_is_a_bot(site: Site, pages: Pages, browser: BrowserContext):
+    path = serve(pages, unique("headless"), page_html(snippet(site, debug=True)))
+    page = browser.new_page()
+    page.set_extra_http_headers(
+        {"User-Agent": DESKTOP_CHROME.replace("Chrome/", "HeadlessChrome/")}
+    )
+    console = Console(page)
+    page.goto(url(pages, site.domain, path))
+    lines = console.wait_for("event 0: stored")
+    assert "[optiview] event 0: stored as bot (HeadlessChrome in the User-Agent)" in lines
+    assert rows(site, "ua_class", 1) == [("bot",)]
 
 
 def test_debug_prints_every_step_to_the_console(site: Site, pages: Pages, browser: BrowserContext):
@@ -231,7 +291,7 @@ def test_debug_prints_every_step_to_the_console(site: Site, pages: Pages, browse
     assert "[optiview] configuration read" in text
     assert "[optiview] event queued" in text
     assert "[optiview] sent; the collector answered 202" in text
-    assert "[optiview] event 0: stored as human" in text
+    assert "[optiview] event 0: stored as human (ua-parser: Chrome on Linux)" in text
     # the debug build asked the collector to explain itself
     assert rows(site, "type", 1) == [("pageview",)]
 

@@ -516,12 +516,15 @@ def test_ai_user_agents(ua: str, crawler: str, operator: str, kind: str) -> None
         crawler=crawler,
         crawler_operator=operator,
         crawler_kind=kind,
+        reason=f"robots.json token {crawler}",
     )
 
 
 @pytest.mark.parametrize("ua", BOT_CASES)
 def test_other_bots(ua: str | None) -> None:
-    assert classify_user_agent(ua) == UserAgent(
+    result = classify_user_agent(ua)
+    assert result.reason  # which rule decided: checked case by case below
+    assert dataclasses.replace(result, reason="") == UserAgent(
         ua_class="bot",
         browser=None,
         browser_version=None,
@@ -530,6 +533,7 @@ def test_other_bots(ua: str | None) -> None:
         crawler=None,
         crawler_operator=None,
         crawler_kind=None,
+        reason="",
     )
 
 
@@ -544,7 +548,37 @@ def test_humans(ua: str, browser: str, version: str, os: str, device: str) -> No
         crawler=None,
         crawler_operator=None,
         crawler_kind=None,
+        reason=f"ua-parser: {browser} on {os}",
     )
+
+
+@pytest.mark.parametrize(
+    ("ua", "reason"),
+    [
+        (None, "no User-Agent"),
+        ("   ", "no User-Agent"),
+        (
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "ua-parser: device family Spider",
+        ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+            " HeadlessChrome/131.0.0.0 Safari/537.36",
+            "HeadlessChrome in the User-Agent",
+        ),
+        ("curl/8.5.0", "curl in the User-Agent"),
+        ("python-httpx/0.28.1", "python-httpx in the User-Agent"),
+        ("SomeThing/1.0", "ua-parser knows neither its browser nor its OS"),
+        (
+            "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0;"
+            " +claudebot@anthropic.com)",
+            "robots.json token ClaudeBot",
+        ),
+    ],
+)
+def test_the_reason_names_the_rule_that_decided(ua: str | None, reason: str) -> None:
+    """?debug=1 prints it, so that a partner sees why an event was filed as a bot."""
+    assert classify_user_agent(ua).reason == reason
 
 
 def test_no_robots_token_matches_a_real_browser() -> None:

@@ -148,7 +148,13 @@ def test_debug_explains_each_event(site: Site):
         "claude",
         "blog",
     )
-    assert [s["step"] for s in first["steps"]] == ["user_agent", "page", "ai_source", "country"]
+    assert [s["step"] for s in first["steps"]] == [
+        "user_agent",
+        "site",
+        "page",
+        "ai_source",
+        "country",
+    ]
     assert (second["type"], second["ua_class"], second["path"]) == ("conversion", "human", None)
 
 
