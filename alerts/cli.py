@@ -1,4 +1,5 @@
-"""`optiview alerts run [--now ISO] [--dry-run]`, also `python -m alerts run …`."""
+"""`optiview alerts run [--now ISO] [--dry-run]`, also `python -m alerts run …`; and
+`optiview alerts test`, a test alert to Slack (runbook 9.2)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sqlite3
 from typing import Any
 
 from alerts.runner import AlreadyRunning, run_alerts
+from alerts.send_test import NotDelivered, send_test_alert
 from ingest.clock import iso_argument, now_ms, to_iso
 from ingest.config import Settings
 from ingest.cron.command import Progress, module_main, run_job
@@ -25,22 +27,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    """Add `alerts run` to the optiview command."""
+    """Add `alerts run` and `alerts test` to the optiview command."""
     group = sub.add_parser("alerts", help="threshold alerts to Slack (runbook step 9)")
-    actions = group.add_subparsers(dest="action", required=True, metavar="{run}")
+    actions = group.add_subparsers(dest="action", required=True, metavar="{run,test}")
     run = actions.add_parser(
         "run",
         help="evaluate the alert rules and notify Slack",
         description="Over the last 5 minutes of collector requests: error rate above 1% or "
         "p95 latency above 200 ms, each with at least 500 requests; and any cron job stalled "
         "for more than 90 minutes. The same alert is sent at most once per 15 minutes, and "
-        "once more when it clears. Sends to SLACK_WEBHOOK_URL (without it, alerts are only "
-        "recorded); a failed send is retried by the next run.",
+        "once more when it clears. Sends to SLACK_WEBHOOK_URL; without it, alerts are "
+        "recorded and the next run with it sends them, as it retries a failed send.",
     )
     add_arguments(run)
+    actions.add_parser(
+        "test",
+        help="send a test alert to Slack now (runbook 9.2)",
+        description="Send a test message to SLACK_WEBHOOK_URL and record it, as POST "
+        "/api/admin/alerts/test does; the onboarding checklist counts it once delivered. "
+        "Exits 1 when SLACK_WEBHOOK_URL is not set or Slack does not take it.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "action", None) == "test":
+        return test(args)
+
     def alerts(settings: Settings, conn: sqlite3.Connection, say: Progress) -> str:
         at = args.now if args.now is not None else now_ms()
         say(f"{'dry run, ' if args.dry_run else ''}evaluating as of {to_iso(at)}")
@@ -63,6 +75,13 @@ def run(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         future_harm="send real alerts about a time that has not come",
     )
+
+
+def test(args: argparse.Namespace) -> int:
+    def send(settings: Settings, conn: sqlite3.Connection, say: Progress) -> str:
+        return send_test_alert(conn, settings.slack_webhook_url, settings.public_url)
+
+    return run_job("alerts", send, AlreadyRunning, failures=(NotDelivered,))
 
 
 def main(argv: list[str] | None = None) -> int:

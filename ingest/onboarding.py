@@ -26,6 +26,17 @@ class Traffic:
 
 
 @dataclass(frozen=True)
+class SlackTestAlert:
+    """The newest test alert (runbook 9.2), as the alerts table records it."""
+
+    id: int
+    delivery: str  # pending | sending | sent | failed | no_webhook | abandoned
+    created_at: int
+    delivered_at: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
 class Facts:
     org: Org
     project: Project
@@ -36,6 +47,7 @@ class Facts:
     last_event_at: int | None = None
     purge: JobState | None = None
     traffic: Traffic = field(default_factory=Traffic)
+    test_alert: SlackTestAlert | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,7 @@ def checklist(facts: Facts, now_ms: int) -> list[Item]:
             f"Enable sources: PUT /api/admin/projects/{project.id}/sources"
             f" or `optiview sources set --project {project.id} chatgpt claude perplexity gemini`",
         ),
+        _slack_item(facts.test_alert),
         _purge_item(facts.purge, now_ms),
     ]
 
@@ -189,6 +202,34 @@ def _ai_referrals_part(traffic: Traffic) -> str:
 
 def _sampled(traffic: Traffic) -> str:
     return f", in the latest {traffic.sample} per property" if traffic.sample else ""
+
+
+def _slack_item(test: SlackTestAlert | None) -> Item:
+    """Done once the newest test alert reached Slack: an older success says nothing about a
+    webhook that has since been removed or revoked."""
+    if test is None:
+        detail = "no test alert sent yet"
+    elif test.delivery == "sent":
+        detail = f"test alert {test.id} delivered {to_iso(test.delivered_at)}"
+    elif test.delivery == "no_webhook":
+        detail = (
+            f"test alert {test.id} ({to_iso(test.created_at)}) was not sent:"
+            " SLACK_WEBHOOK_URL was not set on the server"
+        )
+    else:
+        detail = f"test alert {test.id} ({to_iso(test.created_at)}) is {test.delivery}" + (
+            f": {test.last_error}" if test.last_error else ""
+        )
+    return Item(
+        "slack_test_delivered",
+        "9.2",
+        "Slack configured and a test alert delivered",
+        test is not None and test.delivery == "sent",
+        detail,
+        "Set SLACK_WEBHOOK_URL (a Slack incoming webhook) in the server's environment, restart"
+        " it, then send a test alert: POST /api/admin/alerts/test or `optiview alerts test`"
+        " (with the same SLACK_WEBHOOK_URL)",
+    )
 
 
 def _purge_item(state: JobState | None, now_ms: int) -> Item:

@@ -102,7 +102,17 @@ def onboarding_facts(conn: sqlite3.Connection, project_id: str) -> onboarding.Fa
         last_event_at=last_event,
         purge=job_state(conn, "purge"),
         traffic=project_traffic(conn, [p.id for p in props]),
+        test_alert=newest_test_alert(conn),
     )
+
+
+def newest_test_alert(conn: sqlite3.Connection) -> onboarding.SlackTestAlert | None:
+    """Runbook 9.2: Slack is one for the whole service, so any project's checklist shows it."""
+    row = conn.execute(
+        "SELECT id, delivery, created_at, delivered_at, last_error FROM alerts"
+        " WHERE kind = 'test' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    return onboarding.SlackTestAlert(*row) if row else None
 
 
 # The onboarding checks look at the latest rows only: two index walks per property, however

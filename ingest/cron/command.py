@@ -47,8 +47,10 @@ def run_job(
     at_ms: int | None = None,
     dry_run: bool = False,
     future_harm: str = "act on a time that has not come",
+    failures: tuple[type[Exception], ...] = (),
 ) -> int:
-    """`at_ms` is the --now given (None: the clock)."""
+    """`at_ms` is the --now given (None: the clock). `failures` are the job's expected
+    errors, whose message is said as it is (exit 1)."""
 
     def say(line: str) -> None:
         print(f"{name}: {line}", file=sys.stderr, flush=True)
@@ -69,6 +71,9 @@ def run_job(
     except already_running as exc:
         say(f"skipped: {exc}; nothing to do")
         return 0
+    except failures as exc:
+        say(f"error: {exc}")
+        return EXIT_FAILURE
     except Exception as exc:
         say(f"error: the run failed: {type(exc).__name__}: {exc}")
         return EXIT_FAILURE

@@ -292,6 +292,40 @@ def test_production_takes_the_current_minute(firing_db: Path, slack: SlackStandI
     assert len(slack.received) == 1
 
 
+def test_alerts_test_sends_a_test_message_and_records_it(db: Path, slack: SlackStandIn):
+    result = optiview_alerts("test", env=env_for(db, slack))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "alerts: test alert 1 delivered to Slack\n"
+    (text,) = slack.texts()
+    assert text.startswith("[TEST] Optiview Edge alerts reach this channel")
+    assert query(db, "SELECT kind, delivery, attempts FROM alerts") == [("test", "sent", 1)]
+
+
+def test_alerts_test_without_webhook_exits_1_and_records_nothing(db: Path, slack: SlackStandIn):
+    result = optiview_alerts("test", env=service_env(db, SLACK_WEBHOOK_URL=""))
+
+    assert result.returncode == 1
+    assert "alerts: error: SLACK_WEBHOOK_URL is not set here" in result.stderr
+    assert query(db, "SELECT count(*) FROM alerts") == [(0,)]
+    assert slack.received == []
+
+
+def test_alerts_test_that_slack_refuses_exits_1_and_is_retried_by_the_next_run(
+    db: Path, slack: SlackStandIn
+):
+    slack.mode = DOWN
+    result = optiview_alerts("test", env=env_for(db, slack))
+    assert result.returncode == 1
+    assert "alerts: error: Slack did not take test alert 1 after 3 attempts" in result.stderr
+    assert query(db, "SELECT delivery FROM alerts") == [("failed",)]
+
+    slack.mode = OK
+    assert optiview_alerts("run", env=env_for(db, slack)).returncode == 0
+    assert query(db, "SELECT delivery FROM alerts") == [("sent",)]
+    assert len(slack.received) == 1
+
+
 def test_another_run_holding_the_lease_is_skipped_with_exit_0(
     firing_db: Path, slack: SlackStandIn, now: int
 ):

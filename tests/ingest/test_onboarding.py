@@ -6,7 +6,7 @@ import pytest
 
 from ingest.cron.jobs import JobState
 from ingest.models import ApiKey, Org, Project, Property
-from ingest.onboarding import Facts, Traffic, checklist, summary
+from ingest.onboarding import Facts, SlackTestAlert, Traffic, checklist, summary
 from purge.policy import DAY_MS
 
 NOW = 1_800_000_000_000
@@ -17,8 +17,18 @@ SHOP = Property(2, "prj_1", "shop.acme.com", "website", True, False, 0)
 KEY = ApiKey("key_1", 1, "prj_1", "Prod", "active", 0, None, None, None, None)
 PURGED = JobState("purge", NOW - DAY_MS, NOW - 3_600_000, "ok", None, NOW - 3_600_000, None)
 VISITED = Traffic({"human": 3, "bot": 2}, {"human": 1, "bot": 2}, {"human": 1})
+SLACK_OK = SlackTestAlert(4, "sent", NOW - 60_000, NOW - 59_000)
 COMPLETE = Facts(
-    ORG, PROJECT, [DEFAULT], [KEY], {"chatgpt"}, NOW - 5000, NOW - 10, PURGED, traffic=VISITED
+    ORG,
+    PROJECT,
+    [DEFAULT],
+    [KEY],
+    {"chatgpt"},
+    NOW - 5000,
+    NOW - 10,
+    PURGED,
+    traffic=VISITED,
+    test_alert=SLACK_OK,
 )
 
 
@@ -43,6 +53,19 @@ def done(facts: Facts) -> dict[str, bool]:
         (
             replace(COMPLETE, traffic=Traffic({"bot": 1, "human": 1}, {"bot": 1, "human": 0})),
             {"events_classified"},
+        ),
+        (replace(COMPLETE, test_alert=None), {"slack_test_delivered"}),
+        (
+            replace(COMPLETE, test_alert=replace(SLACK_OK, delivery="no_webhook")),
+            {"slack_test_delivered"},
+        ),
+        (
+            replace(COMPLETE, test_alert=replace(SLACK_OK, delivery="failed")),
+            {"slack_test_delivered"},
+        ),
+        (
+            replace(COMPLETE, test_alert=replace(SLACK_OK, delivery="sending")),
+            {"slack_test_delivered"},
         ),
         (replace(COMPLETE, purge=None), {"purge_running"}),
         (replace(COMPLETE, purge=JobState("purge")), {"purge_running"}),
@@ -84,6 +107,10 @@ def done(facts: Facts) -> dict[str, bool]:
         "no-sources",
         "no-events",
         "bots-only-pageviews",
+        "no-test-alert",
+        "test-alert-without-webhook",
+        "test-alert-failed",
+        "test-alert-being-sent",
         "purge-never-ran",
         "purge-no-runs",
         "purge-stalled",
@@ -103,10 +130,10 @@ def test_items_done(facts: Facts, not_done: set[str]):
 def test_summary_points_at_the_first_missing_step():
     body = summary(replace(COMPLETE, keys=[], enabled_sources=set()), NOW)
     assert body["complete"] is False
-    assert (body["done"], body["total"]) == (7, 9)
+    assert (body["done"], body["total"]) == (8, 10)
     assert body["next_step"].startswith("Create a key: POST /api/admin/properties/1/keys")
     steps = [item["step"] for item in body["items"]]
-    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "6.1", "6.2", "7.1", "10.2"]
+    assert steps == ["1.1", "2.1", "2.2", "3.2", "4.2", "6.1", "6.2", "7.1", "9.2", "10.2"]
     assert body["first_event_at"] == "2027-01-15T07:59:55.000Z"
 
 
@@ -127,3 +154,36 @@ def test_ai_referrals_count_people_only_and_show_bots_beside():
         "chatgpt; 2 AI referrals from people (and 2 from bots or unknown visitors, not counted)"
         ", in the latest 10000 per property"
     )
+
+
+@pytest.mark.parametrize(
+    ("test_alert", "detail"),
+    [
+        (None, "no test alert sent yet"),
+        (SLACK_OK, "test alert 4 delivered 2027-01-15T07:59:01.000Z"),
+        (
+            replace(SLACK_OK, delivery="no_webhook", delivered_at=None),
+            "test alert 4 (2027-01-15T07:59:00.000Z) was not sent:"
+            " SLACK_WEBHOOK_URL was not set on the server",
+        ),
+        (
+            replace(SLACK_OK, delivery="failed", delivered_at=None, last_error="HTTP 404: x"),
+            "test alert 4 (2027-01-15T07:59:00.000Z) is failed: HTTP 404: x",
+        ),
+    ],
+    ids=["none", "sent", "no-webhook", "failed"],
+)
+def test_slack_item_says_what_happened_to_the_newest_test_alert(
+    test_alert: SlackTestAlert | None, detail: str
+):
+    items = {item.id: item for item in checklist(replace(COMPLETE, test_alert=test_alert), NOW)}
+    item = items["slack_test_delivered"]
+    assert (item.step, item.title) == ("9.2", "Slack configured and a test alert delivered")
+    assert item.detail == detail
+    body = item.to_json()
+    if item.done:
+        assert body["hint"] is None
+    else:
+        assert "SLACK_WEBHOOK_URL" in body["hint"]
+        assert "POST /api/admin/alerts/test" in body["hint"]
+        assert "`optiview alerts test`" in body["hint"]
