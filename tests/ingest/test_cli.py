@@ -213,7 +213,8 @@ def test_onboarding_status_after_steps_1_to_4_waits_for_the_tag(runbook: Runbook
     assert status["complete"] is False
     assert status["total"] == len(status["items"])
     pending = [item["id"] for item in status["items"] if not item["done"]]
-    assert pending == ["events_arriving", "purge_running"]
+    assert pending[0] == "events_arriving"
+    assert "purge_running" in pending
     assert "optiview install --project" in status["next_step"]
     verify = ok("verify", "--project", runbook.project["id"], env=runbook.env)
     assert verify["verified"] is False
