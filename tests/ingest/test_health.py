@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from ingest.health import overall
-from ingest.storage.migrations import CREATE_TABLE
+from ingest.storage.migrations import CREATE_TABLE, available
 from tests.conftest import ADMIN_TOKEN, Server, serving
 
 
@@ -36,7 +36,7 @@ def test_health_is_ok_when_migrated(own_server: Server):
         "status": "ok",
         "checks": {
             "database": {"status": "ok"},
-            "migrations": {"status": "ok", "applied": 4, "pending": []},
+            "migrations": {"status": "ok", "applied": len(available()), "pending": []},
             "writer": {"status": "ok", "queued_events": 0, "queue_limit": 20000},
             "crons": {
                 "status": "ok",
