@@ -22,6 +22,7 @@ from ingest.models import (
     NewProperty,
     SourcesUpdate,
 )
+from ingest.provisioning_changes.changes import OrgChanges, ProjectChanges, PropertyChanges
 from ingest.sources import KNOWN_SOURCES
 
 MAX_NAME = 200
@@ -123,3 +124,42 @@ def sources_update(body: Mapping[str, Any]) -> SourcesUpdate:
             f"unknown source(s) {', '.join(unknown)}; known: {', '.join(KNOWN_SOURCES)}",
         )
     return SourcesUpdate(enabled=tuple(dict.fromkeys(names)))
+
+
+def _changes(body: Mapping[str, Any], allowed: tuple[str, ...], fixed: tuple[str, ...]) -> None:
+    """A PATCH names at least one field it may change, and none that cannot change (silently
+    ignoring those would answer 200 for a change that did not happen)."""
+    for field in fixed:
+        if field in body:
+            raise invalid_field(
+                field, f"cannot be changed; the fields that can: {', '.join(allowed)}"
+            )
+    if not any(field in body for field in allowed):
+        raise invalid_field(allowed[0], f"give at least one of {', '.join(allowed)}")
+
+
+def org_changes(body: Mapping[str, Any]) -> OrgChanges:
+    _changes(body, ("name", "plan", "domain"), ("id", "created_at"))
+    return OrgChanges(
+        name=text(body, "name") if "name" in body else None,
+        domain=apex_domain(body) if "domain" in body else None,
+        plan=choice(body, "plan", PLANS) if "plan" in body else None,
+    )
+
+
+def project_changes(body: Mapping[str, Any]) -> ProjectChanges:
+    _changes(body, ("name", "description"), ("id", "org_id", "domain", "created_at"))
+    return ProjectChanges(
+        name=text(body, "name") if "name" in body else None,
+        description=text(body, "description", MAX_DESCRIPTION, required=False)
+        if "description" in body
+        else None,
+    )
+
+
+def property_changes(body: Mapping[str, Any]) -> PropertyChanges:
+    _changes(body, ("active",), ("id", "project_id", "domain", "type", "is_default", "created_at"))
+    active = body["active"]
+    if not isinstance(active, bool):
+        raise invalid_field("active", f"must be true or false, not {type(active).__name__}")
+    return PropertyChanges(active=active)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 
-from ingest import onboarding, provisioning
+from ingest import onboarding, provisioning, provisioning_changes
 from ingest.admin import bodies, queries
 from ingest.admin.alerting import send_test_alert
 from ingest.admin.auth import AdminAuthMiddleware
@@ -22,6 +22,7 @@ from ingest.fields import positive_id
 from ingest.health import admin_health
 from ingest.http import json_response, state
 from ingest.jsonbody import read_limited
+from ingest.models import Org
 from ingest.sources import describe_sources
 
 log = logging.getLogger("optiview.admin")
@@ -37,6 +38,14 @@ def _property_id(request: Request) -> int:
     """The path's property id; checked here rather than by a route convertor so that an id
     SQLite cannot hold is a 400 naming it, not a crash or a bare 404."""
     return positive_id(request.path_params["property_id"], "property_id")
+
+
+def _org_id(request: Request) -> str:
+    return str(request.path_params["org_id"])
+
+
+def _project_id(request: Request) -> str:
+    return str(request.path_params["project_id"])
 
 
 def _changed(request: Request) -> None:
@@ -65,10 +74,71 @@ async def list_orgs(request: Request) -> Response:
 
 async def create_org(request: Request) -> Response:
     new = bodies.new_org(await _body(request))
-    org = await state(request).db.transaction(
-        lambda conn: provisioning.create_org(conn, new, now_ms())
+
+    def create(conn: sqlite3.Connection) -> tuple[Org, list[str]]:
+        warnings = provisioning_changes.domain_claims(conn, new.domain)
+        return provisioning.create_org(conn, new, now_ms()), warnings
+
+    org, warnings = await state(request).db.transaction(create)
+    _warn(warnings)
+    return json_response({**org.to_json(), "warnings": warnings}, 201)
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        log.warning("%s", warning)
+
+
+async def update_org(request: Request) -> Response:
+    changes = bodies.org_changes(await _body(request))
+    org_id = request.path_params["org_id"]
+    org, warnings = await state(request).db.transaction(
+        lambda conn: provisioning_changes.update_org(conn, org_id, changes)
     )
-    return json_response(org.to_json(), 201)
+    _warn(warnings)
+    return json_response({**org.to_json(), "warnings": warnings})
+
+
+async def update_project(request: Request) -> Response:
+    changes = bodies.project_changes(await _body(request))
+    project_id = request.path_params["project_id"]
+    project = await state(request).db.transaction(
+        lambda conn: provisioning_changes.update_project(conn, project_id, changes)
+    )
+    return json_response(project.to_json())
+
+
+async def update_property(request: Request) -> Response:
+    property_id = _property_id(request)
+    changes = bodies.property_changes(await _body(request))
+    prop = await state(request).db.transaction(
+        lambda conn: provisioning_changes.update_property(conn, property_id, changes)
+    )
+    _changed(request)
+    return json_response(prop.to_json())
+
+
+def remover(scope: provisioning_changes.Scope, ident: Callable[[Request], str | int]) -> Handler:
+    """DELETE with ?confirm=<the same id>; without it, 400 saying what would be deleted."""
+
+    async def handle(request: Request) -> Response:
+        target = ident(request)
+        db = state(request).db
+        confirm = request.query_params.get("confirm")
+        if confirm != str(target):
+            would = await db.read(lambda conn: provisioning_changes.count_rows(conn, scope, target))
+            how = f"repeat the request with ?confirm={target}"
+            if confirm is not None:
+                how = f"confirm must be {target}, not {confirm[:100]!r}: {how}"
+            raise provisioning_changes.unconfirmed(would, how)
+        removal = await db.transaction(
+            lambda conn: provisioning_changes.remove(conn, scope, target)
+        )
+        _changed(request)
+        log.warning("deleted %s %s: %s", scope, target, removal.summary())
+        return json_response(removal.to_json())
+
+    return handle
 
 
 async def create_project(request: Request) -> Response:
@@ -194,6 +264,8 @@ def admin_mount(token: str) -> Mount:
         Route("/orgs", create_org, methods=["POST"]),
         Route("/orgs", list_orgs, methods=["GET"]),
         Route("/orgs/{org_id}", reader(queries.org_detail, "org_id"), methods=["GET"]),
+        Route("/orgs/{org_id}", update_org, methods=["PATCH"]),
+        Route("/orgs/{org_id}", remover("org", _org_id), methods=["DELETE"]),
         Route("/orgs/{org_id}/projects", create_project, methods=["POST"]),
         Route("/orgs/{org_id}/projects", reader(queries.org_projects, "org_id"), methods=["GET"]),
         Route(
@@ -201,6 +273,8 @@ def admin_mount(token: str) -> Mount:
             reader(queries.project_detail, "project_id"),
             methods=["GET"],
         ),
+        Route("/projects/{project_id}", update_project, methods=["PATCH"]),
+        Route("/projects/{project_id}", remover("project", _project_id), methods=["DELETE"]),
         Route("/projects/{project_id}/properties", create_property, methods=["POST"]),
         Route(
             "/projects/{project_id}/properties",
@@ -216,6 +290,8 @@ def admin_mount(token: str) -> Mount:
             reader(queries.property_detail, "property_id", _property_id),
             methods=["GET"],
         ),
+        Route("/properties/{property_id}", update_property, methods=["PATCH"]),
+        Route("/properties/{property_id}", remover("property", _property_id), methods=["DELETE"]),
         Route("/properties/{property_id}/keys", create_key, methods=["POST"]),
         Route(
             "/properties/{property_id}/keys",

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from ingest.clock import now_ms
 from ingest.collect.advice import fix_for
-from ingest.collect.authorize import Access, bearer_secret, decide
+from ingest.collect.authorize import Access, bearer_secret, decide, preflight_refusal
 from ingest.collect.cors import allow_headers, preflight_headers
 from ingest.collect.enrich import RequestContext, country_from_header, enrich
 from ingest.collect.overlimit import rate_limited, refuse_if_over_limit
@@ -216,14 +216,11 @@ async def preflight(request: Request) -> Response:
             {"error": error.code.value, "detail": error.detail}, error.status, {"Vary": "Origin"}
         )
     host = origin_host(origin) if origin else None
-    if origin and host and await collector.directory.is_property_domain(host):
+    site = await collector.directory.site(host) if host else None
+    if origin and site and site.active:
         return Response(status_code=204, headers=preflight_headers(origin))
-    REJECTIONS.labels(ErrorCode.ORIGIN_NOT_ALLOWED.value).inc()
+    refusal = preflight_refusal(origin, host, site)
+    REJECTIONS.labels(refusal.code.value).inc()
     return json_response(
-        {
-            "error": ErrorCode.ORIGIN_NOT_ALLOWED.value,
-            "detail": f"origin {origin} is not the site of any active property",
-        },
-        403,
-        {"Vary": "Origin"},
+        {"error": refusal.code.value, "detail": refusal.detail}, refusal.status, {"Vary": "Origin"}
     )

@@ -58,6 +58,13 @@ PROPERTY_QUERY = Param(
     "default: the project's default property",
 )
 
+CONFIRM = Param(
+    "confirm",
+    "query",
+    _STRING,
+    "the id being deleted, repeated; without it, 400 confirmation_required saying what would go",
+)
+
 # Every admin call: no or a wrong token, and a database that is locked or failing.
 _ADMIN = {401: None, 503: None}
 _READ = {**_ADMIN, 404: None}
@@ -112,11 +119,15 @@ PUBLIC: tuple[Operation, ...] = (
 )
 
 ADMIN_OPERATIONS: tuple[Operation, ...] = (
-    Operation("post", "/orgs", "Create an organization", {201: "Org", **_WRITE, 409: None},
+    Operation("post", "/orgs", "Create an organization", {201: "OrgWritten", **_WRITE, 409: None},
               body="NewOrg"),
     Operation("get", "/orgs", "Every organization", {200: "Orgs", **_ADMIN}),
     Operation("get", "/orgs/{org_id}", "One organization with its projects",
               {200: "OrgDetail", **_READ}, params=(ORG_ID,)),
+    Operation("patch", "/orgs/{org_id}", "Change an organization's name, domain or plan",
+              {200: "OrgWritten", **_WRITE, 404: None}, params=(ORG_ID,), body="OrgChanges"),
+    Operation("delete", "/orgs/{org_id}", "Delete an organization with all its data",
+              {200: "Removal", **_READ, 400: None}, params=(ORG_ID, CONFIRM)),
     Operation("post", "/orgs/{org_id}/projects", "Create a project and its default property",
               {201: "ProjectCreated", **_WRITE, 404: None, 409: None},
               params=(ORG_ID,), body="NewProject"),
@@ -124,6 +135,11 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
               {200: "Projects", **_READ}, params=(ORG_ID,)),
     Operation("get", "/projects/{project_id}", "One project with its properties",
               {200: "ProjectDetail", **_READ}, params=(PROJECT_ID,)),
+    Operation("patch", "/projects/{project_id}", "Change a project's name or description",
+              {200: "Project", **_WRITE, 404: None}, params=(PROJECT_ID,),
+              body="ProjectChanges"),
+    Operation("delete", "/projects/{project_id}", "Delete a project with all its data",
+              {200: "Removal", **_READ, 400: None}, params=(PROJECT_ID, CONFIRM)),
     Operation("post", "/projects/{project_id}/properties", "Add a property",
               {201: "Property", **_WRITE, 404: None, 409: None},
               params=(PROJECT_ID,), body="NewProperty"),
@@ -145,6 +161,11 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
               {200: "OnboardingStatus", **_READ}, params=(PROJECT_ID,)),
     Operation("get", "/properties/{property_id}", "One property with its keys",
               {200: "PropertyDetail", **_READ, 400: None}, params=(PROPERTY_ID,)),
+    Operation("patch", "/properties/{property_id}", "Deactivate or reactivate a property",
+              {200: "Property", **_WRITE, 404: None}, params=(PROPERTY_ID,),
+              body="PropertyChanges"),
+    Operation("delete", "/properties/{property_id}", "Delete a property with all its data",
+              {200: "Removal", **_READ, 400: None}, params=(PROPERTY_ID, CONFIRM)),
     Operation("post", "/properties/{property_id}/keys", "Create a key; its secret is shown once",
               {201: "KeyWithSecret", **_WRITE, 404: None, 409: None},
               params=(PROPERTY_ID,), body="NewKey"),

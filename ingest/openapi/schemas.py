@@ -109,6 +109,41 @@ NEW_PROPERTY = _record(
     {"type": {"enum": list(PROPERTY_TYPES), "default": "website"}},
 )
 NEW_KEY = _record({"name": _text(bodies.MAX_NAME, 1)}, {"expires_at": _OPT_TIME})
+# PATCH bodies: at least one field (the parser says which are missing or cannot change).
+ORG_CHANGES = {
+    **_record(
+        {},
+        {
+            "name": _text(bodies.MAX_NAME, 1),
+            "domain": _text(bodies.MAX_DOMAIN_INPUT, 1),
+            "plan": {"enum": list(PLANS)},
+        },
+    ),
+    "minProperties": 1,
+}
+PROJECT_CHANGES = {
+    **_record(
+        {},
+        {
+            "name": _text(bodies.MAX_NAME, 1),
+            "description": _nullable(_text(bodies.MAX_DESCRIPTION)),
+        },
+    ),
+    "minProperties": 1,
+}
+PROPERTY_CHANGES = _record({"active": {"type": "boolean"}})
+REMOVAL = _record(
+    {
+        "deleted": {"enum": ["org", "project", "property"]},
+        "id": {"anyOf": [_ID, {"type": "integer"}]},
+        "rows": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0},
+            "description": "rows deleted per table",
+        },
+        "total": {"type": "integer", "minimum": 0},
+    }
+)
 SOURCES_UPDATE = _record({"enabled": {"type": "array", "items": {"enum": list(KNOWN_SOURCES)}}})
 
 ORG = _record(
@@ -178,10 +213,22 @@ COMPONENTS: dict[str, Schema] = {
     "NewProperty": NEW_PROPERTY,
     "NewKey": NEW_KEY,
     "SourcesUpdate": SOURCES_UPDATE,
+    "OrgChanges": ORG_CHANGES,
+    "ProjectChanges": PROJECT_CHANGES,
+    "PropertyChanges": PROPERTY_CHANGES,
+    "Removal": REMOVAL,
     "Org": ORG,
     "Project": PROJECT,
     "Property": PROPERTY,
     "Key": KEY,
+    "OrgWritten": _with(
+        "Org",
+        warnings={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "e.g. another organization already claims the domain",
+        },
+    ),
     "OrgDetail": _with("Org", projects={"type": "array", "items": ref("Project")}),
     "ProjectCreated": _with("Project", default_property=ref("Property")),
     "ProjectDetail": _with("Project", properties={"type": "array", "items": ref("Property")}),

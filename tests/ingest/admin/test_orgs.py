@@ -16,6 +16,7 @@ def test_create_org_normalizes_domain_and_answers_201(admin: httpx.Client):
     assert body["domain"] == domain
     assert body["plan"] == "pro"
     assert body["created_at"].endswith("Z")
+    assert body.pop("warnings") == []
 
     listed = admin.get("/orgs").json()["orgs"]
     assert body in listed
