@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ingest import onboarding, provisioning
+from ingest import onboarding, provisioning, provisioning_changes
 from ingest.admin import bodies, queries
 from ingest.clock import now_ms
 from ingest.config import Settings
 from ingest.errors import ApiError, ErrorCode
 from ingest.fields import positive_id
+from ingest.models import PLANS, Org
 from ingest.sources import KNOWN_SOURCES, describe_sources
 from ingest.storage.database import Database
 
@@ -27,10 +29,66 @@ def property_id(text: str) -> int:
         raise argparse.ArgumentTypeError(exc.detail) from None
 
 
+def _warn(warnings: list[str]) -> list[str]:
+    for warning in warnings:
+        print(f"optiview: warning: {warning}", file=sys.stderr)
+    return warnings
+
+
 async def org_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
     new = bodies.new_org({"name": args.name, "domain": args.domain, "plan": args.plan})
-    org = await db.transaction(lambda conn: provisioning.create_org(conn, new, now_ms()))
-    return org.to_json()
+
+    def create(conn: sqlite3.Connection) -> tuple[Org, list[str]]:
+        warnings = provisioning_changes.domain_claims(conn, new.domain)
+        return provisioning.create_org(conn, new, now_ms()), warnings
+
+    org, warnings = await db.transaction(create)
+    return {**org.to_json(), "warnings": _warn(warnings)}
+
+
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The flags given, as a PATCH body (an absent flag leaves its field as it is)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+async def org_update(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    changes = bodies.org_changes(_given(args, "name", "domain", "plan"))
+    org, warnings = await db.transaction(
+        lambda conn: provisioning_changes.update_org(conn, args.org_id, changes)
+    )
+    return {**org.to_json(), "warnings": _warn(warnings)}
+
+
+async def project_update(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    changes = bodies.project_changes(_given(args, "name", "description"))
+    project = await db.transaction(
+        lambda conn: provisioning_changes.update_project(conn, args.project_id, changes)
+    )
+    return project.to_json()
+
+
+async def property_update(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    changes = bodies.property_changes(_given(args, "active"))
+    prop = await db.transaction(
+        lambda conn: provisioning_changes.update_property(conn, args.property_id, changes)
+    )
+    return prop.to_json()
+
+
+def remover(scope: provisioning_changes.Scope, attribute: str) -> Command:
+    """Delete with --yes; without it, refuse and say what would be deleted."""
+
+    async def delete(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+        target = getattr(args, attribute)
+        if not args.yes:
+            would = await db.read(lambda conn: provisioning_changes.count_rows(conn, scope, target))
+            raise provisioning_changes.unconfirmed(would, "add --yes")
+        removal = await db.transaction(
+            lambda conn: provisioning_changes.remove(conn, scope, target)
+        )
+        return removal.to_json()
+
+    return delete
 
 
 async def org_list(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
@@ -146,10 +204,21 @@ async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Da
     return onboarding.summary(facts, now_ms())
 
 
+def _add_delete(actions: Any, attribute: str, what: str, command: Command, name: str) -> None:
+    p = actions.add_parser(
+        "delete", help=f"delete {name} with all its data (needs --yes; without it, a dry run)"
+    )
+    p.add_argument(attribute, help=what, type=property_id if attribute == "property_id" else str)
+    p.add_argument(
+        "--yes", action="store_true", help="really delete (without it: what would be deleted)"
+    )
+    p.set_defaults(command=command)
+
+
 def add_commands(sub: Any) -> None:
     """Register the provisioning subcommands on the top-level subparsers."""
     org = sub.add_parser("org", help="organizations (runbook step 1)").add_subparsers(
-        dest="action", required=True, metavar="{create,list,show}"
+        dest="action", required=True, metavar="{create,list,show,update,delete}"
     )
     p = org.add_parser("create", help="create an organization")
     p.add_argument("--name", required=True, help="partner company name")
@@ -160,9 +229,16 @@ def add_commands(sub: Any) -> None:
     p = org.add_parser("show", help="an organization and its projects")
     p.add_argument("org_id")
     p.set_defaults(command=org_show)
+    p = org.add_parser("update", help="change an organization's name, domain or plan")
+    p.add_argument("org_id", help="org_… id")
+    p.add_argument("--name", help="new name")
+    p.add_argument("--domain", help="new primary domain")
+    p.add_argument("--plan", choices=PLANS, help="new plan (the next purge applies its retention)")
+    p.set_defaults(command=org_update)
+    _add_delete(org, "org_id", "org_… id", remover("org", "org_id"), "an organization")
 
     project = sub.add_parser("project", help="projects (runbook step 2)").add_subparsers(
-        dest="action", required=True, metavar="{create,list,show}"
+        dest="action", required=True, metavar="{create,list,show,update,delete}"
     )
     p = project.add_parser("create", help="create a project and its default property")
     p.add_argument("--org", required=True, help="org_… id")
@@ -176,9 +252,15 @@ def add_commands(sub: Any) -> None:
     p = project.add_parser("show", help="a project and its properties")
     p.add_argument("project_id")
     p.set_defaults(command=project_show)
+    p = project.add_parser("update", help="change a project's name or description")
+    p.add_argument("project_id", help="prj_… id")
+    p.add_argument("--name", help="new name")
+    p.add_argument("--description", help="new description ('' clears it)")
+    p.set_defaults(command=project_update)
+    _add_delete(project, "project_id", "prj_… id", remover("project", "project_id"), "a project")
 
     prop = sub.add_parser("property", help="properties (runbook step 3)").add_subparsers(
-        dest="action", required=True, metavar="{create,show}"
+        dest="action", required=True, metavar="{create,show,update,delete}"
     )
     p = prop.add_parser("create", help="add a property to a project")
     p.add_argument("--project", required=True, help="prj_… id")
@@ -188,6 +270,27 @@ def add_commands(sub: Any) -> None:
     p = prop.add_parser("show", help="a property and its keys")
     p.add_argument("property_id", type=property_id)
     p.set_defaults(command=property_show)
+    p = prop.add_parser("update", help="deactivate or reactivate a property")
+    p.add_argument("property_id", type=property_id, help="property id (an integer)")
+    state = p.add_mutually_exclusive_group(required=True)
+    state.add_argument(
+        "--activate", dest="active", action="store_const", const=True, help="accept events again"
+    )
+    state.add_argument(
+        "--deactivate",
+        dest="active",
+        action="store_const",
+        const=False,
+        help="refuse its events (the collector answers 403 with the reason)",
+    )
+    p.set_defaults(command=property_update)
+    _add_delete(
+        prop,
+        "property_id",
+        "property id (an integer)",
+        remover("property", "property_id"),
+        "a property",
+    )
 
     key = sub.add_parser("key", help="API keys (runbook step 4)").add_subparsers(
         dest="action", required=True, metavar="{create,list,show,revoke,rotate}"
