@@ -9,21 +9,31 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 
 from alerts import cli as alerts_cli
 from ingest import __version__, secret_strength
-from ingest.config import ConfigError, Settings, load_env_file, load_settings
+from ingest.config import ConfigError, Settings, database_path, load_env_file, load_settings
 from ingest.errors import ApiError
-from ingest.provision_cli import add_commands
+from ingest.provision_cli import Answer, add_commands, select_field
 from ingest.serve import SERVERS, serve
 from ingest.storage.database import Database, StorageUnavailable
-from ingest.storage.datafile import DatabaseFileError, ensure_database_file
+from ingest.storage.datafile import (
+    CREATE_HINT,
+    DB_SETTING,
+    DatabaseFileError,
+    describe,
+    ensure_database_file,
+)
 from ingest.storage.migrations import MigrationError, migrate_database
 from purge import cli as purge_cli
 
 EXIT_FAILURE = 1
+# The commands that may create a new database file without being asked; every other one
+# refuses a missing file unless given --create-db.
+CREATES_DATABASE = ("serve", "migrate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,14 +89,32 @@ def migrate(settings: Settings) -> list[str]:
     return migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
 
 
-def prepare_database_file(settings: Settings, *, create: bool) -> None:
+def prepare_database_file(path: Path, *, create: bool, create_hint: str = CREATE_HINT) -> None:
     """Refuse a missing database file unless creating one is allowed; say when one is made."""
-    if ensure_database_file(settings.db_path, create=create):
+    if ensure_database_file(path, create=create, create_hint=create_hint):
         print(
-            f"optiview: creating a new, empty database at {settings.db_path} (OPTIVIEW_DB)",
+            f"optiview: creating a new, empty database at {path.absolute()} ({DB_SETTING})",
             file=sys.stderr,
             flush=True,
         )
+
+
+def announce_database(path: Path) -> None:
+    """Say which database this command uses: from another folder, or with another
+    OPTIVIEW_DB, it is not the server's, and nothing else would show it."""
+    configured = bool(os.environ.get(DB_SETTING, "").strip())
+    print(f"optiview: {describe(path, configured)}", file=sys.stderr, flush=True)
+
+
+def _print_answer(result: object, field: str | None) -> int:
+    answer = result if isinstance(result, Answer) else Answer(result)
+    if field is not None and answer.exit_code == 0:
+        sys.stdout.write(select_field(answer.body, field) + "\n")
+    elif isinstance(answer.body, str):
+        sys.stdout.write(answer.body + "\n")
+    else:
+        _print_json(answer.body)
+    return answer.exit_code
 
 
 async def _run_command(args: argparse.Namespace, settings: Settings) -> object:
@@ -107,12 +135,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.group == "secrets":  # before the settings, which may be refusing weak ones
         sys.stdout.write(secret_strength.env_text(secret_strength.generate()))
         return 0
+    # The cron jobs check and name the database themselves (also as `python -m purge|alerts`).
+    if args.group == "purge":
+        return purge_cli.run(args)
+    if args.group == "alerts":
+        return alerts_cli.run(args)
     try:
+        path = database_path()
+        announce_database(path)
+        if args.group not in CREATES_DATABASE:
+            # Before the settings, which write development secrets beside the database: a
+            # refused command leaves nothing behind.
+            prepare_database_file(
+                path,
+                create=getattr(args, "create_db", False),
+                create_hint=f"pass --create-db to create an empty one, or {CREATE_HINT}",
+            )
         settings = load_settings()
         if args.group == "serve":
             if args.workers < 1:
                 raise ConfigError("--workers must be at least 1")
-            prepare_database_file(settings, create=args.create_db or not settings.production)
+            prepare_database_file(path, create=args.create_db or not settings.production)
             return serve(
                 settings,
                 args.host,
@@ -122,12 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 not args.no_scheduler,
                 access_log=args.access_log,
             )
-        if args.group == "purge":
-            return purge_cli.run(args)
-        if args.group == "alerts":
-            return alerts_cli.run(args)
         if args.group == "migrate":
-            prepare_database_file(settings, create=True)
+            prepare_database_file(path, create=True)
             applied = migrate(settings)
             print(
                 f"optiview: applied {', '.join(applied)}"
@@ -137,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         result = asyncio.run(_run_command(args, settings))
+        exit_code = _print_answer(result, getattr(args, "field", None))
     except ApiError as exc:
         print(f"optiview: error: {exc.code.value}: {exc.detail}", file=sys.stderr)
         return EXIT_FAILURE
@@ -146,13 +186,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.Error as exc:
         print(f"optiview: error: cannot use the database: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    _print_json(result)
     if isinstance(result, dict) and "secret" in result:
         print(
             "optiview: store the secret now: it is shown this once (only its hash is kept)",
             file=sys.stderr,
         )
-    return 0
+    return exit_code
 
 
 if __name__ == "__main__":

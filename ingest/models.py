@@ -22,8 +22,9 @@ class NewOrg:
 @dataclass(frozen=True)
 class NewProject:
     name: str
-    domain: str
+    domain: str  # the apex
     description: str | None
+    site: str  # the host given, for the default property (the apex itself or a host under it)
 
 
 @dataclass(frozen=True)

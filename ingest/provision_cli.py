@@ -3,22 +3,66 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ingest import onboarding, provisioning, provisioning_changes
 from ingest.admin import bodies, queries
 from ingest.clock import now_ms
 from ingest.config import Settings
-from ingest.errors import ApiError, ErrorCode
+from ingest.errors import ApiError, ErrorCode, invalid_field
 from ingest.fields import positive_id
 from ingest.models import PLANS, Org
 from ingest.sources import KNOWN_SOURCES, describe_sources
 from ingest.storage.database import Database
 
 Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[Any]]
+
+EXIT_NOT_VERIFIED = 3  # 1 is an error, 2 a usage error: a script can tell "not yet" apart
+POLL_S = 1.0
+PROGRESS_EVERY_S = 5.0
+MAX_WAIT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A command's answer when it is not JSON with exit 0: `body` is JSON data, or text
+    printed as it is."""
+
+    body: Any
+    exit_code: int = 0
+
+
+def say(line: str) -> None:
+    print(f"optiview: {line}", file=sys.stderr, flush=True)
+
+
+def seconds(text: str) -> float:
+    """argparse type: a duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= MAX_WAIT_S:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_WAIT_S:g} seconds, not {text}")
+    return value
+
+
+def select_field(answer: Any, name: str) -> str:
+    """`--field NAME`: one value of the answer, printed bare so a shell can capture it
+    (`PRJ=$(optiview project create ... --field id)`)."""
+    if not isinstance(answer, dict) or name not in answer:
+        known = ", ".join(answer) if isinstance(answer, dict) else "none"
+        raise invalid_field("--field", f"the answer has no {name!r}; it has: {known}")
+    value = answer[name]
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def property_id(text: str) -> int:
@@ -106,7 +150,9 @@ async def project_create(args: argparse.Namespace, settings: Settings, db: Datab
     project, prop = await db.transaction(
         lambda conn: provisioning.create_project(conn, args.org, new, now_ms())
     )
-    return {**project.to_json(), "default_property": prop.to_json()}
+    answer = queries.project_created(project, prop)
+    _warn(answer.get("warnings", []))
+    return answer
 
 
 async def project_list(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
@@ -165,6 +211,16 @@ async def sources_show(args: argparse.Namespace, settings: Settings, db: Databas
 
 
 async def sources_set(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    # An empty list disables every source: that must be asked for, never the result of a
+    # command line whose names were forgotten.
+    if args.none == bool(args.sources):
+        raise invalid_field(
+            "sources",
+            "name the sources to enable (any of " + ", ".join(KNOWN_SOURCES) + "), or give"
+            " --none to disable every source"
+            if not args.none
+            else "give either source names or --none, not both",
+        )
     update = bodies.sources_update({"enabled": args.sources})
     await db.transaction(
         lambda conn: provisioning.set_sources(conn, args.project, update, now_ms())
@@ -188,15 +244,36 @@ async def install(args: argparse.Namespace, settings: Settings, db: Database) ->
             file=sys.stderr,
         )
 
-    return await db.read(
+    info = await db.read(
         lambda conn: queries.install_info(conn, args.project, args.property, args.key, base_url)
     )
+    return Answer(info["snippet"]) if args.html else info
 
 
 async def install_verify(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
-    return await db.read(
-        lambda conn: queries.install_verification(conn, args.project, args.property)
+    """Exit 0 once an event has arrived; with --wait, poll until then or the time is up."""
+    deadline = time.monotonic() + args.wait
+    next_report = 0.0
+    while True:
+        answer = await db.read(
+            lambda conn: queries.install_verification(conn, args.project, args.property)
+        )
+        now = time.monotonic()
+        if answer["verified"] or now >= deadline:
+            break
+        if now >= next_report:
+            say(f"waiting for the first event of {args.project}: {deadline - now:.0f} s left")
+            next_report = now + PROGRESS_EVERY_S
+        await asyncio.sleep(min(POLL_S, deadline - now))
+    if answer["verified"]:
+        return answer
+    say(
+        f"not verified: no event has arrived for {args.project}"
+        + (f" in {args.wait:g} s" if args.wait else "")
+        + "; check that the snippet (`optiview install`) is in the page's <head>, and load"
+        " tag.js?debug=1 to see the collector's answer in the browser console"
     )
+    return Answer(answer, EXIT_NOT_VERIFIED)
 
 
 async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
@@ -215,62 +292,92 @@ def _add_delete(actions: Any, attribute: str, what: str, command: Command, name:
     p.set_defaults(command=command)
 
 
+def _database_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--create-db",
+        action="store_true",
+        help="create a new, empty database when OPTIVIEW_DB names no file (without it the"
+        " command refuses, so that a mistyped path or another folder never gets a database"
+        " the server does not use)",
+    )
+    return options
+
+
+def _field_option() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--field",
+        metavar="NAME",
+        help="print only this field of the answer, bare (e.g. id), for a shell variable",
+    )
+    return options
+
+
+DATABASE_OPTIONS = _database_options()
+FIELD_OPTION = _field_option()
+
+
 def add_commands(sub: Any) -> None:
     """Register the provisioning subcommands on the top-level subparsers."""
+
+    def leaf(parent: Any, name: str, text: str, command: Command, field: bool = True) -> Any:
+        # Answers with a secret get no --field: printing only the id would lose the secret.
+        parents = [DATABASE_OPTIONS, FIELD_OPTION] if field else [DATABASE_OPTIONS]
+        p = parent.add_parser(name, help=text, description=text, parents=parents)
+        p.set_defaults(command=command)
+        return p
+
     org = sub.add_parser("org", help="organizations (runbook step 1)").add_subparsers(
         dest="action", required=True, metavar="{create,list,show,update,delete}"
     )
-    p = org.add_parser("create", help="create an organization")
+    p = leaf(org, "create", "create an organization", org_create)
     p.add_argument("--name", required=True, help="partner company name")
     p.add_argument("--domain", required=True, help="partner's primary domain")
     p.add_argument("--plan", required=True, help="starter, growth or pro (sets retention)")
-    p.set_defaults(command=org_create)
-    org.add_parser("list", help="list organizations").set_defaults(command=org_list)
-    p = org.add_parser("show", help="an organization and its projects")
-    p.add_argument("org_id")
-    p.set_defaults(command=org_show)
-    p = org.add_parser("update", help="change an organization's name, domain or plan")
+    leaf(org, "list", "list organizations", org_list)
+    p = leaf(org, "show", "an organization and its projects", org_show)
+    p.add_argument("org_id", help="org_… id")
+    p = leaf(org, "update", "change an organization's name, domain or plan", org_update)
     p.add_argument("org_id", help="org_… id")
     p.add_argument("--name", help="new name")
     p.add_argument("--domain", help="new primary domain")
     p.add_argument("--plan", choices=PLANS, help="new plan (the next purge applies its retention)")
-    p.set_defaults(command=org_update)
     _add_delete(org, "org_id", "org_… id", remover("org", "org_id"), "an organization")
 
     project = sub.add_parser("project", help="projects (runbook step 2)").add_subparsers(
         dest="action", required=True, metavar="{create,list,show,update,delete}"
     )
-    p = project.add_parser("create", help="create a project and its default property")
+    p = leaf(project, "create", "create a project and its default property", project_create)
     p.add_argument("--org", required=True, help="org_… id")
-    p.add_argument("--name", required=True)
-    p.add_argument("--domain", required=True, help="apex domain (normalized by the policy)")
-    p.add_argument("--description")
-    p.set_defaults(command=project_create)
-    p = project.add_parser("list", help="projects of an organization")
-    p.add_argument("--org", required=True)
-    p.set_defaults(command=project_list)
-    p = project.add_parser("show", help="a project and its properties")
-    p.add_argument("project_id")
-    p.set_defaults(command=project_show)
-    p = project.add_parser("update", help="change a project's name or description")
+    p.add_argument("--name", required=True, help="e.g. 'Main Website'")
+    p.add_argument(
+        "--domain",
+        required=True,
+        help="the site, e.g. blog.example.co.uk: the project takes its apex (example.co.uk),"
+        " the default property this exact host",
+    )
+    p.add_argument("--description", help="optional free text")
+    p = leaf(project, "list", "projects of an organization", project_list)
+    p.add_argument("--org", required=True, help="org_… id")
+    p = leaf(project, "show", "a project and its properties", project_show)
+    p.add_argument("project_id", help="prj_… id")
+    p = leaf(project, "update", "change a project's name or description", project_update)
     p.add_argument("project_id", help="prj_… id")
     p.add_argument("--name", help="new name")
     p.add_argument("--description", help="new description ('' clears it)")
-    p.set_defaults(command=project_update)
     _add_delete(project, "project_id", "prj_… id", remover("project", "project_id"), "a project")
 
     prop = sub.add_parser("property", help="properties (runbook step 3)").add_subparsers(
         dest="action", required=True, metavar="{create,show,update,delete}"
     )
-    p = prop.add_parser("create", help="add a property to a project")
+    p = leaf(prop, "create", "add a property to a project", property_create)
     p.add_argument("--project", required=True, help="prj_… id")
     p.add_argument("--domain", required=True, help="the project's apex or an exact site host")
     p.add_argument("--type", default="website", help="website, app or api (default website)")
-    p.set_defaults(command=property_create)
-    p = prop.add_parser("show", help="a property and its keys")
-    p.add_argument("property_id", type=property_id)
-    p.set_defaults(command=property_show)
-    p = prop.add_parser("update", help="deactivate or reactivate a property")
+    p = leaf(prop, "show", "a property and its keys", property_show)
+    p.add_argument("property_id", type=property_id, help="property id (an integer)")
+    p = leaf(prop, "update", "deactivate or reactivate a property", property_update)
     p.add_argument("property_id", type=property_id, help="property id (an integer)")
     state = p.add_mutually_exclusive_group(required=True)
     state.add_argument(
@@ -283,7 +390,6 @@ def add_commands(sub: Any) -> None:
         const=False,
         help="refuse its events (the collector answers 403 with the reason)",
     )
-    p.set_defaults(command=property_update)
     _add_delete(
         prop,
         "property_id",
@@ -295,47 +401,66 @@ def add_commands(sub: Any) -> None:
     key = sub.add_parser("key", help="API keys (runbook step 4)").add_subparsers(
         dest="action", required=True, metavar="{create,list,show,revoke,rotate}"
     )
-    p = key.add_parser("create", help="create a key; its secret is printed this once")
+    p = leaf(
+        key, "create", "create a key; its secret is printed this once", key_create, field=False
+    )
     p.add_argument("--property", required=True, type=property_id, help="property id")
     p.add_argument("--name", required=True, help="e.g. 'Production Website'")
     p.add_argument("--expires-at", help="optional ISO 8601 expiry, e.g. 2027-01-01T00:00:00Z")
-    p.set_defaults(command=key_create)
-    p = key.add_parser("list", help="keys of a property (never their secrets)")
-    p.add_argument("--property", required=True, type=property_id)
-    p.set_defaults(command=key_list)
+    p = leaf(key, "list", "keys of a property (never their secrets)", key_list)
+    p.add_argument("--property", required=True, type=property_id, help="property id")
     for name, command, text in (
         ("show", key_show, "one key"),
         ("revoke", key_revoke, "revoke a key (the collector refuses it within seconds)"),
         ("rotate", key_rotate, "new secret for the same key id; the old secret is refused"),
     ):
-        p = key.add_parser(name, help=text)
-        p.add_argument("key_id")
-        p.set_defaults(command=command)
+        p = leaf(key, name, text, command, field=name != "rotate")
+        p.add_argument("key_id", help="key_… id")
 
     src = sub.add_parser("sources", help="AI sources of a project (runbook step 7)")
     src_actions = src.add_subparsers(dest="action", required=True, metavar="{show,set}")
-    p = src_actions.add_parser("show", help="every known source with its flag")
-    p.add_argument("--project", required=True)
-    p.set_defaults(command=sources_show)
-    p = src_actions.add_parser("set", help="enable exactly these sources")
-    p.add_argument("--project", required=True)
+    p = leaf(src_actions, "show", "every known source with its flag", sources_show)
+    p.add_argument("--project", required=True, help="prj_… id")
+    p = leaf(
+        src_actions,
+        "set",
+        "enable exactly these sources (and disable the others)",
+        sources_set,
+    )
+    p.add_argument("--project", required=True, help="prj_… id")
     p.add_argument("sources", nargs="*", help=f"any of: {' '.join(KNOWN_SOURCES)}")
-    p.set_defaults(command=sources_set)
+    p.add_argument(
+        "--none", action="store_true", help="disable every source (instead of naming some)"
+    )
 
-    p = sub.add_parser("install", help="the install snippet (runbook step 5)")
-    p.add_argument("--project", required=True)
+    p = leaf(sub, "install", "the install snippet (runbook step 5)", install)
+    p.add_argument("--project", required=True, help="prj_… id")
     p.add_argument("--property", type=property_id, help="default: the project's default property")
     p.add_argument("--key", help="default: the property's newest active key")
     p.add_argument("--base-url", help="where tag.js is served (default OPTIVIEW_PUBLIC_URL)")
-    p.set_defaults(command=install)
+    p.add_argument(
+        "--html", action="store_true", help="print only the snippet's HTML, to paste or save"
+    )
 
-    p = sub.add_parser("verify", help="has an event arrived for the project (runbook step 6)")
-    p.add_argument("--project", required=True)
+    p = leaf(
+        sub,
+        "verify",
+        "has an event arrived for the project (runbook step 6); exit 0 when one has,"
+        f" {EXIT_NOT_VERIFIED} when not (yet), 1 on an error",
+        install_verify,
+    )
+    p.add_argument("--project", required=True, help="prj_… id")
     p.add_argument(
         "--property", type=property_id, help="one property (default: all of the project's)"
     )
-    p.set_defaults(command=install_verify)
+    p.add_argument(
+        "--wait",
+        type=seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="poll until the first event lands or this many seconds have passed (default 0:"
+        " check once); progress goes to stderr",
+    )
 
-    p = sub.add_parser("onboarding-status", help="the runbook checklist for a project")
-    p.add_argument("--project", required=True)
-    p.set_defaults(command=onboarding_status)
+    p = leaf(sub, "onboarding-status", "the runbook checklist for a project", onboarding_status)
+    p.add_argument("--project", required=True, help="prj_… id")

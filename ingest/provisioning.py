@@ -34,7 +34,8 @@ def create_org(conn: sqlite3.Connection, new: NewOrg, now: int) -> Org:
 def create_project(
     conn: sqlite3.Connection, org_id: str, new: NewProject, now: int
 ) -> tuple[Project, Property]:
-    """A project, its default property on the project's domain, and the default AI sources."""
+    """A project on the apex, its default property on the site host given (the apex or a host
+    under it), and the default AI sources."""
     catalog.get_org(conn, org_id)
     _refuse_duplicate(conn, "projects", "org_id", org_id, new.domain)
     project = Project(
@@ -45,13 +46,27 @@ def create_project(
         " VALUES (?, ?, ?, ?, ?, ?)",
         (project.id, org_id, project.name, project.domain, project.description, now),
     )
-    prop = _insert_property(conn, project.id, project.domain, "website", now, default=True)
+    prop = _insert_property(conn, project.id, new.site, "website", now, default=True)
     conn.executemany(
         "INSERT INTO project_ai_sources (project_id, source, enabled, updated_at)"
         " VALUES (?, ?, 1, ?)",
         [(project.id, source, now) for source in DEFAULT_ENABLED],
     )
     return replace(project, default_property_id=prop.id), prop
+
+
+def project_warnings(project: Project, default_property: Property) -> list[str]:
+    """What an operator must know about a project just created: when its domain (the apex) is
+    not the site it was created for, which pages the default property accepts."""
+    if default_property.domain == project.domain:
+        return []
+    return [
+        f"the project's domain is {project.domain} (the registrable domain of"
+        f" {default_property.domain}); its default property {default_property.id} is the site"
+        f" host {default_property.domain}, so the tag is accepted on pages of"
+        f" {default_property.domain} only: add a property for {project.domain} or any other"
+        " host of the site if it serves pages too"
+    ]
 
 
 def create_property(

@@ -84,8 +84,13 @@ def new_org(body: Mapping[str, Any]) -> NewOrg:
 
 
 def new_project(body: Mapping[str, Any]) -> NewProject:
+    name = text(body, "name")
+    try:
+        site, apex = domains.project_site(domain_field(body))
+    except domains.DomainError as exc:
+        raise invalid_domain("domain", exc.reason) from None
     description = text(body, "description", MAX_DESCRIPTION, required=False) or None
-    return NewProject(name=text(body, "name"), domain=apex_domain(body), description=description)
+    return NewProject(name=name, domain=apex, description=description, site=site)
 
 
 def new_property(body: Mapping[str, Any]) -> NewProperty:

@@ -9,11 +9,11 @@ from typing import Any
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, Router
 
 from ingest import onboarding, provisioning, provisioning_changes
-from ingest.admin import bodies, queries
+from ingest.admin import bodies, formats, queries
 from ingest.admin.alerting import send_test_alert
 from ingest.admin.auth import AdminAuthMiddleware
 from ingest.clock import now_ms
@@ -148,7 +148,7 @@ async def create_project(request: Request) -> Response:
         lambda conn: provisioning.create_project(conn, org_id, new, now_ms())
     )
     _changed(request)
-    return json_response({**project.to_json(), "default_property": prop.to_json()}, 201)
+    return json_response(queries.project_created(project, prop), 201)
 
 
 async def create_property(request: Request) -> Response:
@@ -237,10 +237,13 @@ async def install(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     property_id = _id_param(request, "property_id")
     key_id = request.query_params.get("key_id") or None
+    html = formats.wants_html(request.query_params.get("format"), request.headers.get("accept"))
     base_url, warning = _public_base_url(request)
     info = await state(request).db.read(
         lambda conn: queries.install_info(conn, project_id, property_id, key_id, base_url)
     )
+    if html:  # the snippet alone, to paste or save (the warning, if any, is in the log)
+        return HTMLResponse(info["snippet"] + "\n")
     return json_response({**info, "warning": warning} if warning else info)
 
 

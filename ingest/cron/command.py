@@ -5,14 +5,16 @@ once, say what happened, and exit 0 (done, or skipped because another run has th
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
 
 from ingest.clock import now_ms, to_iso
-from ingest.config import ConfigError, Settings, load_settings
+from ingest.config import ConfigError, Settings, database_path, load_settings
 from ingest.cron.jobs import duration
 from ingest.storage.connection import connect
+from ingest.storage.datafile import DB_SETTING, DatabaseFileError, describe, ensure_database_file
 from ingest.storage.migrations import MigrationError, migrate_database
 
 EXIT_FAILURE = 1
@@ -56,6 +58,12 @@ def run_job(
         print(f"{name}: {line}", file=sys.stderr, flush=True)
 
     try:
+        path = database_path()
+        say(describe(path, configured=bool(os.environ.get(DB_SETTING, "").strip())))
+        # A job never creates the database (a run from the wrong folder would otherwise
+        # "succeed" on an empty one), and checks it before the settings write development
+        # secrets beside it.
+        ensure_database_file(path, create=False)
         settings = load_settings()
         refusal = future_now_refusal(settings.env, at_ms, now_ms(), dry_run, future_harm)
         if refusal is not None:
@@ -63,6 +71,9 @@ def run_job(
             return EXIT_REFUSED
         migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
         conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+    except DatabaseFileError as exc:
+        say(f"error: {exc}")
+        return EXIT_FAILURE
     except (ConfigError, MigrationError, sqlite3.Error) as exc:
         say(f"error: cannot use the database: {exc}")
         return EXIT_FAILURE

@@ -31,13 +31,15 @@ def _parameter(param: Param) -> dict[str, Any]:
     return out
 
 
-def _content(answer: str) -> dict[str, Any]:
+def _content(answer: str | tuple[str, ...]) -> dict[str, Any]:
+    if isinstance(answer, tuple):
+        return {k: v for one in answer for k, v in _content(one).items()}
     if "/" in answer:  # a media type whose body is not JSON
         return {answer: {"schema": {"type": "string"}}}
     return {JSON: {"schema": ref(answer)}}
 
 
-def _response(op: Operation, status: int, answer: str | None) -> dict[str, Any]:
+def _response(op: Operation, status: int, answer: str | tuple[str, ...] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"description": _REASONS.get(status, str(status))}
     if answer is None and status >= 400:
         answer = "Error"

@@ -1,7 +1,8 @@
 """Every operation of the API as a row: method, path, parameters, body and answers.
 
 Answers name a component schema for JSON, `None` for an empty body, or a media type
-(`text/...`, `application/javascript`) for a non-JSON one. Every status >= 400 answers the
+(`text/...`, `application/javascript`) for a non-JSON one; a tuple of those when the
+request chooses among them. Every status >= 400 answers the
 Error schema.
 """
 
@@ -30,7 +31,7 @@ class Operation:
     method: str
     path: str
     summary: str
-    answers: dict[int, str | None]
+    answers: dict[int, str | tuple[str, ...] | None]  # a tuple: one answer in several types
     params: tuple[Param, ...] = ()
     body: str | None = None  # a component schema
     security: tuple[str, ...] = (ADMIN,)  # empty: public
@@ -150,10 +151,14 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
     Operation("put", "/projects/{project_id}/sources", "Choose the AI sources attributed",
               {200: "Sources", **_WRITE, 404: None},
               params=(PROJECT_ID,), body="SourcesUpdate"),
-    Operation("get", "/projects/{project_id}/install", "The install snippet",
-              {200: "Install", **_READ, 400: None, 409: None},
+    Operation("get", "/projects/{project_id}/install",
+              "The install snippet: JSON, or the snippet alone as text/html",
+              {200: ("Install", "text/html"), **_READ, 400: None, 409: None},
               params=(PROJECT_ID, PROPERTY_QUERY,
-                      Param("key_id", "query", _STRING, "default: the newest active key"))),
+                      Param("key_id", "query", _STRING, "default: the newest active key"),
+                      Param("format", "query", {"enum": ["json", "html"]},
+                            "`html`: the snippet alone as text/html; default: JSON, or"
+                            " text/html when the Accept header prefers it to JSON"))),
     Operation("get", "/projects/{project_id}/install/verify", "Has an event arrived",
               {200: "InstallVerification", **_READ, 400: None},
               params=(PROJECT_ID, PROPERTY_QUERY)),

@@ -230,7 +230,22 @@ COMPONENTS: dict[str, Schema] = {
         },
     ),
     "OrgDetail": _with("Org", projects={"type": "array", "items": ref("Project")}),
-    "ProjectCreated": _with("Project", default_property=ref("Property")),
+    "ProjectCreated": {
+        "allOf": [
+            ref("Project"),
+            _record(
+                {"default_property": ref("Property")},
+                {
+                    "warnings": {
+                        "type": "array",
+                        "items": _ID,
+                        "description": "present when the default property's site host is"
+                        " not the project's domain (the apex)",
+                    }
+                },
+            ),
+        ]
+    },
     "ProjectDetail": _with("Project", properties={"type": "array", "items": ref("Property")}),
     "PropertyDetail": _with("Property", keys={"type": "array", "items": ref("Key")}),
     "KeyWithSecret": _with(

@@ -58,9 +58,7 @@ def describe(path: Path | str, configured: bool) -> str:
     return f"database {where} ({DB_SETTING} is not set: the default, in the current folder)"
 
 
-def ensure_database_file(
-    path: Path | str, *, create: bool, create_hint: str = CREATE_HINT
-) -> bool:
+def ensure_database_file(path: Path | str, *, create: bool, create_hint: str = CREATE_HINT) -> bool:
     """Check that the database file exists, or create its folder when `create` allows;
     return whether a new database will be created (SQLite makes the file on first open).
 

@@ -55,3 +55,42 @@ def test_install_refusals(admin: httpx.Client, project: dict[str, Any], key: dic
     revoked = admin.get(url, params={"key_id": key["id"]})
     assert revoked.status_code == 409
     assert "revoked" in revoked.json()["detail"]
+
+
+def test_the_snippet_alone_as_html_with_format_or_accept(
+    admin: httpx.Client, project: dict[str, Any], key: dict[str, Any]
+):
+    url = f"/projects/{project['id']}/install"
+    snippet = admin.get(url).json()["snippet"]
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for answer in (
+        admin.get(url, params={"format": "html"}),
+        admin.get(url, params={"format": "HTML"}, headers={"Accept": "application/json"}),
+        admin.get(url, headers={"Accept": browser}),
+        admin.get(url, headers={"Accept": "application/json;q=0.5, text/html"}),
+    ):
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "text/html; charset=utf-8"
+        assert answer.text == snippet + "\n"
+    for answer in (
+        admin.get(url),
+        admin.get(url, headers={"Accept": "*/*"}),
+        admin.get(url, headers={"Accept": "text/html;q=0.5, application/json"}),
+        admin.get(url, headers={"Accept": "text/*, application/json"}),  # a tie stays JSON
+        admin.get(url, params={"format": "json"}, headers={"Accept": browser}),
+    ):
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["snippet"] == snippet
+
+    bad = admin.get(url, params={"format": "xml"})
+    assert bad.status_code == 400
+    assert bad.json() == {
+        "error": "invalid_field",
+        "detail": bad.json()["detail"],
+    }
+    assert "format" in bad.json()["detail"] and "json, html" in bad.json()["detail"]
+    # Errors stay JSON, whatever was asked for.
+    missing = admin.get("/projects/prj_none/install", params={"format": "html"})
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"

@@ -3,6 +3,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import Server
 from tests.ingest.admin.conftest import created, unique_domain
 
 
@@ -11,12 +12,13 @@ def test_project_gets_apex_domain_and_default_property(admin: httpx.Client, org:
     body = created(
         admin.post(
             f"/orgs/{org['id']}/projects",
-            json={"name": "Main Website", "domain": f"https://Blog.{apex}:443/path"},
+            json={"name": "Main Website", "domain": f"https://www.{apex}:443/path"},
         )
     )
     assert body["id"].startswith("prj_")
     assert body["domain"] == apex
     assert body["description"] is None
+    assert "warnings" not in body  # www. is the apex's own site
     default = body["default_property"]
     assert body["default_property_id"] == default["id"]
     assert isinstance(default["id"], int)
@@ -34,6 +36,43 @@ def test_project_gets_apex_domain_and_default_property(admin: httpx.Client, org:
     assert [p["id"] for p in listed] == [body["id"]]
     shown = admin.get(f"/projects/{body['id']}").json()
     assert shown["properties"] == [default]
+
+
+def test_a_subdomain_project_keeps_the_site_host_on_its_default_property_and_warns(
+    admin: httpx.Client, org: dict[str, Any], server: Server
+):
+    """The subdomain trap: `blog.example.co.uk` made a project and a default property on
+    `example.co.uk`, silently, and the partner's real site was then refused."""
+    apex = unique_domain().removesuffix(".com") + ".co.uk"
+    body = created(
+        admin.post(
+            f"/orgs/{org['id']}/projects",
+            json={"name": "Blog", "domain": f"https://Blog.{apex}/posts/1"},
+        )
+    )
+    assert body["domain"] == apex  # runbook 2.1: the project is the registrable domain
+    default = body["default_property"]
+    assert default["domain"] == f"blog.{apex}"
+    assert default["is_default"] is True
+    (warning,) = body["warnings"]
+    assert apex in warning and f"blog.{apex}" in warning
+    assert admin.get(f"/projects/{body['id']}").json()["properties"] == [default]
+
+    # The partner's real site is accepted by the collector (it was refused before).
+    key = created(admin.post(f"/properties/{default['id']}/keys", json={"name": "Site"}))
+    event = {"type": "pageview", "url": f"https://blog.{apex}/posts/1"}
+    sent = httpx.post(
+        f"{server.url}/v1/events",
+        json={
+            "key_id": key["id"],
+            "project_id": body["id"],
+            "property_id": default["id"],
+            "events": [event],
+        },
+        headers={"Origin": f"https://blog.{apex}"},
+        timeout=10,
+    )
+    assert sent.status_code == 202, sent.text
 
 
 def test_same_domain_twice_in_one_org_is_409(admin: httpx.Client, project: dict[str, Any]):
