@@ -17,7 +17,10 @@ from ingest.errors import ApiError, ErrorCode
 from ingest.http import json_response, state
 
 RECENT_ALERTS = 20
-NO_WEBHOOK = "SLACK_WEBHOOK_URL is not set: alerts are recorded and listed here, not sent"
+NO_WEBHOOK = (
+    "SLACK_WEBHOOK_URL is not set on this server: alerts are recorded and listed here; the next"
+    " alerts run that has a webhook sends them"
+)
 
 
 _ALERT_COLUMNS = (

@@ -141,7 +141,8 @@ def project_traffic(
     for prop in property_ids:
         seen = [0, 0]  # this property's events and referrals
         for ua_class, count, views in conn.execute(
-            "SELECT ua_class, count(*), sum(type = 'pageview') FROM (SELECT ua_class, type"
+            "SELECT ua_class, count(*), sum(type = 'pageview' AND NOT off_site) FROM"
+            " (SELECT ua_class, type, off_site"
             " FROM events WHERE property_id = ? ORDER BY received_at DESC LIMIT ?)"
             " GROUP BY ua_class",
             (prop, sample),

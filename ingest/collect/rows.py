@@ -96,7 +96,8 @@ def prepare(
                 int(human), int(human and item.ai_source is not None),
                 int(ua.ua_class in AI_UA_CLASSES), received_at, received_at,
             ))  # fmt: skip
-        if pageview and item.ai_source is not None and item.ai_via is not None:
+        # A landing on another site's URL is no referral to this property either.
+        if on_site_page and item.ai_source is not None and item.ai_via is not None:
             referrals.append((
                 property_id, project_id, event.session_id, item.ai_source, item.ai_via,
                 event.referrer, event.url, item.path, received_at, ua.ua_class,

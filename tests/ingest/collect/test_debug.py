@@ -140,3 +140,17 @@ def test_off_site_urls_from_a_server_are_flagged_too(site: Site):
     assert answer.status_code == 202, answer.text
     assert site.events("path, off_site") == [("/forwarded", 1)]
     assert site.rows("SELECT path FROM content WHERE property_id = ?", site.property_id) == []
+
+
+def test_an_off_site_landing_from_an_ai_assistant_is_no_ai_referral(site: Site):
+    answer = site.send(
+        {
+            "type": "pageview",
+            "url": "https://elsewhere.example/a",
+            "referrer": "https://chatgpt.com/",
+        },
+        {"type": "pageview", "url": f"https://{site.domain}/b", "referrer": "https://chatgpt.com/"},
+    )
+    assert answer.status_code == 202, answer.text
+    referrals = site.rows("SELECT path FROM ai_referrals WHERE property_id = ?", site.property_id)
+    assert referrals == [("/b",)]
