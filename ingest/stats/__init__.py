@@ -1,0 +1,1 @@
+"""The read API (runbook step 8): time buckets, query parameters, counts and their answers."""

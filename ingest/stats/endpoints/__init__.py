@@ -1,0 +1,1 @@
+"""One module per read API endpoint: `answer(conn, q, ...) -> dict`, the whole JSON answer."""
