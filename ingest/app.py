@@ -16,6 +16,7 @@ from ingest.admin.routes import admin_mount
 from ingest.collect.routes import collect, preflight
 from ingest.collect.service import Collector
 from ingest.config import Settings, load_settings
+from ingest.console.routes import console_routes
 from ingest.health import health
 from ingest.http import EXCEPTION_HANDLERS, AppState
 from ingest.openapi.route import openapi_json
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         admin_mount(config.admin_token),
+        *console_routes(),
     ]
     app = Starlette(
         routes=routes,
