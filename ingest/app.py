@@ -20,6 +20,7 @@ from ingest.console.routes import console_routes
 from ingest.health import health
 from ingest.http import EXCEPTION_HANDLERS, AppState
 from ingest.openapi.route import openapi_json
+from ingest.stats.routes import stats_routes
 from ingest.storage import migrations
 from ingest.storage.database import Database
 from ingest.storage.datafile import ensure_database_file
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         admin_mount(config.admin_token),
+        *stats_routes(),
         *console_routes(),
     ]
     app = Starlette(

@@ -21,6 +21,7 @@ from ingest.errors import ApiError, ErrorCode, invalid_field
 from ingest.fields import positive_id
 from ingest.models import PLANS, Org
 from ingest.sources import KNOWN_SOURCES, describe_sources
+from ingest.stats import tokens as read_tokens
 from ingest.storage.database import Database
 
 Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[Any]]
@@ -281,6 +282,29 @@ async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Da
     return onboarding.summary(facts, now_ms())
 
 
+async def read_token_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    name = bodies.text({"name": args.name}, "name")
+    record, token = await db.transaction(
+        lambda conn: read_tokens.create(
+            conn, args.project, name, settings.key_hash_secret, now_ms()
+        )
+    )
+    say("store the token now: it is shown this once (only its hash is kept)")
+    return {**record.to_json(), "token": token}
+
+
+async def read_token_list(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    listed = await db.read(lambda conn: read_tokens.listed(conn, args.project))
+    return read_tokens.listing(args.project, listed)
+
+
+async def read_token_revoke(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    record = await db.transaction(
+        lambda conn: read_tokens.revoke(conn, args.project, args.token_id, now_ms())
+    )
+    return record.to_json()
+
+
 def _add_delete(actions: Any, attribute: str, what: str, command: Command, name: str) -> None:
     p = actions.add_parser(
         "delete", help=f"delete {name} with all its data (needs --yes; without it, a dry run)"
@@ -464,3 +488,23 @@ def add_commands(sub: Any) -> None:
 
     p = leaf(sub, "onboarding-status", "the runbook checklist for a project", onboarding_status)
     p.add_argument("--project", required=True, help="prj_… id")
+
+    tokens = sub.add_parser(
+        "read-token", help="project read tokens for the read API (runbook step 8)"
+    ).add_subparsers(dest="action", required=True, metavar="{create,list,revoke}")
+    p = leaf(
+        tokens,
+        "create",
+        "create a read token for one project; the token is printed this once",
+        read_token_create,
+        field=False,
+    )
+    p.add_argument("--project", required=True, help="prj_… id: the only project it can read")
+    p.add_argument("--name", required=True, help="who or what uses it, e.g. 'Partner dashboard'")
+    p = leaf(tokens, "list", "read tokens of a project (never the tokens)", read_token_list)
+    p.add_argument("--project", required=True, help="prj_… id")
+    p = leaf(
+        tokens, "revoke", "revoke a read token (refused from the next request)", read_token_revoke
+    )
+    p.add_argument("--project", required=True, help="prj_… id the token belongs to")
+    p.add_argument("token_id", help="rt_… id (from read-token list)")

@@ -24,6 +24,7 @@ from ingest.http import json_response, state
 from ingest.jsonbody import read_limited
 from ingest.models import Org
 from ingest.sources import describe_sources
+from ingest.stats import tokens as read_tokens
 
 log = logging.getLogger("optiview.admin")
 
@@ -262,6 +263,32 @@ async def onboarding_status(request: Request) -> Response:
     return json_response(onboarding.summary(facts, now_ms()))
 
 
+async def create_read_token(request: Request) -> Response:
+    project_id = _project_id(request)
+    name = bodies.text(await _body(request), "name")
+    app = state(request)
+    record, token = await app.db.transaction(
+        lambda conn: read_tokens.create(
+            conn, project_id, name, app.settings.key_hash_secret, now_ms()
+        )
+    )
+    return json_response({**record.to_json(), "token": token}, 201)
+
+
+async def list_read_tokens(request: Request) -> Response:
+    project_id = _project_id(request)
+    listed = await state(request).db.read(lambda conn: read_tokens.listed(conn, project_id))
+    return json_response(read_tokens.listing(project_id, listed))
+
+
+async def revoke_read_token(request: Request) -> Response:
+    project_id, token_id = _project_id(request), str(request.path_params["token_id"])
+    record = await state(request).db.transaction(
+        lambda conn: read_tokens.revoke(conn, project_id, token_id, now_ms())
+    )
+    return json_response(record.to_json())
+
+
 def admin_mount(token: str) -> Mount:
     routes = [
         Route("/orgs", create_org, methods=["POST"]),
@@ -288,6 +315,13 @@ def admin_mount(token: str) -> Mount:
         Route("/projects/{project_id}/install", install, methods=["GET"]),
         Route("/projects/{project_id}/install/verify", install_verify, methods=["GET"]),
         Route("/projects/{project_id}/onboarding-status", onboarding_status, methods=["GET"]),
+        Route("/projects/{project_id}/read-tokens", create_read_token, methods=["POST"]),
+        Route("/projects/{project_id}/read-tokens", list_read_tokens, methods=["GET"]),
+        Route(
+            "/projects/{project_id}/read-tokens/{token_id}",
+            revoke_read_token,
+            methods=["DELETE"],
+        ),
         Route(
             "/properties/{property_id}",
             reader(queries.property_detail, "property_id", _property_id),

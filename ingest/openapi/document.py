@@ -6,7 +6,14 @@ import re
 from functools import cache
 from typing import Any
 
-from ingest.openapi.operations import ADMIN_OPERATIONS, ADMIN_PREFIX, PUBLIC, Operation, Param
+from ingest.openapi.operations import (
+    ADMIN_OPERATIONS,
+    ADMIN_PREFIX,
+    PUBLIC,
+    STATS_OPERATIONS,
+    Operation,
+    Param,
+)
 from ingest.openapi.schemas import COMPONENTS, ref
 
 VERSION = "1"
@@ -79,9 +86,11 @@ def _operation(op: Operation) -> dict[str, Any]:
 
 def operations() -> list[tuple[str, Operation]]:
     """(full path, operation) for every operation the app serves."""
-    return [(op.path, op) for op in PUBLIC] + [
-        (ADMIN_PREFIX + op.path, op) for op in ADMIN_OPERATIONS
-    ]
+    return (
+        [(op.path, op) for op in PUBLIC]
+        + [(ADMIN_PREFIX + op.path, op) for op in ADMIN_OPERATIONS]
+        + [(op.path, op) for op in STATS_OPERATIONS]
+    )
 
 
 @cache
@@ -94,7 +103,7 @@ def build_document() -> dict[str, Any]:
         "info": {
             "title": "Optiview Edge",
             "version": VERSION,
-            "description": "Collector, hosted tag, health and the admin API."
+            "description": "Collector, hosted tag, health, the admin API and the read API."
             " Every error answers {error, detail}.",
         },
         "paths": paths,
@@ -105,6 +114,11 @@ def build_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "OPTIVIEW_ADMIN_TOKEN",
+                },
+                "readToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a project read token (ovrt_…): that project's stats only",
                 },
                 "keySecret": {
                     "type": "http",

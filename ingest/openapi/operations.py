@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.openapi.schemas import MAX_SQLITE_INTEGER
+from ingest.stats import counts, params, timebuckets
 
 ADMIN = "adminToken"
 KEY_SECRET = "keySecret"  # noqa: S105 (the scheme's name, not a secret)
+READ_TOKEN = "readToken"  # noqa: S105 (the scheme's name, not a secret)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,15 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
               params=(PROJECT_ID, PROPERTY_QUERY)),
     Operation("get", "/projects/{project_id}/onboarding-status", "The runbook's checklist",
               {200: "OnboardingStatus", **_READ}, params=(PROJECT_ID,)),
+    Operation("post", "/projects/{project_id}/read-tokens",
+              "Create a read token for the read API; the token is shown once",
+              {201: "ReadTokenWithToken", **_WRITE, 404: None},
+              params=(PROJECT_ID,), body="NewReadToken"),
+    Operation("get", "/projects/{project_id}/read-tokens", "The project's read tokens, never"
+              " the tokens", {200: "ReadTokens", **_READ}, params=(PROJECT_ID,)),
+    Operation("delete", "/projects/{project_id}/read-tokens/{token_id}",
+              "Revoke a read token (idempotent)", {200: "ReadToken", **_READ},
+              params=(PROJECT_ID, Param("token_id", "path", _STRING, required=True))),
     Operation("get", "/properties/{property_id}", "One property with its keys",
               {200: "PropertyDetail", **_READ, 400: None}, params=(PROPERTY_ID,)),
     Operation("patch", "/properties/{property_id}", "Deactivate or reactivate a property",
@@ -187,3 +198,75 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
               {200: "TestAlert", **_ADMIN, 502: None}),
 )  # fmt: skip
 ADMIN_PREFIX = "/api/admin"
+
+_TIME_PARAM = "ISO 8601 (a time without an offset is local to tz) or a local date YYYY-MM-DD"
+STATS_PARAMS = (
+    Param("from", "query", _STRING, f"{_TIME_PARAM}; default: 7 days before `to`"),
+    Param("to", "query", _STRING, f"{_TIME_PARAM}; a date includes that whole day; default: now"),
+    Param("tz", "query", _STRING, "IANA time zone of buckets, dates and answers; default UTC"),
+    Param(
+        "property_id",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": MAX_SQLITE_INTEGER},
+        "one property of the project; default: all",
+    ),
+    Param("class", "query", {"enum": list(params.CLASS_CHOICES)}, "visitor class; default human"),
+    Param(
+        "limit",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": params.MAX_LIMIT},
+        "rows per page, default 50",
+    ),
+    Param(
+        "offset",
+        "query",
+        {"type": "integer", "minimum": 0, "maximum": params.MAX_OFFSET},
+        "rows to skip, default 0",
+    ),
+)
+_METRIC = Param("metric", "query", {"enum": list(params.METRICS)}, "default events")
+_STATS_ANSWERS = {401: None, 403: None, 404: None, 400: None, 503: None}
+STATS_PREFIX = "/api/v1/projects/{project_id}/stats"
+
+
+def _stats(path: str, summary: str, answer: str, *extra: Param) -> Operation:
+    return Operation(
+        "get",
+        f"{STATS_PREFIX}/{path}",
+        summary,
+        {200: answer, **_STATS_ANSWERS},
+        params=(PROJECT_ID, *STATS_PARAMS, *extra),
+        security=(ADMIN, READ_TOKEN),
+    )
+
+
+STATS_OPERATIONS: tuple[Operation, ...] = (
+    _stats(
+        "timeseries",
+        "One metric in local time buckets, zero-filled",
+        "Timeseries",
+        _METRIC,
+        Param(
+            "interval",
+            "query",
+            {"enum": list(timebuckets.INTERVALS)},
+            f"default: hour up to 2 days, else day; at most {params.MAX_BUCKETS} buckets",
+        ),
+    ),
+    _stats(
+        "breakdown",
+        "One metric by one dimension, largest first",
+        "Breakdown",
+        _METRIC,
+        Param(
+            "dimension",
+            "query",
+            {"enum": list(counts.DIMENSIONS)},
+            "required; sessions and ai_referrals have fewer (400 names them)",
+            required=True,
+        ),
+    ),
+    _stats("content", "Pages with content types, views, AI and crawler views", "ContentStats"),
+    _stats("journeys", "Sessions with their steps, newest first", "Journeys"),
+    _stats("ai", "AI sources (human visitors) and AI crawlers", "AiStats"),
+)

@@ -187,6 +187,40 @@ KEY = _record(
 )
 
 
+READ_TOKEN = _record(
+    {
+        "id": _ID,
+        "project_id": _ID,
+        "name": _ID,
+        "status": {"enum": ["active", "revoked"]},
+        "created_at": _TIME,
+        "revoked_at": _OPT_TIME,
+    }
+)
+_COUNT = {"type": "integer", "minimum": 0}
+_LOCAL_TIME = {**_TIME, "description": "ISO 8601 with the offset of tz"}
+STATS_META = _record(
+    {
+        "tz": _ID,
+        "from": _LOCAL_TIME,
+        "to": _LOCAL_TIME,
+        "class": {"enum": ["human", "bot", "ai_crawler", "ai_agent", "all"]},
+        "property_ids": {"type": "array", "items": {"type": "integer"}},
+        "data_through": _nullable(_LOCAL_TIME),
+        "excluded": {
+            "type": "object",
+            "additionalProperties": _COUNT,
+            "description": "events per class the class filter left out",
+        },
+    }
+)
+_ROWS = {"type": "array", "items": {"type": "object"}}
+
+
+def _stats(**fields: Schema) -> Schema:
+    return _record({**fields, "meta": ref("StatsMeta")})
+
+
 def _with(base: str, **extra: Schema) -> Schema:
     return {"allOf": [ref(base), _record(extra)]}
 
@@ -301,6 +335,39 @@ COMPONENTS: dict[str, Schema] = {
         },
         {"first_event_at": _OPT_TIME, "last_event_at": _OPT_TIME},
     ),
+    "NewReadToken": _record({"name": _text(bodies.MAX_NAME, 1)}),
+    "ReadToken": READ_TOKEN,
+    "ReadTokenWithToken": _with(
+        "ReadToken",
+        token={"type": "string", "description": "shown this once; only its HMAC is kept"},
+    ),
+    "ReadTokens": _record(
+        {"project_id": _ID, "read_tokens": {"type": "array", "items": ref("ReadToken")}}
+    ),
+    "StatsMeta": STATS_META,
+    "Timeseries": _stats(
+        metric=_ID,
+        interval={"enum": ["minute", "hour", "day"]},
+        series={
+            "type": "array",
+            "items": _record({"t": _LOCAL_TIME, "value": _COUNT}),
+            "description": "one point per local bucket, zero-filled",
+        },
+        total=_COUNT,
+    ),
+    "Breakdown": _stats(
+        dimension=_ID,
+        metric=_ID,
+        rows={
+            "type": "array",
+            "items": _record({"value": _nullable(_ID), "count": _COUNT}),
+            "description": "largest first",
+        },
+        total_rows=_COUNT,
+    ),
+    "ContentStats": _stats(rows=_ROWS),
+    "Journeys": _stats(rows=_ROWS),
+    "AiStats": _stats(sources=_ROWS, crawlers=_ROWS),
     "Health": HEALTH,
     "OpenAPI": _record({"openapi": {"const": "3.1.0"}, "paths": {"type": "object"}}),
     "AdminHealth": {

@@ -32,12 +32,14 @@ STATEMENTS: dict[Scope, tuple[tuple[str, str], ...]] = {
     "project": (
         *((table, f"property_id IN ({_PROJECT_PROPERTIES})") for table in _DATA_TABLES),
         ("project_ai_sources", "project_id = ?"),
+        ("read_tokens", "project_id = ?"),
         ("properties", "project_id = ?"),
         ("projects", "id = ?"),
     ),
     "org": (
         *((table, f"property_id IN ({_ORG_PROPERTIES})") for table in _DATA_TABLES),
         ("project_ai_sources", f"project_id IN ({_ORG_PROJECTS})"),
+        ("read_tokens", f"project_id IN ({_ORG_PROJECTS})"),
         ("properties", f"project_id IN ({_ORG_PROJECTS})"),
         ("projects", "org_id = ?"),
         ("purge_log", "org_id = ?"),

@@ -181,4 +181,7 @@ def test_every_table_that_names_a_partner_is_covered(tmp_path: Path):
     assert naming <= by_scope["org"], naming - by_scope["org"]
     # Tables keyed by an org or a project alone hold nothing of a narrower scope.
     assert naming - {"purge_log"} <= by_scope["project"]
-    assert naming - {"purge_log", "project_ai_sources", "projects"} <= by_scope["property"]
+    assert (
+        naming - {"purge_log", "project_ai_sources", "read_tokens", "projects"}
+        <= by_scope["property"]
+    )

@@ -1,0 +1,68 @@
+"""HTTP routes of the read API: /api/v1/projects/{project_id}/stats/{endpoint}.
+
+A handler checks who is asking (access.py), then runs the whole answer in one read: the
+project's properties, the parameters (params.py) and the endpoint's counts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ingest.clock import now_ms
+from ingest.http import json_response, state
+from ingest.stats import counts, params
+from ingest.stats.access import reader_scope
+from ingest.stats.endpoints import ai, breakdown, content, journeys, timeseries
+from ingest.stats.query import StatsQuery, project_properties
+
+PREFIX = "/api/v1/projects/{project_id}/stats"
+# An endpoint: (connection, the common query, the raw parameters) -> the JSON answer.
+Answer = Callable[[sqlite3.Connection, StatsQuery, Mapping[str, str]], dict[str, Any]]
+
+
+def _timeseries(conn: sqlite3.Connection, q: StatsQuery, raw: Mapping[str, str]) -> dict[str, Any]:
+    return timeseries.answer(conn, q, params.metric(raw), params.interval(raw, q))
+
+
+def _breakdown(conn: sqlite3.Connection, q: StatsQuery, raw: Mapping[str, str]) -> dict[str, Any]:
+    metric = params.metric(raw)
+    dimension = params.dimension(raw, metric, counts.SUPPORTED, counts.DIMENSIONS)
+    return breakdown.answer(conn, q, dimension, metric)
+
+
+ENDPOINTS: dict[str, Answer] = {
+    "timeseries": _timeseries,
+    "breakdown": _breakdown,
+    "content": lambda conn, q, raw: content.answer(conn, q),
+    "journeys": lambda conn, q, raw: journeys.answer(conn, q),
+    "ai": lambda conn, q, raw: ai.answer(conn, q),
+}
+
+
+def handler(endpoint: Answer) -> Callable[[Request], Any]:
+    async def handle(request: Request) -> Response:
+        project_id = str(request.path_params["project_id"])
+        scope = await reader_scope(request)
+        scope.check(project_id)  # before looking the project up: a read token learns nothing
+        raw = request.query_params
+        now = now_ms()
+
+        def work(conn: sqlite3.Connection) -> dict[str, Any]:
+            q = params.stats_query(raw, project_id, project_properties(conn, project_id), now)
+            return endpoint(conn, q, raw)
+
+        return json_response(await state(request).db.read(work))
+
+    return handle
+
+
+def stats_routes() -> list[Route]:
+    return [
+        Route(f"{PREFIX}/{name}", handler(endpoint), methods=["GET"])
+        for name, endpoint in ENDPOINTS.items()
+    ]
