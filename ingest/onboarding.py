@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest import domains
@@ -58,6 +58,8 @@ class Item:
     done: bool
     detail: str
     hint: str
+    # The console page (a path) where the operator sees or does this step.
+    console: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,7 +69,30 @@ class Item:
             "done": self.done,
             "detail": self.detail,
             "hint": None if self.done else self.hint,
+            "console": self.console,
         }
+
+
+# Checklist item -> its console page: a project page's slug, or an absolute path.
+CONSOLE_PAGES = {
+    "org_created": "data-policy",  # the org's plan, and the retention it sets
+    "project_created": "install",
+    "default_property": "install",
+    "property_active": "install",
+    "key_active": "install",
+    "events_arriving": "install",  # the verification that turns green
+    "events_classified": "events",
+    "ai_sources_enabled": "sources",
+    "slack_test_delivered": "/console/health",  # the test-alert button
+    "purge_running": "data-policy",  # the purge log
+}
+
+
+def console_path(project_id: str, item_id: str) -> str | None:
+    page = CONSOLE_PAGES.get(item_id)
+    if page is None or page.startswith("/"):
+        return page
+    return f"/console/projects/{project_id}/{page}"
 
 
 def _normalized(domain: str) -> bool:
@@ -78,6 +103,13 @@ def _normalized(domain: str) -> bool:
 
 
 def checklist(facts: Facts, now_ms: int) -> list[Item]:
+    return [
+        replace(item, console=console_path(facts.project.id, item.id))
+        for item in _items(facts, now_ms)
+    ]
+
+
+def _items(facts: Facts, now_ms: int) -> list[Item]:
     project = facts.project
     default = next((p for p in facts.properties if p.is_default), None)
     good_properties = [

@@ -14,7 +14,7 @@ from alerts.message import build_test
 from alerts.slack import SlackSender
 from ingest.clock import now_ms, to_iso
 from ingest.errors import ApiError, ErrorCode
-from ingest.http import json_response, state
+from ingest.http import AppState, json_response, state
 
 RECENT_ALERTS = 20
 NO_WEBHOOK = (
@@ -50,10 +50,15 @@ def _send(url: str, payload: dict[str, Any]) -> Any:
 
 
 async def send_test_alert(request: Request) -> Response:
-    app = state(request)
+    return json_response(await deliver_test_alert(state(request), str(request.base_url)))
+
+
+async def deliver_test_alert(app: AppState, base_url: str) -> dict[str, Any]:
+    """Record a test alert and send it to Slack now (the API and the console's button);
+    UPSTREAM_FAILED when Slack did not take it."""
     url = app.settings.slack_webhook_url
     now = now_ms()
-    text, payload = build_test(now, app.settings.public_url or str(request.base_url))
+    text, payload = build_test(now, app.settings.public_url or base_url)
 
     def record(conn: sqlite3.Connection) -> int:
         cursor = conn.execute(
@@ -67,7 +72,7 @@ async def send_test_alert(request: Request) -> Response:
 
     alert_id = await app.db.transaction(record)
     if not url:
-        return json_response({"id": alert_id, "delivery": "no_webhook", "warning": NO_WEBHOOK})
+        return {"id": alert_id, "delivery": "no_webhook", "warning": NO_WEBHOOK}
     result = await asyncio.to_thread(_send, url, payload)
     sent_at = now_ms()
     delivered = (
@@ -94,4 +99,4 @@ async def send_test_alert(request: Request) -> Response:
             f" ({result.error}); it is recorded as alert {alert_id} and the next alerts run"
             " retries it",
         )
-    return json_response({"id": alert_id, "delivery": "sent", "attempts": result.attempts})
+    return {"id": alert_id, "delivery": "sent", "attempts": result.attempts}
