@@ -21,7 +21,12 @@ _ORG_PROPERTIES = f"SELECT id FROM properties WHERE project_id IN ({_ORG_PROJECT
 _PROJECT_PROPERTIES = "SELECT id FROM properties WHERE project_id = ?"
 
 # The collector's tables carry property_id without a foreign key (see 0002_collector.sql).
-_DATA_TABLES = ("events", "sessions", "content", "ai_referrals", "api_keys")
+_DATA_TABLES = ("events", "sessions", "content", "ai_referrals", "api_keys", "stats_quarters",
+                "stats_hours")  # fmt: skip
+# The read API's rollups of the rows above (0008_stats_rollups.sql): deleted with them, not
+# reported, since their row count says how many hours and values the data spans, not what
+# a partner loses.
+DERIVED = frozenset({"stats_quarters", "stats_hours"})
 
 # (table, WHERE clause with one `?` for the id), in deletion order.
 STATEMENTS: dict[Scope, tuple[tuple[str, str], ...]] = {
@@ -81,6 +86,8 @@ def count_rows(conn: sqlite3.Connection, scope: Scope, ident: str | int) -> Remo
     _require(conn, scope, ident)
     rows = {}
     for table, where in STATEMENTS[scope]:
+        if table in DERIVED:
+            continue
         (count,) = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", (ident,)).fetchone()
         rows[table] = count
     return Removal(scope, ident, rows)
@@ -90,7 +97,9 @@ def remove(conn: sqlite3.Connection, scope: Scope, ident: str | int) -> Removal:
     _require(conn, scope, ident)
     rows = {}
     for table, where in STATEMENTS[scope]:
-        rows[table] = conn.execute(f"DELETE FROM {table} WHERE {where}", (ident,)).rowcount
+        deleted = conn.execute(f"DELETE FROM {table} WHERE {where}", (ident,)).rowcount
+        if table not in DERIVED:
+            rows[table] = deleted
     return Removal(scope, ident, rows)
 
 

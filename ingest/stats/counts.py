@@ -6,11 +6,13 @@ referrals by `ai_referrals.landed_at`. A range is always [start, end) in UTC ms.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import sqlite3
 from collections.abc import Sequence
 
 from ingest.classify.content import content_type
+from ingest.stats.rollups import HOUR_MS, QUARTER_MS
 
 METRICS = ("events", "pageviews", "sessions", "conversions", "ai_referrals")
 DIMENSIONS = ("country", "device", "browser", "os", "ua_class", "crawler", "crawler_kind",
@@ -75,6 +77,42 @@ def _where(
     return table, f"{where} AND {column} >= ? AND {column} < ?", params
 
 
+def _quarters_clean(edges: Sequence[int]) -> tuple[int, int, set[int]]:
+    """[first, last) of the whole quarters inside the range, and those of them that a bucket
+    edge cuts (served from the rows instead)."""
+    first = -(-edges[0] // QUARTER_MS) * QUARTER_MS
+    last = edges[-1] // QUARTER_MS * QUARTER_MS
+    cut = {e - e % QUARTER_MS for e in edges[1:-1] if e % QUARTER_MS}
+    cut = {q for q in cut if first <= q < last}  # the ends are read from the rows already
+    return first, last, cut
+
+
+def _raw_segments(
+    start: int, end: int, first: int, last: int, cut: set[int]
+) -> list[tuple[int, int]]:
+    """The parts of [start, end) that the rollups do not serve, adjacent ones merged."""
+    if first >= last:
+        return [(start, end)]
+    pieces = [(start, first), *((q, q + QUARTER_MS) for q in sorted(cut)), (last, end)]
+    merged: list[tuple[int, int]] = []
+    for a, b in pieces:
+        if a >= b:
+            continue
+        if merged and merged[-1][1] == a:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _unit(edges: Sequence[int]) -> int:
+    """The coarsest grain that no bucket edge splits, to group raw rows by."""
+    for unit in (60_000, 1000):
+        if all(e % unit == 0 for e in edges):
+            return unit
+    return 1
+
+
 def series(
     conn: sqlite3.Connection,
     property_ids: Sequence[int],
@@ -82,16 +120,45 @@ def series(
     metric: str,
     ua_class: str | None,
 ) -> list[int]:
-    """One count per [edges[i], edges[i + 1])."""
+    """One count per [edges[i], edges[i + 1]): whole quarter hours from stats_quarters, the
+    rest (range ends, edges that cut a quarter, minute buckets) from the rows."""
     _check(metric)
-    if not property_ids:
-        return [0] * max(0, len(edges) - 1)
+    values = [0] * max(0, len(edges) - 1)
+    if not property_ids or not values:
+        return values
+
+    def add(instant: int, count: int) -> None:
+        values[bisect.bisect_right(edges, instant) - 1] += count
+
+    segments: list[tuple[int, int]] = []
+    if metric != "sessions":
+        first, last, cut = _quarters_clean(edges)
+        segments = _raw_segments(edges[0], edges[-1], first, last, cut)
+        if first < last:
+            where = _in(property_ids) + " AND quarter >= ? AND quarter < ?"
+            params: list[object] = [*property_ids, first, last]
+            if ua_class is not None:
+                where += " AND ua_class = ?"
+                params.append(ua_class)
+            for quarter, count in conn.execute(
+                f"SELECT quarter, sum({metric}) FROM stats_quarters WHERE {where} GROUP BY quarter",
+                params,
+            ):
+                if quarter not in cut and count:
+                    add(quarter, count)
     table, where, params = _where(metric, property_ids, ua_class)
-    sql = f"SELECT count(*) FROM {table} WHERE {where}"
-    return [
-        conn.execute(sql, (*params, start, end)).fetchone()[0]
-        for start, end in itertools.pairwise(edges)
-    ]
+    _, column, _ = _SOURCES[metric]
+    if metric == "sessions":  # each bucket a range of the index (property_id, started_at, ...)
+        sql = f"SELECT count(*) FROM {table} WHERE {where}"
+        return [
+            conn.execute(sql, (*params, a, b)).fetchone()[0] for a, b in itertools.pairwise(edges)
+        ]
+    unit = _unit(edges)
+    sql = f"SELECT {column} / {unit}, count(*) FROM {table} WHERE {where} GROUP BY 1"
+    for a, b in segments:
+        for grain, count in conn.execute(sql, (*params, a, b)):
+            add(grain * unit, count)
+    return values
 
 
 def _ordered(counts: dict[str | None, int]) -> list[tuple[str | None, int]]:
@@ -110,6 +177,17 @@ def _by_content_type(rows: Sequence[tuple[str | None, int]]) -> dict[str | None,
     return counts
 
 
+def _hours(start_ms: int, end_ms: int) -> tuple[int, int]:
+    """[first, last) of the whole hours inside the range (first >= last: none)."""
+    return -(-start_ms // HOUR_MS) * HOUR_MS, end_ms // HOUR_MS * HOUR_MS
+
+
+def _edges_outside(start_ms: int, end_ms: int, first: int, last: int) -> list[tuple[int, int]]:
+    if first >= last:
+        return [(start_ms, end_ms)]
+    return [(a, b) for a, b in ((start_ms, first), (last, end_ms)) if a < b]
+
+
 def breakdown(
     conn: sqlite3.Connection,
     property_ids: Sequence[int],
@@ -119,19 +197,38 @@ def breakdown(
     metric: str,
     ua_class: str | None,
 ) -> list[tuple[str | None, int]]:
-    """Counts per value of `dimension`, largest first, every value (no limit)."""
+    """Counts per value of `dimension`, largest first, every value (no limit): whole hours
+    from stats_hours, the ends of the range from the rows; sessions from the rows."""
     _check(metric, dimension)
-    if not property_ids:
+    if not property_ids or start_ms >= end_ms:
         return []
     table, where, params = _where(metric, property_ids, ua_class)
     column = _COLUMNS["events" if metric in _EVENT_METRICS else metric][dimension]
-    rows = conn.execute(
-        f"SELECT {column}, count(*) FROM {table} WHERE {where} GROUP BY {column}",
-        (*params, start_ms, end_ms),
-    ).fetchall()
+    found: dict[str | None, int] = {}
+    segments = [(start_ms, end_ms)]
+    if metric != "sessions":
+        first, last = _hours(start_ms, end_ms)
+        segments = _edges_outside(start_ms, end_ms, first, last)
+        if first < last:
+            rolled = "path" if dimension == "content_type" else dimension
+            sql = (
+                f"SELECT value, sum({metric}) FROM stats_hours WHERE {_in(property_ids)}"
+                " AND dimension = ? AND hour >= ? AND hour < ?"
+            )
+            rollup_params: list[object] = [*property_ids, rolled, first, last]
+            if ua_class is not None:
+                sql += " AND ua_class = ?"
+                rollup_params.append(ua_class)
+            for value, count in conn.execute(sql + " GROUP BY value", rollup_params):
+                key = None if value == "" else value
+                found[key] = found.get(key, 0) + count
+    sql = f"SELECT {column}, count(*) FROM {table} WHERE {where} GROUP BY {column}"
+    for a, b in segments:
+        for value, count in conn.execute(sql, (*params, a, b)):
+            found[value] = found.get(value, 0) + count
     if dimension == "content_type":
-        return _ordered(_by_content_type(rows))
-    return _ordered(dict(rows))
+        return _ordered(_by_content_type(list(found.items())))
+    return _ordered(found)
 
 
 def by_class(
@@ -139,13 +236,24 @@ def by_class(
 ) -> dict[str, int]:
     """Events per visitor class in the range (every class, zero included)."""
     counts = dict.fromkeys(CLASSES, 0)
-    if property_ids:
-        table, where, params = _where("events", property_ids, None)
+    if not property_ids or start_ms >= end_ms:
+        return counts
+    first, last, _ = _quarters_clean([start_ms, end_ms])
+    if first < last:
+        for ua_class, count in conn.execute(
+            f"SELECT ua_class, sum(events) FROM stats_quarters WHERE {_in(property_ids)}"
+            " AND quarter >= ? AND quarter < ? GROUP BY ua_class",
+            (*property_ids, first, last),
+        ):
+            if ua_class in counts:
+                counts[ua_class] += count
+    table, where, params = _where("events", property_ids, None)
+    for a, b in _raw_segments(start_ms, end_ms, first, last, set()):
         for ua_class, count in conn.execute(
             f"SELECT ua_class, count(*) FROM {table} WHERE {where} GROUP BY ua_class",
-            (*params, start_ms, end_ms),
+            (*params, a, b),
         ):
-            counts[ua_class] = count
+            counts[ua_class] += count
     return counts
 
 

@@ -1,0 +1,127 @@
+"""Rollups for the read API: counts per property and time bucket, kept exact with the rows.
+
+`stats_quarters` counts events (by the quarter hour of `ts`) and AI referrals (by the quarter
+hour of `landed_at`) per visitor class: every zone's local hours and days start on a quarter
+hour, so a series in Asia/Kolkata (+05:30) or Asia/Kathmandu (+05:45) is read from it whole.
+`stats_hours` counts them per hour and value of each dimension, for breakdowns.
+
+The same fold adds the rows the collector writes (inside the transaction that writes them,
+`fold_new`) and subtracts the rows the purge deletes (inside the chunk's transaction,
+`subtract`), so rollups never disagree with the rows, whatever the client clocks said.
+An unknown value or class is stored as '' (the key columns cannot be NULL; the collector
+stores no empty strings in these columns).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+QUARTER_MS = 900_000
+HOUR_MS = 3_600_000
+
+# Event columns that stats_hours rolls up (content types are derived from the path).
+EVENT_DIMENSIONS = ("country", "device", "browser", "os", "ua_class", "crawler", "crawler_kind",
+                    "ai_source", "referrer_host", "path", "type", "name")  # fmt: skip
+REFERRAL_DIMENSIONS = ("ai_source", "ua_class", "path")
+ROLLED_UP_TABLES = frozenset({"events", "ai_referrals"})
+
+_ADD = """ON CONFLICT ({key}) DO UPDATE SET {sets}"""
+
+
+def _upsert(table: str, key: str, columns: Sequence[str]) -> str:
+    sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
+    return _ADD.format(key=key, sets=sets)
+
+
+def _events_sql(selection: str, sign: int) -> list[str]:
+    counts = (f"{sign} * count(*), {sign} * sum(type = 'pageview'),"
+              f" {sign} * sum(type = 'conversion')")  # fmt: skip
+    metric_columns = ("events", "pageviews", "conversions")
+    dims = " UNION ALL ".join(
+        f"SELECT property_id, '{d}' AS dimension, ts - ts % {HOUR_MS} AS hour, ua_class,"
+        f" ifnull({d}, '') AS value, type FROM events WHERE {selection}"
+        for d in EVENT_DIMENSIONS
+    )
+    return [
+        "INSERT INTO stats_quarters (property_id, quarter, ua_class, events, pageviews,"
+        f" conversions) SELECT property_id, ts - ts % {QUARTER_MS}, ua_class, {counts}"
+        f" FROM events WHERE {selection} GROUP BY 1, 2, 3 "
+        + _upsert("stats_quarters", "property_id, quarter, ua_class", metric_columns),
+        "INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, events,"
+        f" pageviews, conversions) SELECT property_id, dimension, hour, ua_class, value, {counts}"
+        f" FROM ({dims}) GROUP BY 1, 2, 3, 4, 5 "
+        + _upsert("stats_hours", "property_id, dimension, hour, ua_class, value", metric_columns),
+    ]
+
+
+def _referrals_sql(selection: str, sign: int) -> list[str]:
+    dims = " UNION ALL ".join(
+        f"SELECT property_id, '{d}' AS dimension, landed_at - landed_at % {HOUR_MS} AS hour,"
+        f" ifnull(ua_class, '') AS ua_class, ifnull({d}, '') AS value"
+        f" FROM ai_referrals WHERE {selection}"
+        for d in REFERRAL_DIMENSIONS
+    )
+    return [
+        "INSERT INTO stats_quarters (property_id, quarter, ua_class, ai_referrals)"
+        f" SELECT property_id, landed_at - landed_at % {QUARTER_MS}, ifnull(ua_class, ''),"
+        f" {sign} * count(*) FROM ai_referrals WHERE {selection} GROUP BY 1, 2, 3 "
+        + _upsert("stats_quarters", "property_id, quarter, ua_class", ("ai_referrals",)),
+        "INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, ai_referrals)"
+        f" SELECT property_id, dimension, hour, ua_class, value, {sign} * count(*)"
+        f" FROM ({dims}) GROUP BY 1, 2, 3, 4, 5 "
+        + _upsert(
+            "stats_hours", "property_id, dimension, hour, ua_class, value", ("ai_referrals",)
+        ),
+    ]
+
+
+_FOLD = {"events": _events_sql, "ai_referrals": _referrals_sql}
+_NEWER = {table: build("id > ?1", 1) for table, build in _FOLD.items()}
+_PICKED = {
+    table: build("id IN (SELECT value FROM json_each(?1))", -1) for table, build in _FOLD.items()
+}
+_EMPTY = (
+    "DELETE FROM stats_quarters WHERE events = 0 AND ai_referrals = 0",
+    "DELETE FROM stats_hours WHERE events = 0 AND ai_referrals = 0",
+)
+
+
+def last_ids(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The newest event and AI referral ids, before a write adds rows after them."""
+    row = conn.execute(
+        "SELECT (SELECT ifnull(max(id), 0) FROM events),"
+        " (SELECT ifnull(max(id), 0) FROM ai_referrals)"
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def fold_new(conn: sqlite3.Connection, after: tuple[int, int]) -> None:
+    """Add the rows written since `last_ids` returned `after` (same transaction: the writer
+    holds the lock, so ids above `after` are exactly its own rows)."""
+    for table, newest in zip(("events", "ai_referrals"), after, strict=True):
+        for sql in _NEWER[table]:
+            conn.execute(sql, (newest,))
+
+
+def subtract(conn: sqlite3.Connection, table: str, ids: Sequence[int]) -> None:
+    """Take rows about to be deleted out of the rollups (call before the DELETE, inside its
+    transaction); rollup rows left at zero go."""
+    if table not in ROLLED_UP_TABLES or not ids:
+        return
+    picked = "[" + ",".join(str(int(i)) for i in ids) + "]"
+    for sql in _PICKED[table]:
+        conn.execute(sql, (picked,))
+    # Found through the partial indexes on empty rows (0008_stats_rollups.sql).
+    for sql in _EMPTY:
+        conn.execute(sql)
+
+
+def rebuild(conn: sqlite3.Connection) -> None:
+    """Empty the rollups and fold every stored row (the migration's backfill, and the bench)."""
+    conn.execute("DELETE FROM stats_quarters")
+    conn.execute("DELETE FROM stats_hours")
+    fold_new(conn, (0, 0))
+
+
+__all__ = ["HOUR_MS", "QUARTER_MS", "fold_new", "last_ids", "rebuild", "subtract"]
