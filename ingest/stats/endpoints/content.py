@@ -1,0 +1,141 @@
+"""`stats/content`: the property's own pages with their views in the range.
+
+A page is a row of `content` (the collector writes one per on-site page; an event flagged
+`off_site` is never a page). Per page, in [from, to):
+- `views`: pageviews of the class filter (human by default), by `events.ts`;
+- `ai_views`: human pageviews that landed from an AI assistant (`ai_referrals`, by `landed_at`),
+  whatever the class filter, so a bot with an AI referrer never counts;
+- `crawler_views`: pageviews by AI crawlers and AI agents (`ai_crawler` + `ai_agent`).
+`title`, `url` and `content_type` are the page's latest; `first_seen_at` and `last_seen_at` are
+its lifetime (when the collector first and last received a view of it). Pages with nothing in
+the range are left out. `content_types` sums the same counts per content type, every type
+listed (zeros included), so the console can show what kinds of pages get read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.classify.content import CONTENT_TYPES
+from ingest.stats.endpoints.meta import build as build_meta
+from ingest.stats.query import StatsQuery
+from ingest.stats.sql_filters import AI_CLASSES, placeholders
+from ingest.stats.timebuckets import iso
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    property_id: int
+    path: str
+    url: str | None
+    title: str | None
+    content_type: str
+    views: int
+    ai_views: int
+    crawler_views: int
+    first_seen_at: int
+    last_seen_at: int
+
+
+def answer(conn: sqlite3.Connection, q: StatsQuery) -> dict[str, Any]:
+    pages = pages_in_range(conn, q.property_ids, q.start_ms, q.end_ms, q.ua_class)
+    ordered = sorted(pages, key=lambda p: (-p.views, p.path, p.property_id))
+    shown = ordered[q.offset : q.offset + q.limit]
+    return {
+        "meta": build_meta(conn, q),
+        "total": len(ordered),
+        "rows": [
+            {
+                "property_id": page.property_id,
+                "path": page.path,
+                "url": page.url,
+                "title": page.title,
+                "content_type": page.content_type,
+                "views": page.views,
+                "ai_views": page.ai_views,
+                "crawler_views": page.crawler_views,
+                "first_seen_at": iso(page.first_seen_at, q.tz),
+                "last_seen_at": iso(page.last_seen_at, q.tz),
+            }
+            for page in shown
+        ],
+        "content_types": by_content_type(pages),
+    }
+
+
+def by_content_type(pages: list[Page]) -> list[dict[str, Any]]:
+    totals = {kind: [0, 0, 0, 0] for kind in CONTENT_TYPES}
+    for page in pages:
+        # A type the classifier no longer emits still shows rather than vanishing.
+        counts = totals.setdefault(page.content_type, [0, 0, 0, 0])
+        counts[0] += 1
+        counts[1] += page.views
+        counts[2] += page.ai_views
+        counts[3] += page.crawler_views
+    return [
+        {
+            "content_type": kind,
+            "pages": c[0],
+            "views": c[1],
+            "ai_views": c[2],
+            "crawler_views": c[3],
+        }
+        for kind, c in totals.items()
+    ]
+
+
+def pages_in_range(
+    conn: sqlite3.Connection,
+    property_ids: tuple[int, ...],
+    start_ms: int,
+    end_ms: int,
+    ua_class: str | None,
+) -> list[Page]:
+    """Every page of the properties with a view, AI view or crawler view in [start, end)."""
+    if not property_ids:
+        return []
+    props = placeholders(len(property_ids))
+    ai = placeholders(len(AI_CLASSES))
+    counted = "1" if ua_class is None else "ua_class = ?"
+    class_param: list[object] = [] if ua_class is None else [ua_class]
+    sql = f"""
+        WITH hits AS (
+            SELECT property_id, path,
+                sum({counted}) AS views,
+                sum(ua_class IN ({ai})) AS crawler_views,
+                0 AS ai_views
+            FROM events
+            WHERE property_id IN ({props}) AND type = 'pageview' AND off_site = 0
+                AND ts >= ? AND ts < ?
+            GROUP BY property_id, path
+        ), referred AS (
+            SELECT property_id, path, 0 AS views, 0 AS crawler_views, count(*) AS ai_views
+            FROM ai_referrals
+            WHERE property_id IN ({props}) AND ua_class = 'human'
+                AND landed_at >= ? AND landed_at < ?
+            GROUP BY property_id, path
+        ), totals AS (
+            SELECT property_id, path, sum(views) AS views, sum(ai_views) AS ai_views,
+                sum(crawler_views) AS crawler_views
+            FROM (SELECT * FROM hits UNION ALL SELECT * FROM referred)
+            GROUP BY property_id, path
+        )
+        SELECT c.property_id, c.path, c.url, c.title, c.content_type,
+            t.views, t.ai_views, t.crawler_views, c.first_seen_at, c.last_seen_at
+        FROM totals AS t
+        JOIN content AS c ON c.property_id = t.property_id AND c.path = t.path
+        WHERE t.views > 0 OR t.ai_views > 0 OR t.crawler_views > 0
+    """
+    params: list[object] = [
+        *class_param,
+        *AI_CLASSES,
+        *property_ids,
+        start_ms,
+        end_ms,
+        *property_ids,
+        start_ms,
+        end_ms,
+    ]
+    return [Page(*row) for row in conn.execute(sql, params)]

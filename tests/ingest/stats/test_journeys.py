@@ -1,0 +1,128 @@
+"""stats/journeys: sessions started in the range, newest first, class filter on the session,
+steps in client-time order, capped and flagged; times in the asked zone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ingest.stats.endpoints import journeys
+from tests.ingest.stats.seeding import CURL, DAY, HOUR, D, Site
+
+MINUTE = 60_000
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site = Site(tmp_path_factory.mktemp("journeys") / "stats.db")
+    # "early" started before the range and goes on in it: not a session of the range.
+    site.send(D - HOUR, path="/", session="early")
+    site.send(D + HOUR + 5 * MINUTE, path="/pricing", session="early")
+    # "ai": lands from ChatGPT, reads, clicks, converts. The click's client clock says it
+    # came after the second page although it arrived first.
+    site.send(D + HOUR, path="/blog/hello", session="ai", referrer="https://chatgpt.com/")
+    site.send(D + HOUR + 2 * MINUTE, received_at=D + HOUR + MINUTE, type="click",
+              name="cta", path="/blog/hello", session="ai")  # fmt: skip
+    site.send(D + HOUR + MINUTE, received_at=D + HOUR + 2 * MINUTE, path="/pricing", session="ai")
+    site.send(D + HOUR + 3 * MINUTE, type="conversion", name="signup", path="/pricing",
+              session="ai")  # fmt: skip
+    # Another session's events inside the same window, and the same session id on the
+    # other property: neither is a step of "ai".
+    site.send(D + HOUR + 90_000, path="/docs/x", session="noise")
+    site.send(D + HOUR + MINUTE, path="/other", session="ai", property_id=site.other)
+    site.send(D + 2 * HOUR, path="/", session="bot", ua=CURL)
+    site.send(D + 3 * HOUR, path="/", session="direct")
+    # A long session: 105 pageviews, one a minute.
+    for i in range(105):
+        site.send(D + 5 * HOUR + i * MINUTE, path=f"/docs/{i}", session="long")
+    # After the range.
+    site.send(D + DAY + HOUR, path="/", session="tomorrow")
+    yield site
+    site.conn.close()
+
+
+def ids(site: Site, **query: Any) -> list[tuple[str, int]]:
+    answer = journeys.answer(site.conn, site.query(**query))
+    return [(r["session_id"], r["property_id"]) for r in answer["rows"]]
+
+
+def test_newest_first_humans_by_default(site: Site) -> None:
+    assert ids(site) == [
+        ("long", site.main),
+        ("direct", site.main),
+        ("noise", site.main),
+        ("ai", site.other),  # started a minute after the main property's "ai"
+        ("ai", site.main),
+    ]
+
+
+def test_class_filter_is_the_sessions_class(site: Site) -> None:
+    assert ids(site, ua_class="bot") == [("bot", site.main)]
+    assert ids(site, ua_class="ai_crawler") == []
+    assert [s for s, _ in ids(site, ua_class=None)] == [
+        "long", "direct", "bot", "noise", "ai", "ai"
+    ]  # fmt: skip
+
+
+def test_limit_offset_and_range(site: Site) -> None:
+    assert ids(site, limit=2, offset=1) == [("direct", site.main), ("noise", site.main)]
+    assert ids(site, start_ms=D - DAY, end_ms=D) == [("early", site.main)]
+    assert ids(site, start_ms=D + DAY, end_ms=D + 2 * DAY) == [("tomorrow", site.main)]
+    assert ids(site, property_ids=()) == []
+
+
+def step(type: str, name: str | None, path: str, ts: str) -> dict[str, Any]:
+    return {"type": type, "name": name, "path": path, "ts": ts}
+
+
+def test_steps_in_client_time_order_with_landing(site: Site) -> None:
+    rows = journeys.answer(site.conn, site.query(property_ids=(site.main,)))["rows"]
+    ai = next(r for r in rows if r["session_id"] == "ai")
+    assert ai == {
+        "session_id": "ai",
+        "property_id": site.main,
+        "started_at": "2026-03-10T01:00:00+00:00",
+        "ua_class": "human",
+        "ai_source": "chatgpt",
+        "entry_path": "/blog/hello",
+        "steps": [
+            step("pageview", None, "/blog/hello", "2026-03-10T01:00:00+00:00"),
+            step("pageview", None, "/pricing", "2026-03-10T01:01:00+00:00"),
+            step("click", "cta", "/blog/hello", "2026-03-10T01:02:00+00:00"),
+            step("conversion", "signup", "/pricing", "2026-03-10T01:03:00+00:00"),
+        ],
+        "truncated": False,
+    }
+
+
+def test_long_session_is_truncated(site: Site) -> None:
+    long = journeys.answer(site.conn, site.query(limit=1))["rows"][0]
+    assert long["session_id"] == "long"
+    assert long["truncated"] is True
+    assert len(long["steps"]) == journeys.MAX_STEPS == 100
+    assert [s["path"] for s in long["steps"]][:2] == ["/docs/0", "/docs/1"]
+    assert long["steps"][-1]["path"] == "/docs/99"
+
+
+def test_times_in_the_zone(site: Site) -> None:
+    rows = journeys.answer(site.conn, site.query(tz="Asia/Kolkata"))["rows"]
+    direct = next(r for r in rows if r["session_id"] == "direct")
+    assert direct["started_at"] == "2026-03-10T08:30:00+05:30"
+    assert direct["steps"][0]["ts"] == "2026-03-10T08:30:00+05:30"
+    berlin = journeys.answer(site.conn, site.query(tz="Europe/Berlin"))["rows"]
+    assert next(r for r in berlin if r["session_id"] == "direct")["started_at"] == (
+        "2026-03-10T04:00:00+01:00"
+    )
+
+
+def test_step_lookup_uses_the_received_at_index(site: Site) -> None:
+    """No index of its own on events: the session's received_at window bounds the scan."""
+    session = journeys.sessions_started(site.conn, (site.main,), D, D + DAY, "human", 1, 0)[0]
+    plan = site.conn.execute(
+        "EXPLAIN QUERY PLAN " + journeys.STEPS_SQL,
+        (session.property_id, session.started_at, session.last_seen_at, session.id, 101),
+    ).fetchall()
+    detail = " ".join(row[-1] for row in plan)
+    assert "USING INDEX events_property_received_at" in detail, detail
