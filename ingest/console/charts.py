@@ -15,10 +15,11 @@ from html import escape
 from typing import Final
 
 WIDTH: Final = 720
+BARS_WIDTH: Final = 480  # bar lists sit two to a row: a narrower drawing keeps the text legible
 TIME_HEIGHT: Final = 240
 MAX_X_LABELS: Final = 8
 BAR_ROW: Final = 22
-BAR_LABEL_CHARS: Final = 34
+BAR_LABEL_CHARS: Final = 24
 MARGIN_LEFT: Final = 52
 MARGIN_RIGHT: Final = 12
 MARGIN_TOP: Final = 12
@@ -41,6 +42,11 @@ class Series:
 
     name: str
     values: tuple[int, ...]
+    label: str = ""  # for the legend and tooltips; the name when empty
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
 
 
 def _attr(value: str) -> str:
@@ -88,11 +94,13 @@ def bucket_label(start: datetime, interval: str) -> str:
     return start.strftime("%b %d %H:%M")
 
 
-def _open(kind: str, title: str, description: str, height: int) -> tuple[str, list[str]]:
+def _open(
+    kind: str, title: str, description: str, height: int, width: int = WIDTH
+) -> tuple[str, list[str]]:
     ident = _chart_id(kind, title)
     head = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" role="img" '
-        f'viewBox="0 0 {WIDTH} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
         f'aria-labelledby="{ident}-t {ident}-d" font-family="system-ui, sans-serif" '
         f'font-size="12">',
         f'<title id="{ident}-t">{escape(title)}</title>',
@@ -101,14 +109,14 @@ def _open(kind: str, title: str, description: str, height: int) -> tuple[str, li
     return ident, head
 
 
-def _empty(kind: str, title: str, message: str, height: int) -> str:
-    _, parts = _open(kind, title, message, height)
+def _empty(kind: str, title: str, message: str, height: int, width: int = WIDTH) -> str:
+    _, parts = _open(kind, title, message, height, width)
     parts.append(
-        f'<rect x="0.5" y="0.5" width="{WIDTH - 1}" height="{height - 1}" fill="none" '
+        f'<rect x="0.5" y="0.5" width="{width - 1}" height="{height - 1}" fill="none" '
         f'stroke="#d1d5db" stroke-dasharray="4 4"/>'
     )
     parts.append(
-        f'<text class="empty" x="{WIDTH // 2}" y="{height // 2}" text-anchor="middle" '
+        f'<text class="empty" x="{width // 2}" y="{height // 2 + 4}" text-anchor="middle" '
         f'fill="#6b7280">{escape(message)}</text>'
     )
     parts.append("</svg>")
@@ -134,7 +142,7 @@ def time_bars(
     if buckets == 0 or grand == 0:
         return _empty("time", title, empty, TIME_HEIGHT)
 
-    legend = ", ".join(f"{s.name} {_number(sum(s.values))}" for s in layers)
+    legend = ", ".join(f"{s.shown} {_number(sum(s.values))}" for s in layers)
     ident, parts = _open(
         "time", title, f"{_number(grand)} in {buckets} buckets: {legend}.", TIME_HEIGHT
     )
@@ -160,7 +168,7 @@ def time_bars(
     every = math.ceil(buckets / MAX_X_LABELS)
     for i, label in enumerate(labels):
         x = MARGIN_LEFT + band * i + (band - bar_w) / 2
-        tip = ", ".join(f"{s.name} {_number(s.values[i])}" for s in layers if s.values[i])
+        tip = ", ".join(f"{s.shown} {_number(s.values[i])}" for s in layers if s.values[i])
         parts.append(
             f'<g class="bucket"><title>{escape(label)}: {_number(totals[i])}'
             f"{' (' + escape(tip) + ')' if tip else ''}</title>"
@@ -196,7 +204,7 @@ def time_bars(
             f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" '
             f'fill="{colour(layer.name, index)}"/>'
         )
-        text = f"{layer.name} {_number(sum(layer.values))}"
+        text = f"{layer.shown} {_number(sum(layer.values))}"
         parts.append(f'<text x="{x + 14}" y="{legend_y}" fill="#111827">{escape(text)}</text>')
         x += 24 + 7 * len(text)
     if axis_note:
@@ -225,7 +233,7 @@ def bar_list(
     scaled to the largest; a None label (the dimension was not known) reads as `unknown`."""
     shown = [(unknown if label is None else label, count) for label, count in rows if count > 0]
     if not shown:
-        return _empty("bars", title, empty, 3 * BAR_ROW)
+        return _empty("bars", title, empty, 3 * BAR_ROW, BARS_WIDTH)
     height = BAR_ROW * len(shown) + 8
     total = sum(count for _, count in shown)
     _, parts = _open(
@@ -234,10 +242,11 @@ def bar_list(
         f"{len(shown)} rows, {_number(total)} in all; largest {shown[0][0]} "
         f"{_number(shown[0][1])}.",
         height,
+        BARS_WIDTH,
     )
     label_w = 7 * BAR_LABEL_CHARS + 8
-    value_w = 64
-    bar_space = WIDTH - label_w - value_w
+    value_w = 56
+    bar_space = BARS_WIDTH - label_w - value_w
     largest = max(count for _, count in shown)
     for i, (label, count) in enumerate(shown):
         y = 4 + BAR_ROW * i

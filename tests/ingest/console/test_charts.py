@@ -138,7 +138,7 @@ def test_bar_list_shortens_long_labels_but_keeps_them_in_the_tooltip():
     path = "/blog/" + "a" * 80
     root = parse(bar_list("Pages", [(path, 3)]))
     (shown,) = [t for t in texts(root) if t.startswith("/blog/")]
-    assert len(shown) == 34 and shown.endswith("\u2026")
+    assert len(shown) == 24 and shown.endswith("\u2026")
     assert [t.text for t in root.iter(f"{SVG}title")][1] == f"{path}: 3 (100.0%)"
 
 
@@ -171,3 +171,10 @@ def test_chart_ids_differ_between_charts_on_one_page():
 )
 def test_bucket_label_in_the_zone_given(when: datetime, interval: str, label: str):
     assert bucket_label(when, interval) == label
+
+
+def test_a_series_label_names_it_in_the_legend_and_tooltips():
+    root = parse(time_bars("t", ["Mar 01"], [Series("ai_crawler", (2,), label="AI crawlers")]))
+    assert "AI crawlers 2" in texts(root)
+    assert [t.text for t in root.iter(f"{SVG}title")][1] == "Mar 01: 2 (AI crawlers 2)"
+    assert bars(root)[0].get("fill") == "#d97706"  # the class's own colour, by name
