@@ -109,12 +109,14 @@ def test_delete_a_project_with_its_properties(
     ).json()
     before = counts(server.db, site.property_id)
     untouched = counts(server.db, other.property_id)
+    token = admin.post(f"/projects/{site.project_id}/read-tokens", json={"name": "Partner"}).json()
     answer = admin.delete(f"/projects/{site.project_id}", params={"confirm": site.project_id})
     assert answer.status_code == 200, answer.text
     rows = answer.json()["rows"]
     assert rows == {
         **{table: before[table] for table in TABLES},
         "project_ai_sources": 4,  # the runbook's four, enabled at creation
+        "read_tokens": 1,
         "properties": 2,
         "projects": 1,
     }
@@ -123,6 +125,11 @@ def test_delete_a_project_with_its_properties(
     assert admin.get(f"/properties/{extra['id']}").status_code == 404
     assert admin.get(f"/projects/{site.project_id}").status_code == 404
     assert counts(server.db, other.property_id) == untouched
+    with sqlite3.connect(server.db) as conn:
+        assert (
+            conn.execute("SELECT 1 FROM read_tokens WHERE id = ?", (token["id"],)).fetchone()
+            is None
+        )
 
 
 def test_delete_an_org_with_everything(server: Server, admin: httpx.Client, two: tuple[Site, Site]):
@@ -142,6 +149,7 @@ def test_delete_an_org_with_everything(server: Server, admin: httpx.Client, two:
     assert answer.json()["rows"] == {
         **{table: before[table] for table in TABLES},
         "project_ai_sources": 8,
+        "read_tokens": 0,
         "properties": 2,
         "projects": 2,
         "purge_log": 0,
