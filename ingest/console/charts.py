@@ -17,6 +17,7 @@ from typing import Final
 WIDTH: Final = 720
 BARS_WIDTH: Final = 480  # bar lists sit two to a row: a narrower drawing keeps the text legible
 TIME_HEIGHT: Final = 240
+EMPTY_HEIGHT: Final = 96  # an empty chart says so without taking a full chart's room
 MAX_X_LABELS: Final = 8
 BAR_ROW: Final = 22
 BAR_LABEL_CHARS: Final = 24
@@ -140,7 +141,7 @@ def time_bars(
     totals = [sum(s.values[i] for s in layers) for i in range(buckets)]
     grand = sum(totals)
     if buckets == 0 or grand == 0:
-        return _empty("time", title, empty, TIME_HEIGHT)
+        return _empty("time", title, empty, EMPTY_HEIGHT)
 
     legend = ", ".join(f"{s.shown} {_number(sum(s.values))}" for s in layers)
     ident, parts = _open(
