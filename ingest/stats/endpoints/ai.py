@@ -91,22 +91,31 @@ def crawler_rows(
     if not property_ids:
         return []
     verified = _verified_expression(conn)
-    sql = f"""
-        SELECT crawler, crawler_kind, count(*), {verified} FROM events
-        WHERE property_id IN ({placeholders(len(property_ids))})
-            AND ua_class IN ({placeholders(len(AI_CLASSES))}) AND ts >= ? AND ts < ?
-        GROUP BY crawler, crawler_kind
-    """
-    rows = conn.execute(sql, [*property_ids, *AI_CLASSES, start_ms, end_ms])
+    if verified == "0":  # nothing is verified yet: the hourly rollups answer it
+        hits: dict[str | None, int] = {}
+        for ua_class in AI_CLASSES:
+            for token, count in counts.breakdown(
+                conn, property_ids, start_ms, end_ms, "crawler", "events", ua_class
+            ):
+                hits[token] = hits.get(token, 0) + count
+        grouped = [(token, None, count, 0) for token, count in hits.items()]
+    else:
+        sql = f"""
+            SELECT crawler, crawler_kind, count(*), {verified} FROM events
+            WHERE property_id IN ({placeholders(len(property_ids))})
+                AND ua_class IN ({placeholders(len(AI_CLASSES))}) AND ts >= ? AND ts < ?
+            GROUP BY crawler, crawler_kind
+        """
+        grouped = conn.execute(sql, [*property_ids, *AI_CLASSES, start_ms, end_ms]).fetchall()
     found: list[dict[str, Any]] = []
-    for token, kind, hits, verified_hits in rows:
+    for token, kind, count, verified_hits in grouped:
         entry = crawler_entry(token)
         found.append(
             {
                 "operator": operator_of(token),
                 "crawler": token,
                 "kind": kind or (entry.kind if entry else None),
-                "hits": hits,
+                "hits": count,
                 "verified": verified_hits or 0,
             }
         )

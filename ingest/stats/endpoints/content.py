@@ -21,6 +21,7 @@ from typing import Any
 from ingest.classify.content import CONTENT_TYPES
 from ingest.stats.endpoints.meta import build as build_meta
 from ingest.stats.query import StatsQuery
+from ingest.stats.rollups import HOUR_MS
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
 from ingest.stats.timebuckets import iso
 
@@ -93,40 +94,103 @@ def pages_in_range(
     end_ms: int,
     ua_class: str | None,
 ) -> list[Page]:
-    """Every page of the properties with a view, AI view or crawler view in [start, end)."""
-    if not property_ids:
+    """Every page of the properties with a view, AI view or crawler view in [start, end):
+    whole UTC hours from the `stats_hours` rollup of paths, the range's ends from the rows."""
+    if not property_ids or start_ms >= end_ms:
         return []
+    found: dict[tuple[int, str], list[int]] = {}
+    first, last = -(-start_ms // HOUR_MS) * HOUR_MS, end_ms // HOUR_MS * HOUR_MS
+    segments = [(start_ms, end_ms)]
+    if first < last:
+        segments = [(a, b) for a, b in ((start_ms, first), (last, end_ms)) if a < b]
+        _add_hours(conn, found, property_ids, first, last, ua_class)
+    for a, b in segments:
+        for property_id, path, views, ai_views, crawler_views in _rows_between(
+            conn, property_ids, a, b, ua_class
+        ):
+            counts = found.setdefault((property_id, path), [0, 0, 0])
+            counts[0] += views
+            counts[1] += ai_views
+            counts[2] += crawler_views
+    pages = []
+    for row in conn.execute(
+        "SELECT property_id, path, url, title, content_type, first_seen_at, last_seen_at"
+        f" FROM content WHERE property_id IN ({placeholders(len(property_ids))})",
+        property_ids,
+    ):
+        page_counts = found.get((row[0], row[1]))
+        if page_counts and any(page_counts):
+            pages.append(Page(*row[:5], *page_counts, *row[5:]))
+    return pages
+
+
+def _add_hours(
+    conn: sqlite3.Connection,
+    found: dict[tuple[int, str], list[int]],
+    property_ids: tuple[int, ...],
+    first: int,
+    last: int,
+    ua_class: str | None,
+) -> None:
+    sql = f"""
+        SELECT property_id, value, ua_class, sum(pageviews), sum(ai_referrals) FROM stats_hours
+        WHERE property_id IN ({placeholders(len(property_ids))}) AND dimension = 'path'
+            AND hour >= ? AND hour < ?
+        GROUP BY property_id, value, ua_class
+    """
+    for property_id, path, row_class, pageviews, referrals in conn.execute(
+        sql, [*property_ids, first, last]
+    ):
+        counts = found.setdefault((property_id, path), [0, 0, 0])
+        if ua_class is None or row_class == ua_class:
+            counts[0] += pageviews
+        if row_class == "human":
+            counts[1] += referrals
+        if row_class in AI_CLASSES:
+            counts[2] += pageviews
+    # The path rollup holds off-site pageviews too; another site's URL is no view of a page
+    # here (the partial index of 0009 finds these few rows without a scan).
+    off_site = f"""
+        SELECT property_id, path, ua_class, count(*) FROM events
+        WHERE property_id IN ({placeholders(len(property_ids))}) AND off_site = 1
+            AND ts >= ? AND ts < ? AND type = 'pageview'
+        GROUP BY property_id, path, ua_class
+    """
+    for property_id, path, row_class, pageviews in conn.execute(
+        off_site, [*property_ids, first, last]
+    ):
+        counts = found.setdefault((property_id, path), [0, 0, 0])
+        if ua_class is None or row_class == ua_class:
+            counts[0] -= pageviews
+        if row_class in AI_CLASSES:
+            counts[2] -= pageviews
+
+
+def _rows_between(
+    conn: sqlite3.Connection,
+    property_ids: tuple[int, ...],
+    start_ms: int,
+    end_ms: int,
+    ua_class: str | None,
+) -> list[tuple[int, str, int, int, int]]:
+    """(property_id, path, views, ai_views, crawler_views) counted from the rows themselves."""
     props = placeholders(len(property_ids))
     ai = placeholders(len(AI_CLASSES))
     counted = "1" if ua_class is None else "ua_class = ?"
     class_param: list[object] = [] if ua_class is None else [ua_class]
     sql = f"""
-        WITH hits AS (
-            SELECT property_id, path,
-                sum({counted}) AS views,
-                sum(ua_class IN ({ai})) AS crawler_views,
-                0 AS ai_views
+        SELECT property_id, path, sum(views), sum(ai_views), sum(crawler_views) FROM (
+            SELECT property_id, path, {counted} AS views, 0 AS ai_views,
+                ua_class IN ({ai}) AS crawler_views
             FROM events
             WHERE property_id IN ({props}) AND type = 'pageview' AND off_site = 0
                 AND ts >= ? AND ts < ?
-            GROUP BY property_id, path
-        ), referred AS (
-            SELECT property_id, path, 0 AS views, 0 AS crawler_views, count(*) AS ai_views
-            FROM ai_referrals
+            UNION ALL
+            SELECT property_id, path, 0, 1, 0 FROM ai_referrals
             WHERE property_id IN ({props}) AND ua_class = 'human'
                 AND landed_at >= ? AND landed_at < ?
-            GROUP BY property_id, path
-        ), totals AS (
-            SELECT property_id, path, sum(views) AS views, sum(ai_views) AS ai_views,
-                sum(crawler_views) AS crawler_views
-            FROM (SELECT * FROM hits UNION ALL SELECT * FROM referred)
-            GROUP BY property_id, path
         )
-        SELECT c.property_id, c.path, c.url, c.title, c.content_type,
-            t.views, t.ai_views, t.crawler_views, c.first_seen_at, c.last_seen_at
-        FROM totals AS t
-        JOIN content AS c ON c.property_id = t.property_id AND c.path = t.path
-        WHERE t.views > 0 OR t.ai_views > 0 OR t.crawler_views > 0
+        GROUP BY property_id, path
     """
     params: list[object] = [
         *class_param,
@@ -138,4 +202,4 @@ def pages_in_range(
         start_ms,
         end_ms,
     ]
-    return [Page(*row) for row in conn.execute(sql, params)]
+    return conn.execute(sql, params).fetchall()
