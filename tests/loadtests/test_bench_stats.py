@@ -1,0 +1,34 @@
+"""The read API benchmark runs end to end on a small database (so that it cannot rot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.stats import counts
+from ingest.storage.connection import connect
+from loadtests import bench_stats
+
+
+def test_bench_builds_consistent_data_and_times_every_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench_stats, "OUT", tmp_path)
+    path = bench_stats.database(9_000, 9)
+    conn = connect(path)
+    (events,) = conn.execute("SELECT count(*) FROM events").fetchone()
+    assert events == 9_000
+    (sessions,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
+    assert sessions == 9_000 // 4
+    # The rollups were folded as the writer folds them: they agree with the rows.
+    day = bench_stats.DAY_MS
+    start = bench_stats.END_MS - 9 * day
+    (in_rollups,) = conn.execute("SELECT sum(events) FROM stats_quarters").fetchone()
+    assert in_rollups == events
+    assert counts.by_class(conn, [1], start, bench_stats.END_MS)["human"] > events * 0.9
+    results = bench_stats.measure(path, repeat=2)
+    names = {r["endpoint"] for r in results}
+    assert {"counts.series", "counts.breakdown"} <= names
+    assert len(results) == len(names) * 4  # two ranges in two zones
+    assert all(r["p95_ms"] >= r["p50_ms"] >= 0 for r in results)
