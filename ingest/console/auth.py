@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-import importlib
 import secrets
 import sqlite3
 
@@ -14,6 +12,7 @@ from ingest.clock import now_ms
 from ingest.console import csrf, forms, session
 from ingest.console.context import SECURITY_HEADERS, current_session, render, session_key
 from ingest.http import state
+from ingest.stats import access, tokens
 
 PRESESSION_SECONDS = 3600
 
@@ -37,27 +36,23 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
 async def _resolve(request: Request, token: str) -> session.Session | None:
     """A new session for the admin token or a live read token; None for anything else."""
     settings = state(request).settings
-    now = now_ms()
-    if hmac.compare_digest(token.encode(), settings.admin_token.encode()):
+
+    def scope(conn: sqlite3.Connection) -> tuple[access.Scope, str | None] | None:
+        found = access.resolve_token(conn, settings, token)
+        if found is None or found.admin:
+            return (found, None) if found else None
+        record = tokens.lookup(conn, token, settings.key_hash_secret)
+        return (found, record.id) if record else None
+
+    resolved = await state(request).db.read(scope)
+    if resolved is None:
+        return None
+    found, read_token_id = resolved
+    if found.admin:
         token_id = session.admin_token_id(settings.key_hash_secret, settings.admin_token)
-        return session.Session.new(True, None, token_id, now)
-    read = await state(request).db.read(lambda conn: _read_token(conn, request, token))
-    if read is None:
-        return None
-    token_id, project_id = read
-    return session.Session.new(False, project_id, token_id, now)
-
-
-def _read_token(conn: sqlite3.Connection, request: Request, token: str) -> tuple[str, str] | None:
-    """(token id, project id) of a live project read token (ingest/stats/access.py)."""
-    try:
-        access = importlib.import_module("ingest.stats.access")
-    except ImportError:  # the read API is not installed: only the admin token signs in
-        return None
-    found = access.resolve_token(conn, state(request).settings, token)
-    if found is None or found.admin or found.project_id is None:
-        return None
-    return access.token_id(conn, state(request).settings, token), found.project_id
+        return session.Session.new(True, None, token_id, now_ms())
+    assert read_token_id is not None
+    return session.Session.new(False, found.project_id, read_token_id, now_ms())
 
 
 def _signin_page(request: Request, error: str | None, status: int) -> Response:

@@ -93,6 +93,11 @@ class PageContext:
         return self.session.admin
 
     @property
+    def nav_project(self) -> ProjectChoice | None:
+        """The project the nav links to: the page's, else the first one (on health)."""
+        return self.project or (self.projects[0] if self.projects else None)
+
+    @property
     def tz_name(self) -> str:
         return str(self.tz.key)
 
@@ -118,12 +123,9 @@ def zone(request: Request) -> ZoneInfo:
 
 
 def _read_token_live(conn: sqlite3.Connection, token_id: str, project_id: str | None) -> bool:
-    try:
-        row = conn.execute(
-            "SELECT project_id, revoked_at FROM read_tokens WHERE id = ?", (token_id,)
-        ).fetchone()
-    except sqlite3.OperationalError:  # no read_tokens table: no read token can be live
-        return False
+    row = conn.execute(
+        "SELECT project_id, revoked_at FROM read_tokens WHERE id = ?", (token_id,)
+    ).fetchone()
     return row is not None and row[0] == project_id and row[1] is None
 
 

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.console import auth, forms
+from ingest.console import auth, forms, health, install, policy, sources
 from ingest.console.context import (
     PAGES,
     SECURITY_HEADERS,
@@ -25,6 +25,7 @@ from ingest.console.context import (
     page_context,
     render,
 )
+from ingest.console.data_pages import data_routes
 from ingest.errors import STATUS, ApiError
 
 log = logging.getLogger("optiview.console")
@@ -33,7 +34,12 @@ TZ_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 class ConsoleErrors:
-    """Refusals inside the console are HTML pages (sign-in redirect, 403, 404), not JSON."""
+    """Refusals inside the console are HTML pages (sign-in redirect, 403, 404), not JSON.
+
+    Starlette runs the app's exception handlers around each endpoint (they are found in the
+    scope), so the console puts its own there for the exceptions it renders itself; what is
+    raised outside an endpoint (the router's 404) is caught here.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,13 +48,19 @@ class ConsoleErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        handlers, status_handlers = scope.get("starlette.exception_handlers", ({}, {}))
+        ours = dict.fromkeys((SignInNeeded, ConsoleError, ApiError, HTTPException), _handle)
+        scope = {**scope, "starlette.exception_handlers": ({**handlers, **ours}, status_handlers)}
         try:
             await self.app(scope, receive, send)
-        except SignInNeeded:
-            response: Response = RedirectResponse("/console/signin", 303, headers=SECURITY_HEADERS)
-            await response(scope, receive, send)
-        except (ConsoleError, ApiError, HTTPException) as exc:
-            await _error_page(Request(scope, receive), exc)(scope, receive, send)
+        except (SignInNeeded, ConsoleError, ApiError, HTTPException) as exc:
+            await (await _handle(Request(scope, receive), exc))(scope, receive, send)
+
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, SignInNeeded):
+        return RedirectResponse("/console/signin", 303, headers=SECURITY_HEADERS)
+    return _error_page(request, exc)
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
@@ -120,6 +132,14 @@ def _routes() -> list[BaseRoute]:
         Route("/signout", auth.signout, methods=["POST"]),
         Route("/go", choose_project, methods=["GET"]),
         Route("/tz", set_zone, methods=["POST"]),
+        Route("/projects/{project_id}/install", install.install_page, methods=["GET"]),
+        Route("/projects/{project_id}/install/verify", install.install_verify, methods=["GET"]),
+        Route("/projects/{project_id}/sources", sources.sources_page, methods=["GET"]),
+        Route("/projects/{project_id}/sources", sources.save_sources, methods=["POST"]),
+        Route("/projects/{project_id}/data-policy", policy.data_policy_page, methods=["GET"]),
+        Route("/health", health.health_page, methods=["GET"]),
+        Route("/health/test-alert", health.send_test, methods=["POST"]),
+        *data_routes(),
         Mount("/static", app=StaticFiles(directory=Path(__file__).parent / "static")),
     ]
 

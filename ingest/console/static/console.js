@@ -40,7 +40,13 @@ document.addEventListener("DOMContentLoaded", () => {
             const value = body[field.dataset.field];
             if (value !== undefined && value !== null) field.textContent = value;
           }
-          if (body.state === until) return;
+          if (body.state === until) {
+            // what to check while waiting is no longer needed
+            for (const help of document.querySelectorAll("[data-hide-when='" + until + "']")) {
+              help.hidden = true;
+            }
+            return;
+          }
         }
       } catch (err) { /* offline for a moment: try again */ }
       setTimeout(tick, 2000);
