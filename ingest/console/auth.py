@@ -97,7 +97,13 @@ async def signin(request: Request) -> Response:
         session.encode(found, session_key(request)),
         session.LIFETIME_MS // 1000,
     )
-    response.delete_cookie(csrf.PRESESSION_COOKIE, path="/console")
+    response.delete_cookie(
+        csrf.PRESESSION_COOKIE,
+        path="/console",
+        secure=_secure(request),
+        httponly=True,
+        samesite="strict",
+    )
     return response
 
 

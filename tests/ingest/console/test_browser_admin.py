@@ -17,14 +17,7 @@ from tests.alerts.conftest import SlackStandIn
 from tests.conftest import ADMIN_TOKEN, Server, optiview, serving
 from tests.ingest.collect.conftest import Site, provision
 from tests.ingest.console.helpers import read_token
-from tests.tag.conftest import (  # noqa: F401 (fixtures, shared)
-    Pages,
-    browser,
-    page_html,
-    pages,
-    playwright,
-    snippet,
-)
+from tests.tag.conftest import Pages, page_html, snippet
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
 
@@ -88,10 +81,10 @@ def sign_out(page: Page) -> None:
 
 
 def test_admin_pages_in_a_browser(
-    browser: BrowserContext,  # noqa: F811
+    browser: BrowserContext,
     server: Server,
     admin: httpx.Client,
-    pages: Pages,  # noqa: F811
+    pages: Pages,
     slack: SlackStandIn,
 ) -> None:
     site: Site = provision(server, admin)
