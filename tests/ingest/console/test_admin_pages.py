@@ -198,3 +198,17 @@ def test_health_without_slack_says_so(tmp_path_factory: pytest.TempPathFactory) 
             assert "recorded but not sent" in shown.text
             home = client.get("/console/")
             assert "No projects yet" in home.text  # a fresh service: what to do next
+
+
+def test_the_project_picker_goes_to_the_same_page_of_another_project(
+    server: Server, site: Site
+) -> None:
+    other = provision_on(server)
+    with console(server) as client:
+        page = client.get(f"/console/projects/{site.project_id}/sources")
+        assert f'value="{other.project_id}"' in page.text  # the admin's picker lists every one
+        moved = client.get("/console/go", params={"project": other.project_id, "page": "sources"})
+        assert moved.status_code == 303
+        assert moved.headers["location"] == f"/console/projects/{other.project_id}/sources"
+        odd = client.get("/console/go", params={"project": other.project_id, "page": "../admin"})
+        assert odd.headers["location"] == f"/console/projects/{other.project_id}/install"
