@@ -3,7 +3,7 @@
 Generates `--events` events over `--days` days in one property with SQL (no HTTP): 200 paths,
 30 countries, five browsers, ~5% bots and AI crawlers/agents, AI-referred landings, sessions
 of four events and AI referrals consistent with the events. The rows go in one day per
-transaction and the rollups are folded after each, as the collector's writer does. The
+transaction and the rollups are folded in each, with the collector writer's own fold. The
 database is cached under loadtests/out/ keyed by the parameters, so reruns start at once.
 
 Then it times each endpoint body (the functions the HTTP routes and the console call) for
@@ -124,7 +124,7 @@ def build(path: Path, events: int, days: int, progress: Callable[[str], None] = 
         conn.execute(EVENTS_OF_DAY, (first, first + per_day, start, spacing))
         conn.execute(SESSIONS_OF, (after[0],))
         conn.execute(REFERRALS_OF, (after[0],))
-        rollups.fold_new(conn, after)  # the collector's own fold, per committed batch
+        rollups.fold(conn)  # the collector writer's own fold
         conn.execute("COMMIT")
         if day % 10 == 9:
             progress(f"  day {day + 1}/{days}, {time.perf_counter() - started:.0f} s")

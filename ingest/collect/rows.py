@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.collect.enrich import Enriched
-from ingest.stats import rollups
 
 Row = tuple[Any, ...]
 
@@ -107,9 +106,7 @@ def prepare(
 
 
 def write_rows(conn: sqlite3.Connection, group: Sequence[Prepared]) -> None:
-    """Write a group's rows inside the caller's transaction: one executemany per table, then
-    the read API's rollups of them (in the same transaction, so they never disagree)."""
-    after = rollups.last_ids(conn)
+    """Write a group's rows inside the caller's transaction: one executemany per table."""
     for sql, rows in (
         (INSERT_EVENT, [r for p in group for r in p.events]),
         (UPSERT_SESSION, [r for p in group for r in p.sessions]),
@@ -118,4 +115,3 @@ def write_rows(conn: sqlite3.Connection, group: Sequence[Prepared]) -> None:
     ):
         if rows:
             conn.executemany(sql, rows)
-    rollups.fold_new(conn, after)

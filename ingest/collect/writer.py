@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
 from ingest.collect.rows import Prepared, write_rows
 from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DEPTH
+from ingest.stats import rollups as stats_rollups
 from ingest.storage.database import Database, StorageLost, StorageUnavailable
 
 log = logging.getLogger("optiview.writer")
@@ -72,6 +73,8 @@ class GroupCommitWriter:
         self._flush_started: float | None = None
         self._touches: dict[str, int] = {}
         self._touched: dict[str, int] = {}
+        self._stats_folded_at = 0.0  # when a commit last folded the read API's rollups
+        self._stats_pending = True  # rows written since (or unknown, at start)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -122,11 +125,17 @@ class GroupCommitWriter:
             if self._queue and self.pending_events < self.batch_events and not self._closing:
                 await asyncio.sleep(self.flush_interval_s)  # let concurrent requests join
             batch = self._take_batch()
-            if batch or self._rollups or self._touches or self.failed:
+            if batch or self._rollups or self._touches or self.failed or self._fold_due():
                 await self._flush(batch)
             if self._closing and not self._queue:
                 await self._flush([])  # the shutdown's own rollups
                 return
+
+    def _fold_due(self) -> bool:
+        return (
+            self._stats_pending
+            and time.monotonic() - self._stats_folded_at >= stats_rollups.FOLD_EVERY_S
+        )
 
     def _take_batch(self) -> list[_Item]:
         batch: list[_Item] = []
@@ -143,6 +152,7 @@ class GroupCommitWriter:
         events = sum(item.prepared.count for item in batch)
         rollups = self._rollups.take()
         touches, self._touches = self._touches, {}
+        fold = self._fold_due() or self._closing
         started = time.perf_counter()
         self._flush_started = time.monotonic()
         # The queue is in arrival order: the first item has waited longest.
@@ -150,7 +160,7 @@ class GroupCommitWriter:
         deadline = queued_at + self._db.busy_timeout_ms / 1000
         try:
             await self._write_with_retries(
-                [item.prepared for item in batch], rollups, touches, deadline
+                [item.prepared for item in batch], rollups, touches, deadline, fold
             )
         except Exception as exc:
             self._flush_started = None
@@ -159,6 +169,9 @@ class GroupCommitWriter:
             await self._fail(batch, exc)
         else:
             self._flush_started = None
+            if fold:
+                self._stats_folded_at = time.monotonic()
+            self._stats_pending = not fold and (self._stats_pending or bool(batch))
             FLUSH_SECONDS.observe(time.perf_counter() - started)
             if batch:
                 BATCH_EVENTS.observe(events)
@@ -174,9 +187,12 @@ class GroupCommitWriter:
         rollups: dict[int, list[float]],
         touches: dict[str, int],
         deadline: float,
+        fold: bool = False,
     ) -> None:
         def write(conn: sqlite3.Connection) -> None:
             write_rows(conn, prepared)
+            if fold:  # the read API's rollups, a few seconds of rows at once
+                stats_rollups.fold(conn)
             if rollups:
                 conn.executemany(UPSERT_SQL, upsert_rows(rollups))
             if touches:

@@ -7,11 +7,14 @@ referrals by `ai_referrals.landed_at`. A range is always [start, end) in UTC ms.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ingest.classify.content import content_type
+from ingest.stats import rollups
 from ingest.stats.rollups import HOUR_MS, QUARTER_MS
 
 METRICS = ("events", "pageviews", "sessions", "conversions", "ai_referrals")
@@ -113,6 +116,42 @@ def _unit(edges: Sequence[int]) -> int:
     return 1
 
 
+@contextlib.contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction, so that the watermark, the rollups and the rows past it agree."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+def _tail(
+    conn: sqlite3.Connection,
+    metric: str,
+    property_ids: Sequence[int],
+    ua_class: str | None,
+    select: str,
+    group: str,
+    start: int,
+    end: int,
+) -> list[tuple[Any, int]]:
+    """Rows in [start, end) past the rollups' watermark (found by id: the '+' keeps SQLite
+    from walking the time index over the whole range instead)."""
+    table, column, extra = _SOURCES[metric]
+    watermark = rollups.folded(conn)[0 if table == "events" else 1]
+    where = f"id > ? AND +{_in(property_ids)}{extra} AND +{column} >= ? AND +{column} < ?"
+    params: list[object] = [watermark, *property_ids, start, end]
+    if ua_class is not None:
+        where += " AND ua_class = ?"
+        params.append(ua_class)
+    sql = f"SELECT {select}, count(*) FROM {table} WHERE {where} GROUP BY {group}"
+    return conn.execute(sql, params).fetchall()
+
+
 def series(
     conn: sqlite3.Connection,
     property_ids: Sequence[int],
@@ -126,6 +165,18 @@ def series(
     values = [0] * max(0, len(edges) - 1)
     if not property_ids or not values:
         return values
+    with _snapshot(conn):
+        return _series(conn, property_ids, edges, metric, ua_class, values)
+
+
+def _series(
+    conn: sqlite3.Connection,
+    property_ids: Sequence[int],
+    edges: Sequence[int],
+    metric: str,
+    ua_class: str | None,
+    values: list[int],
+) -> list[int]:
 
     def add(instant: int, count: int) -> None:
         values[bisect.bisect_right(edges, instant) - 1] += count
@@ -146,6 +197,14 @@ def series(
             ):
                 if quarter not in cut and count:
                     add(quarter, count)
+            unit = _unit(edges)
+            column = _SOURCES[metric][1]
+            for grain, count in _tail(
+                conn, metric, property_ids, ua_class, f"{column} / {unit}", "1", first, last
+            ):
+                instant = grain * unit
+                if instant - instant % QUARTER_MS not in cut:
+                    add(instant, count)
     table, where, params = _where(metric, property_ids, ua_class)
     _, column, _ = _SOURCES[metric]
     if metric == "sessions":  # each bucket a range of the index (property_id, started_at, ...)
@@ -202,6 +261,22 @@ def breakdown(
     _check(metric, dimension)
     if not property_ids or start_ms >= end_ms:
         return []
+    with _snapshot(conn):
+        found = _breakdown(conn, property_ids, start_ms, end_ms, dimension, metric, ua_class)
+    if dimension == "content_type":
+        return _ordered(_by_content_type(list(found.items())))
+    return _ordered(found)
+
+
+def _breakdown(
+    conn: sqlite3.Connection,
+    property_ids: Sequence[int],
+    start_ms: int,
+    end_ms: int,
+    dimension: str,
+    metric: str,
+    ua_class: str | None,
+) -> dict[str | None, int]:
     table, where, params = _where(metric, property_ids, ua_class)
     column = _COLUMNS["events" if metric in _EVENT_METRICS else metric][dimension]
     found: dict[str | None, int] = {}
@@ -222,13 +297,15 @@ def breakdown(
             for value, count in conn.execute(sql + " GROUP BY value", rollup_params):
                 key = None if value == "" else value
                 found[key] = found.get(key, 0) + count
+            for value, count in _tail(
+                conn, metric, property_ids, ua_class, column, column, first, last
+            ):
+                found[value] = found.get(value, 0) + count
     sql = f"SELECT {column}, count(*) FROM {table} WHERE {where} GROUP BY {column}"
     for a, b in segments:
         for value, count in conn.execute(sql, (*params, a, b)):
             found[value] = found.get(value, 0) + count
-    if dimension == "content_type":
-        return _ordered(_by_content_type(list(found.items())))
-    return _ordered(found)
+    return found
 
 
 def by_class(
@@ -238,6 +315,18 @@ def by_class(
     counts = dict.fromkeys(CLASSES, 0)
     if not property_ids or start_ms >= end_ms:
         return counts
+    with _snapshot(conn):
+        _by_class(conn, property_ids, start_ms, end_ms, counts)
+    return counts
+
+
+def _by_class(
+    conn: sqlite3.Connection,
+    property_ids: Sequence[int],
+    start_ms: int,
+    end_ms: int,
+    counts: dict[str, int],
+) -> None:
     first, last, _ = _quarters_clean([start_ms, end_ms])
     if first < last:
         for ua_class, count in conn.execute(
@@ -247,6 +336,10 @@ def by_class(
         ):
             if ua_class in counts:
                 counts[ua_class] += count
+        for ua_class, count in _tail(
+            conn, "events", property_ids, None, "ua_class", "ua_class", first, last
+        ):
+            counts[ua_class] += count
     table, where, params = _where("events", property_ids, None)
     for a, b in _raw_segments(start_ms, end_ms, first, last, set()):
         for ua_class, count in conn.execute(
@@ -254,7 +347,6 @@ def by_class(
             (*params, a, b),
         ):
             counts[ua_class] += count
-    return counts
 
 
 def attributed_conversions(

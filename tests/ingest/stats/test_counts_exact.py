@@ -15,7 +15,7 @@ import pytest
 from ingest.classify.content import content_type
 from ingest.collect.rows import Prepared, write_rows
 from ingest.provisioning_changes.removal import remove
-from ingest.stats import counts
+from ingest.stats import counts, rollups
 from purge.runner import run_purge
 from tests.ingest.stats.test_counts import T0, event
 from tests.purge.seed import add_org, new_db, open_db
@@ -29,7 +29,8 @@ SOURCES = ("chatgpt", "perplexity", None, None)
 
 def fill(conn: sqlite3.Connection, rng: random.Random, props: tuple[int, ...], now: int) -> None:
     """Batches as the writer commits them: events a few days around T0 (some received long
-    after their client time), sessions and referrals consistent with them."""
+    after their client time), sessions and referrals consistent with them; folded into the
+    rollups now and then, as the writer does."""
     for batch in range(30):
         events, sessions, referrals = [], [], []
         for i in range(rng.randint(1, 40)):
@@ -61,6 +62,8 @@ def fill(conn: sqlite3.Connection, rng: random.Random, props: tuple[int, ...], n
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
             sessions,
         )
+        if batch % 3 == 0 and batch < 25:  # as the writer does every few seconds; the last
+            rollups.fold(conn)  # batches stay past the watermark, read from the rows
         conn.execute("COMMIT")
 
 
