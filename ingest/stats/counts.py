@@ -117,7 +117,7 @@ def _unit(edges: Sequence[int]) -> int:
 
 
 @contextlib.contextmanager
-def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     """One read transaction, so that the watermark, the rollups and the rows past it agree."""
     if conn.in_transaction:
         yield
@@ -165,7 +165,7 @@ def series(
     values = [0] * max(0, len(edges) - 1)
     if not property_ids or not values:
         return values
-    with _snapshot(conn):
+    with snapshot(conn):
         return _series(conn, property_ids, edges, metric, ua_class, values)
 
 
@@ -261,7 +261,7 @@ def breakdown(
     _check(metric, dimension)
     if not property_ids or start_ms >= end_ms:
         return []
-    with _snapshot(conn):
+    with snapshot(conn):
         found = _breakdown(conn, property_ids, start_ms, end_ms, dimension, metric, ua_class)
     if dimension == "content_type":
         return _ordered(_by_content_type(list(found.items())))
@@ -315,7 +315,7 @@ def by_class(
     counts = dict.fromkeys(CLASSES, 0)
     if not property_ids or start_ms >= end_ms:
         return counts
-    with _snapshot(conn):
+    with snapshot(conn):
         _by_class(conn, property_ids, start_ms, end_ms, counts)
     return counts
 

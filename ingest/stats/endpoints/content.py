@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.classify.content import CONTENT_TYPES
+from ingest.stats.counts import snapshot
 from ingest.stats.endpoints.meta import build as build_meta
 from ingest.stats.query import StatsQuery
-from ingest.stats.rollups import HOUR_MS
+from ingest.stats.rollups import HOUR_MS, folded
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
 from ingest.stats.timebuckets import iso
 
@@ -100,18 +101,23 @@ def pages_in_range(
         return []
     found: dict[tuple[int, str], list[int]] = {}
     first, last = -(-start_ms // HOUR_MS) * HOUR_MS, end_ms // HOUR_MS * HOUR_MS
-    segments = [(start_ms, end_ms)]
-    if first < last:
-        segments = [(a, b) for a, b in ((start_ms, first), (last, end_ms)) if a < b]
-        _add_hours(conn, found, property_ids, first, last, ua_class)
-    for a, b in segments:
-        for property_id, path, views, ai_views, crawler_views in _rows_between(
-            conn, property_ids, a, b, ua_class
-        ):
-            counts = found.setdefault((property_id, path), [0, 0, 0])
-            counts[0] += views
-            counts[1] += ai_views
-            counts[2] += crawler_views
+    with snapshot(conn):  # the watermark, the rollups and the rows past it agree
+        segments: list[tuple[int, int, tuple[int, int] | None]] = [(start_ms, end_ms, None)]
+        if first < last:
+            watermarks = folded(conn)
+            segments = [(a, b, None) for a, b in ((start_ms, first), (last, end_ms)) if a < b]
+            # Whole hours: the rollup holds the rows up to the watermark; newer rows are
+            # counted from the tables until the next fold adds them.
+            segments.append((first, last, watermarks))
+            _add_hours(conn, found, property_ids, first, last, ua_class, watermarks[0])
+        for a, b, past in segments:
+            for property_id, path, views, ai_views, crawler_views in _rows_between(
+                conn, property_ids, a, b, ua_class, past
+            ):
+                counts = found.setdefault((property_id, path), [0, 0, 0])
+                counts[0] += views
+                counts[1] += ai_views
+                counts[2] += crawler_views
     pages = []
     for row in conn.execute(
         "SELECT property_id, path, url, title, content_type, first_seen_at, last_seen_at"
@@ -131,6 +137,7 @@ def _add_hours(
     first: int,
     last: int,
     ua_class: str | None,
+    events_folded: int,
 ) -> None:
     sql = f"""
         SELECT property_id, value, ua_class, sum(pageviews), sum(ai_referrals) FROM stats_hours
@@ -153,11 +160,11 @@ def _add_hours(
     off_site = f"""
         SELECT property_id, path, ua_class, count(*) FROM events
         WHERE property_id IN ({placeholders(len(property_ids))}) AND off_site = 1
-            AND ts >= ? AND ts < ? AND type = 'pageview'
+            AND ts >= ? AND ts < ? AND type = 'pageview' AND id <= ?
         GROUP BY property_id, path, ua_class
     """
     for property_id, path, row_class, pageviews in conn.execute(
-        off_site, [*property_ids, first, last]
+        off_site, [*property_ids, first, last, events_folded]
     ):
         counts = found.setdefault((property_id, path), [0, 0, 0])
         if ua_class is None or row_class == ua_class:
@@ -172,23 +179,33 @@ def _rows_between(
     start_ms: int,
     end_ms: int,
     ua_class: str | None,
+    past: tuple[int, int] | None = None,
 ) -> list[tuple[int, str, int, int, int]]:
-    """(property_id, path, views, ai_views, crawler_views) counted from the rows themselves."""
+    """(property_id, path, views, ai_views, crawler_views) counted from the rows themselves;
+    with `past`, only the event and AI-referral rows newer than those watermarks (found by id:
+    the '+' keeps SQLite off the time index, as in counts)."""
     props = placeholders(len(property_ids))
     ai = placeholders(len(AI_CLASSES))
     counted = "1" if ua_class is None else "ua_class = ?"
+    events_id = referrals_id = plus = ""
+    if past is not None:
+        events_id, referrals_id, plus = (
+            f"id > {int(past[0])} AND +",
+            f"id > {int(past[1])} AND +",
+            "+",
+        )
     class_param: list[object] = [] if ua_class is None else [ua_class]
     sql = f"""
         SELECT property_id, path, sum(views), sum(ai_views), sum(crawler_views) FROM (
             SELECT property_id, path, {counted} AS views, 0 AS ai_views,
                 ua_class IN ({ai}) AS crawler_views
             FROM events
-            WHERE property_id IN ({props}) AND type = 'pageview' AND off_site = 0
-                AND ts >= ? AND ts < ?
+            WHERE {events_id}property_id IN ({props}) AND type = 'pageview' AND off_site = 0
+                AND {plus}ts >= ? AND {plus}ts < ?
             UNION ALL
             SELECT property_id, path, 0, 1, 0 FROM ai_referrals
-            WHERE property_id IN ({props}) AND ua_class = 'human'
-                AND landed_at >= ? AND landed_at < ?
+            WHERE {referrals_id}property_id IN ({props}) AND ua_class = 'human'
+                AND {plus}landed_at >= ? AND {plus}landed_at < ?
         )
         GROUP BY property_id, path
     """

@@ -13,7 +13,7 @@ from playwright.sync_api import BrowserContext, Page, Playwright
 
 from tests.conftest import ADMIN_TOKEN, Server, serving
 from tests.ingest.console.seeding import RANGE, create, seed_week
-from tests.tag.conftest import CHROMIUM, CHROMIUM_FLAGS, browser, playwright  # noqa: F401
+from tests.tag.conftest import CHROMIUM, CHROMIUM_FLAGS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
 KOLKATA = "Asia/Kolkata (UTC+05:30)"
@@ -75,7 +75,7 @@ def shot(page: Page, name: str) -> Path:
     return path
 
 
-def test_data_pages_with_data_and_empty(browser: BrowserContext, server: Server):  # noqa: F811
+def test_data_pages_with_data_and_empty(browser: BrowserContext, server: Server):
     page = browser.new_page()
     page.set_viewport_size({"width": 1280, "height": 900})
     problems = watch(page)
@@ -110,7 +110,7 @@ def test_data_pages_with_data_and_empty(browser: BrowserContext, server: Server)
 
 
 def test_the_range_form_works_without_javascript(
-    playwright: Playwright,  # noqa: F811
+    playwright: Playwright,
     server: Server,
 ):
     chromium = playwright.chromium.launch(

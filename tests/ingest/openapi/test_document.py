@@ -17,7 +17,6 @@ from ingest.errors import ErrorCode
 from ingest.openapi import build_document
 from tests.conftest import ADMIN_TOKEN, KEY_HASH_SECRET, Server
 
-
 # HTML pages for people, not part of the JSON API the document describes.
 NOT_API = frozenset({"/console"})
 
