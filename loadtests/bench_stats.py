@@ -10,7 +10,12 @@ Then it times each endpoint body (the functions the HTTP routes and the console 
 the last 30 days and the last 24 hours, in UTC and Asia/Kolkata, `--repeat` times each, and
 prints p50/p95 in ms.
 
+`--console-load` measures instead the collector's p95 alone and while the console and the read
+API are read in a loop, over HTTP on a copy of the database (loadtests/bench_console_load.py).
+
     python -m loadtests.bench_stats [--events 5000000] [--days 90] [--repeat 20]
+    python -m loadtests.bench_stats --console-load [--events 1000000] [--phase-seconds 20]
+        [--readers 2] [--connections 4] [--delay-ms 20] [--reader-process]
 """
 
 from __future__ import annotations
@@ -201,14 +206,52 @@ def measure(path: Path, repeat: int) -> list[dict[str, Any]]:
     return results
 
 
+def console_load(args: argparse.Namespace) -> int:
+    from loadtests import bench_console_load
+
+    path = database(args.events or 1_000_000, args.days)
+    result = bench_console_load.measure(
+        path,
+        PROJECT,
+        END_MS,
+        phase_seconds=args.phase_seconds,
+        warmup=args.warmup,
+        connections=args.connections,
+        delay_ms=args.delay_ms,
+        readers=args.readers,
+        reader_process=args.reader_process,
+    )
+    report = bench_console_load.markdown(result)
+    (OUT / "bench-stats-console.md").write_text(report)
+    data = bench_console_load.as_json(result)
+    (OUT / "bench-stats-console.json").write_text(json.dumps(data, indent=2))
+    print(json.dumps(data, indent=2) if args.json else report)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--events", type=int, help="default 5M; 1M with --console-load")
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--console-load", action="store_true", help="the collector's p95 under console reads"
+    )
+    parser.add_argument("--phase-seconds", type=int, default=20, help="with --console-load")
+    parser.add_argument("--warmup", type=int, default=3, help="with --console-load")
+    parser.add_argument("--readers", type=int, default=2, help="with --console-load")
+    parser.add_argument("--connections", type=int, default=4, help="with --console-load")
+    parser.add_argument("--delay-ms", type=int, default=20, help="with --console-load")
+    parser.add_argument(
+        "--reader-process",
+        action="store_true",
+        help="with --console-load: the readers read from a second serving process at nice 19",
+    )
     args = parser.parse_args(argv)
-    path = database(args.events, args.days)
+    if args.console_load:
+        return console_load(args)
+    path = database(args.events or 5_000_000, args.days)
     results = measure(path, args.repeat)
     if args.json:
         print(json.dumps(results, indent=2))

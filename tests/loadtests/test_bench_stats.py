@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from ingest.stats import counts
 from ingest.storage.connection import connect
-from loadtests import bench_stats
+from loadtests import bench_console_load, bench_stats
 
 
 def test_bench_builds_consistent_data_and_times_every_endpoint(
@@ -32,3 +33,22 @@ def test_bench_builds_consistent_data_and_times_every_endpoint(
     assert {"counts.series", "counts.breakdown"} <= names
     assert len(results) == len(names) * 4  # two ranges in two zones
     assert all(r["p95_ms"] >= r["p50_ms"] >= 0 for r in results)
+
+
+def test_console_load_mode_measures_the_collector_alone_and_under_console_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench_stats, "OUT", tmp_path)
+    argv = ["--console-load", "--events", "4000", "--days", "31", "--phase-seconds", "2"]
+    assert bench_stats.main([*argv, "--warmup", "1", "--readers", "1"]) == 0
+    result = json.loads((tmp_path / "bench-stats-console.json").read_text())
+    for phase in ("alone", "read"):
+        assert result[phase]["requests"] > 0
+        assert result[phase]["non_2xx"] == 0
+    assert result["ratio_p95"] == round(result["read"]["p95_ms"] / result["alone"]["p95_ms"], 2)
+    assert result["committed"] >= result["acknowledged"] > 0
+    # Every console data page and stats endpoint was read (signed in: a redirect would fail).
+    pages = {page["name"] for page in result["pages"]}
+    assert {f"console {p}" for p in bench_console_load.CONSOLE_PAGES} <= pages
+    assert {"api timeseries events", "api content", "api journeys", "api ai"} <= pages
+    assert "Collector p95 B / A" in (tmp_path / "bench-stats-console.md").read_text()
