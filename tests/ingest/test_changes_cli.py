@@ -125,7 +125,8 @@ def test_delete_needs_yes_and_removes_only_that_partner(env: dict[str, str]):
     done = ok("org", "delete", org_id, "--yes", env=env)
     assert done["rows"] == {
         "events": 3, "sessions": 0, "content": 0, "ai_referrals": 0, "api_keys": 1,
-        "project_ai_sources": 4, "properties": 1, "projects": 1, "purge_log": 0, "orgs": 1,
+        "project_ai_sources": 4, "read_tokens": 0, "properties": 1, "projects": 1,
+        "purge_log": 0, "orgs": 1,
     }  # fmt: skip
     assert done["total"] == 11
     assert optiview("org", "show", org_id, env=env).returncode == 1
