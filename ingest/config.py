@@ -76,6 +76,7 @@ class Settings:
     collector: CollectorSettings
     scheduler: bool
     scheduler_tick_s: float
+    stats_cache_ms: int
     alerts: AlertSettings
     server: ServerSettings
     # Where development secrets were generated instead of configured (None when configured).
@@ -168,6 +169,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         collector=collector,
         scheduler=_switch(env_vars, "OPTIVIEW_SCHEDULER", default=True),
         scheduler_tick_s=_number(env_vars, "OPTIVIEW_SCHEDULER_TICK_S", 30.0),
+        stats_cache_ms=int(
+            _number(env_vars, "OPTIVIEW_STATS_CACHE_MS", 5000, zero=True, whole=True)
+        ),
         alerts=_alert_settings(env_vars),
         server=load_server_settings(env_vars),
         dev_secrets_file=dev_secrets_file,

@@ -34,6 +34,8 @@ def service_env(db: Path, **extra: str) -> dict[str, str]:
         OPTIVIEW_ENV_FILE=os.devnull,
         # Tests that want the in-process cron jobs turn them on themselves.
         OPTIVIEW_SCHEDULER="off",
+        # Tests read their own writes at once; the answer cache has a test of its own.
+        OPTIVIEW_STATS_CACHE_MS="0",
     )
     env.update(extra)
     return env

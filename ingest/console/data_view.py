@@ -27,6 +27,7 @@ from ingest.errors import ApiError
 from ingest.http import state
 from ingest.stats import params as stats_params
 from ingest.stats import timebuckets
+from ingest.stats.cache import answers_for
 from ingest.stats.endpoints import timeseries
 from ingest.stats.query import StatsQuery
 
@@ -189,18 +190,23 @@ async def data_page(
         )
     ]
 
+    app = state(request)
+    answers = answers_for(str(app.settings.db_path), app.settings.stats_cache_ms)
+
     def read(conn: sqlite3.Connection) -> dict[str, Any]:
         form.properties = _properties(conn, project_id)
         q = stats_params.stats_query(params, project_id, [p for p, _ in form.properties], now)
         form.start_ms, form.end_ms = q.start_ms, q.end_ms
         form.class_name = CLASS_NAMES["all" if q.ua_class is None else q.ua_class]
-        values = build(conn, q, params)
+        asked = (template, q, tuple(sorted(params.items())))
+        # A copy: the page adds to the values, the cached answer stays as computed.
+        values = dict(answers.get_or_compute(asked, lambda: build(conn, q, params)))
         values.setdefault("ever", any_events(conn, q.property_ids))
         values["meta"] = meta_view(values.get("meta"))
         return values
 
     try:
-        values = await state(request).db.read(read)
+        values = await app.db.read_analytics(read)
     except ApiError as exc:
         return render(
             request,

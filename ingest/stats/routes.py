@@ -17,6 +17,7 @@ from ingest.clock import now_ms
 from ingest.http import json_response, state
 from ingest.stats import counts, params
 from ingest.stats.access import reader_scope
+from ingest.stats.cache import answers_for
 from ingest.stats.endpoints import ai, breakdown, content, journeys, timeseries
 from ingest.stats.query import StatsQuery, project_properties
 
@@ -51,12 +52,18 @@ def handler(endpoint: Answer) -> Callable[[Request], Any]:
         scope.check(project_id)  # before looking the project up: a read token learns nothing
         raw = request.query_params
         now = now_ms()
+        app = state(request)
+        answers = answers_for(str(app.settings.db_path), app.settings.stats_cache_ms)
+        asked = (endpoint, project_id, tuple(sorted(raw.multi_items())))
 
         def work(conn: sqlite3.Connection) -> dict[str, Any]:
             q = params.stats_query(raw, project_id, project_properties(conn, project_id), now)
             return endpoint(conn, q, raw)
 
-        return json_response(await state(request).db.read(work))
+        def cached(conn: sqlite3.Connection) -> dict[str, Any]:
+            return answers.get_or_compute(asked, lambda: work(conn))
+
+        return json_response(await app.db.read_analytics(cached))
 
     return handle
 

@@ -64,6 +64,11 @@ class Database:
         self._busy_timeout_ms = busy_timeout_ms
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
+        # Dashboards (the read API, the console's data pages) read on a thread of their own:
+        # their queries run in SQLite without the GIL, and one thread keeps them to one core,
+        # so a page read in a loop cannot take the core the collector's writer needs, nor
+        # hold up the key lookups on the readers above.
+        self._analytics = ThreadPoolExecutor(1, thread_name_prefix="sqlite-analytics")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -95,6 +100,7 @@ class Database:
                 for _ in range(READER_THREADS)
             )
         )
+        await loop.run_in_executor(db._analytics, db._connection)
         return db
 
     def _open_reader(self, opened: threading.Barrier) -> None:
@@ -189,6 +195,11 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read, work)
 
+    async def read_analytics(self, work: Work[T]) -> T:
+        """A read for a dashboard: on the one analytics thread (see __init__)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._analytics, self._read, work)
+
     def _read(self, work: Work[T]) -> T:
         # Not refused once the file is lost: reads see the file this process still holds, and
         # the request that needs them is refused at its write (and /health says down).
@@ -203,7 +214,7 @@ class Database:
         loop = asyncio.get_running_loop()
         if self._opened is not None and self.check_file() is not None:
             await loop.run_in_executor(self._writer, lambda: self._release_log(self._connection()))
-        for pool in (self._writer, self._readers):
+        for pool in (self._writer, self._readers, self._analytics):
             await loop.run_in_executor(None, pool.shutdown)
         with self._lock:
             for conn in self._connections:
