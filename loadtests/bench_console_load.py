@@ -66,6 +66,8 @@ class Result:
     delay_ms: int
     readers: int
     reader_process: bool
+    reader_pause_ms: int
+    cache: bool
     alone: Load
     read: Load
     ratio_p95: float
@@ -106,8 +108,11 @@ def sign_in(client: httpx.Client) -> None:
 class Reader(threading.Thread):
     """Fetches every page in turn until stopped; records each answer's latency."""
 
-    def __init__(self, url: str, pages: list[tuple[str, str]], stop: threading.Event) -> None:
+    def __init__(
+        self, url: str, pages: list[tuple[str, str]], stop: threading.Event, pause_s: float = 0.0
+    ) -> None:
         super().__init__(daemon=True)
+        self.pause_s = pause_s
         self.client = httpx.Client(
             base_url=url, timeout=60, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         )
@@ -126,7 +131,7 @@ class Reader(threading.Thread):
                     self.times[label].append((time.perf_counter() - started) * 1000)
                     if answer.status_code != 200:
                         self.failures.append(f"{path}: {answer.status_code}")
-                    if self.stop.is_set():
+                    if self.stop.wait(self.pause_s) if self.pause_s else self.stop.is_set():
                         return
                 self.loops += 1
         finally:
@@ -175,6 +180,8 @@ def measure(
     delay_ms: int = 20,
     readers: int = 2,
     reader_process: bool = False,
+    reader_pause_ms: int = 0,
+    cache: bool = True,
 ) -> Result:
     with tempfile.TemporaryDirectory(prefix="optiview-bench-console-") as tmp:
         work = Path(tmp)
@@ -182,7 +189,9 @@ def measure(
         shutil.copyfile(source, db)  # the cached database stays as generated
         (events_in_db,) = sqlite3.connect(db).execute("SELECT count(*) FROM events").fetchone()
         # No scheduler: the generated events are months old and a retention purge would run.
-        env = service_env(db, ["OPTIVIEW_SCHEDULER=off"])
+        env = service_env(
+            db, ["OPTIVIEW_SCHEDULER=off", *([] if cache else ["OPTIVIEW_STATS_CACHE_MS=0"])]
+        )
         serve = ["--workers", "1", "--server", "uvicorn"]
         with contextlib.ExitStack() as servers:
             url, _ = servers.enter_context(running(db, env, serve, work / "serve.log"))
@@ -197,7 +206,10 @@ def measure(
             loads = [finish_wrk(start_wrk(url, sites, warmup, connections, delay_ms))]
             alone = finish_wrk(start_wrk(url, sites, phase_seconds, connections, delay_ms))
             stop = threading.Event()
-            pool = [Reader(read_url, urls(project_id, end_ms), stop) for _ in range(readers)]
+            pool = [
+                Reader(read_url, urls(project_id, end_ms), stop, reader_pause_ms / 1000)
+                for _ in range(readers)
+            ]
             for reader in pool:
                 reader.start()
             time.sleep(1)  # every reader is mid-loop when the measured load starts
@@ -220,6 +232,8 @@ def measure(
         delay_ms=delay_ms,
         readers=readers,
         reader_process=reader_process,
+        reader_pause_ms=reader_pause_ms,
+        cache=cache,
         alone=alone,
         read=read,
         ratio_p95=round(read.p95_ms / alone.p95_ms, 2) if alone.p95_ms else 0.0,
@@ -234,12 +248,17 @@ def markdown(result: Result) -> str:
     facts = machine()
     r = result
     where = " served by a second process (nice 19) on the same file" if r.reader_process else ""
+    pace = (
+        f"pausing {r.reader_pause_ms} ms after each page" if r.reader_pause_ms else "back to back"
+    )
     lines = [
         f"Collector under the console's reads, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         f": {r.events_in_db:,} events in the database, one uvicorn worker, wrk with"
         f" {r.connections} connections each pausing {r.delay_ms} ms after an answer,"
         f" {r.phase_seconds} s per phase; {r.readers} reader(s) looping over the console's data"
         f" pages and the read API for 30 days"
+        f" ({pace},"
+        f" answer cache {'on (5 s)' if r.cache else 'off: every answer computed'})"
         f"{where}. Machine: {facts['cpus']} CPUs, Python"
         f" {facts['python']}.",
         "",

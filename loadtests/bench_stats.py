@@ -220,6 +220,8 @@ def console_load(args: argparse.Namespace) -> int:
         delay_ms=args.delay_ms,
         readers=args.readers,
         reader_process=args.reader_process,
+        reader_pause_ms=args.reader_pause_ms,
+        cache=not args.no_cache,
     )
     report = bench_console_load.markdown(result)
     (OUT / "bench-stats-console.md").write_text(report)
@@ -247,6 +249,17 @@ def main(argv: list[str] | None = None) -> int:
         "--reader-process",
         action="store_true",
         help="with --console-load: the readers read from a second serving process at nice 19",
+    )
+    parser.add_argument(
+        "--reader-pause-ms",
+        type=int,
+        default=0,
+        help="with --console-load: each reader's pause after a page (0: back to back)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="with --console-load: OPTIVIEW_STATS_CACHE_MS=0, every answer computed",
     )
     args = parser.parse_args(argv)
     if args.console_load:
