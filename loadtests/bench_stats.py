@@ -253,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reader-pause-ms",
         type=int,
-        default=0,
-        help="with --console-load: each reader's pause after a page (0: back to back)",
+        default=250,
+        help="with --console-load: each reader's pause after a page, as a refreshing dashboard"
+        " (default 250; 0: back to back)",
     )
     parser.add_argument(
         "--no-cache",
