@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests import postgres
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # production needs 32+
 KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
@@ -123,3 +126,32 @@ def admin(server: Server) -> Iterator[httpx.Client]:
 def anon(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as client:
         yield client
+
+
+# PostgreSQL: the server on 127.0.0.1:5432, or a throwaway cluster (tests/postgres.py). A test
+# that needs it fails when there is none: never a silent skip.
+POSTGRES_USED: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """postgresql://user@127.0.0.1:port, no database: per OPTIVIEW_TEST_PG."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(postgres.postgres_server())
+        except postgres.PostgresUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        POSTGRES_USED.append(server.source)
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def postgres_db(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database of the test module's own: postgresql://user@127.0.0.1:port/name."""
+    with postgres.fresh_database(postgres_server, request.module.__name__.split(".")[-1]) as url:
+        yield url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for source in POSTGRES_USED:
+        terminalreporter.write_line(f"PostgreSQL for the tests: {source}")
