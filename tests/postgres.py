@@ -56,11 +56,11 @@ def answers(url: str, database: str = "postgres") -> str | None:
     return None
 
 
-def local_server() -> tuple[str | None, list[str]]:
+def local_server(port: int = LOCAL_PORT) -> tuple[str | None, list[str]]:
     """The URL of 127.0.0.1:5432 under the first user it trusts, and the refusals met."""
     refusals = []
     for user in dict.fromkeys(["postgres", getpass.getuser()]):
-        url = f"postgresql://{user}@{LOCAL_HOST}:{LOCAL_PORT}"
+        url = f"postgresql://{user}@{LOCAL_HOST}:{port}"
         refusal = answers(url)
         if refusal is None:
             return url, refusals
@@ -183,7 +183,9 @@ class ThrowawayCluster:
 
 
 @contextlib.contextmanager
-def postgres_server(setting: str | None = None) -> Iterator[PostgresServer]:
+def postgres_server(
+    setting: str | None = None, local_port: int = LOCAL_PORT
+) -> Iterator[PostgresServer]:
     """The server the tests use, per OPTIVIEW_TEST_PG (see the module's docstring)."""
     choice = (os.environ.get(SETTING, "") if setting is None else setting).strip() or "auto"
     tried: list[str] = []
@@ -199,9 +201,9 @@ def postgres_server(setting: str | None = None) -> Iterator[PostgresServer]:
             f"{SETTING}={choice!r}: expected auto, throwaway or a postgresql:// URL"
         )
     if choice == "auto":
-        url, tried = local_server()
+        url, tried = local_server(local_port)
         if url is not None:
-            yield PostgresServer(url, f"the server on {LOCAL_HOST}:{LOCAL_PORT} as {url}")
+            yield PostgresServer(url, f"the server on {LOCAL_HOST}:{local_port} as {url}")
             return
     try:
         cluster = ThrowawayCluster()

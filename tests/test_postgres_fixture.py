@@ -4,6 +4,7 @@ skip, when there is none."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -51,16 +52,16 @@ def test_a_module_gets_an_empty_database_of_its_own(postgres_db: str):
 
 
 def test_a_fresh_database_is_dropped_afterwards_even_while_connected(postgres_server: str):
-    with postgres.fresh_database(postgres_server, "drop check") as url:
-        name = urlsplit(url).path.lstrip("/")
-        assert name.startswith("optiview_test_drop_check_")
-        assert database_exists(postgres_server, name)
-        # a connection a test leaves open (a killed server's, say) must not block the drop
-        lingering = psycopg.connect(url)
-    assert not database_exists(postgres_server, name)
-    with pytest.raises(psycopg.OperationalError):
-        lingering.execute("SELECT 1")
-    lingering.close()
+    with contextlib.ExitStack() as stack:
+        with postgres.fresh_database(postgres_server, "drop check") as url:
+            name = urlsplit(url).path.lstrip("/")
+            assert name.startswith("optiview_test_drop_check_")
+            assert database_exists(postgres_server, name)
+            # a connection a test leaves open (a killed server's, say) must not block the drop
+            lingering = stack.enter_context(psycopg.connect(url))
+        assert not database_exists(postgres_server, name)
+        with pytest.raises(psycopg.OperationalError):
+            lingering.execute("SELECT 1")
 
 
 def test_auto_prefers_the_server_on_5432():
@@ -71,6 +72,18 @@ def test_auto_prefers_the_server_on_5432():
             assert urlsplit(found.url).port == 5432
         else:
             assert "throwaway" in found.source
+
+
+def test_without_a_server_on_5432_auto_starts_a_throwaway_cluster():
+    # a machine where nothing listens on the local port, as a fresh one
+    closed = postgres.free_port()
+    with postgres.postgres_server("auto", local_port=closed) as found:
+        port = urlsplit(found.url).port
+        assert port not in (closed, 5432)
+        assert found.source.startswith("a throwaway cluster (")
+        with postgres.fresh_database(found.url, "fallback") as url, psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_setting('fsync')").fetchone() == ("off",)
+    assert postgres.answers(found.url) is not None  # stopped
 
 
 def test_a_throwaway_cluster_serves_a_whole_test_run_and_is_removed():
