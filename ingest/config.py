@@ -19,6 +19,7 @@ ENVIRONMENTS = ("development", "production")
 DEFAULT_DB = "./data/optiview.db"
 DEV_SECRETS_FILE = ".optiview-dev-secrets.json"
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(Exception):
@@ -37,6 +38,8 @@ class CollectorSettings:
     browser_body_limit: int = 64 * 1024
     server_body_limit: int = 1024 * 1024
     country_header: str | None = None  # e.g. CF-IPCountry, only behind a CDN that sets it
+    # Rate limits shared by every node through this Redis; None: each process limits on its own.
+    redis_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,18 @@ def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
             env_vars, "OPTIVIEW_SERVER_BODY_LIMIT", defaults.server_body_limit
         ),
         country_header=env_vars.get("OPTIVIEW_COUNTRY_HEADER", "").strip().lower() or None,
+        redis_url=_redis_url(env_vars),
     )
+
+
+def _redis_url(env_vars: Mapping[str, str]) -> str | None:
+    url = env_vars.get("OPTIVIEW_REDIS_URL", "").strip()
+    if url and not url.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            "OPTIVIEW_REDIS_URL must start with redis://, rediss:// or unix://"
+            " (e.g. redis://127.0.0.1:6379/0)"
+        )
+    return url or None
 
 
 def load_server_settings(env_vars: Mapping[str, str]) -> ServerSettings:

@@ -52,6 +52,8 @@ async def run_checks(app: AppState) -> dict[str, dict[str, Any]]:
     checks["writer"] = writer_check(
         app.collector.writer, app.settings.busy_timeout_ms, time.monotonic()
     )
+    # Shared through Redis when configured; degraded while each process limits on its own.
+    checks["rate_limits"] = await app.collector.limiter.check()
     states = await app.db.read(lambda conn: {job: job_state(conn, job) for job in JOBS})
     checks["crons"] = crons_check(states, now_ms())
     return checks

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import postgres
+from tests import postgres, redis_server
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # production needs 32+
 KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
@@ -152,6 +152,25 @@ def postgres_db(postgres_server: str, request: pytest.FixtureRequest) -> Iterato
         yield url
 
 
+# Redis: the server on 127.0.0.1:6379, or a throwaway redis-server (tests/redis_server.py);
+# never a silent skip either.
+REDIS_USED: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """redis://127.0.0.1:port/0 of a Redis the tests may share (keys are the tests' own)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            url, source = stack.enter_context(redis_server.redis_server())
+        except redis_server.RedisUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        REDIS_USED.append(source)
+        yield url
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for source in POSTGRES_USED:
         terminalreporter.write_line(f"PostgreSQL for the tests: {source}")
+    for source in REDIS_USED:
+        terminalreporter.write_line(f"Redis for the tests: {source}")

@@ -77,7 +77,7 @@ async def _accept(
     )
     # Tokens are taken only after authorization: a request that fails it cannot drain the
     # bucket of the key it names.
-    wait_s = collector.limiter.take(batch.key_id)
+    wait_s = await collector.limiter.take(batch.key_id)
     if wait_s:
         raise rate_limited(collector, batch.key_id, wait_s, access)
     context = RequestContext(

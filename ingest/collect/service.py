@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from ingest.classify.useragent import classify_user_agent
 from ingest.collect.directory import Directory
-from ingest.collect.ratelimit import RateLimiter
+from ingest.collect.ratelimit import Limiter, RateLimiter
+from ingest.collect.ratelimit_redis import SharedRateLimiter
 from ingest.collect.rollups import RollupRecorder
 from ingest.collect.writer import GroupCommitWriter
-from ingest.config import Settings
+from ingest.config import CollectorSettings, Settings
 from ingest.storage.database import Database
 
 WARM_UP_USER_AGENT = (
@@ -22,7 +23,7 @@ WARM_UP_USER_AGENT = (
 class Collector:
     settings: Settings
     directory: Directory
-    limiter: RateLimiter
+    limiter: Limiter
     rollups: RollupRecorder
     writer: GroupCommitWriter
 
@@ -44,10 +45,19 @@ class Collector:
         return cls(
             settings=settings,
             directory=Directory(db, ttl_s=tuning.auth_cache_ttl_ms / 1000),
-            limiter=RateLimiter(tuning.rate_limit_per_key, tuning.rate_limit_burst),
+            limiter=limiter(tuning),
             rollups=rollups,
             writer=writer,
         )
 
     async def close(self) -> None:
         await self.writer.close()
+        await self.limiter.close()
+
+
+def limiter(tuning: CollectorSettings) -> Limiter:
+    """Shared buckets when Redis is configured and limits are on, else this process's own."""
+    rate, burst = tuning.rate_limit_per_key, tuning.rate_limit_burst
+    if tuning.redis_url and rate > 0:
+        return SharedRateLimiter(tuning.redis_url, rate, burst)
+    return RateLimiter(rate, burst)

@@ -38,6 +38,7 @@ def test_health_is_ok_when_migrated(own_server: Server):
             "database": {"status": "ok"},
             "migrations": {"status": "ok", "applied": len(available()), "pending": []},
             "writer": {"status": "ok", "queued_events": 0, "queue_limit": 20000},
+            "rate_limits": {"status": "ok", "shared": False},
             "crons": {
                 "status": "ok",
                 "jobs": {
