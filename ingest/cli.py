@@ -19,6 +19,7 @@ from ingest.config import ConfigError, Settings, database_path, load_env_file, l
 from ingest.errors import ApiError
 from ingest.provision_cli import Answer, add_commands, select_field
 from ingest.serve import SERVERS, serve
+from ingest.storage.copy import cli as db_copy_cli
 from ingest.storage.database import Database, StorageUnavailable
 from ingest.storage.datafile import (
     CREATE_HINT,
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     purge_cli.register(sub)
     alerts_cli.register(sub)
+    db_copy_cli.register(sub)
     return parser
 
 
@@ -140,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return purge_cli.run(args)
     if args.group == "alerts":
         return alerts_cli.run(args)
+    if args.group == "db":  # reads its own source, never the settings' database
+        return db_copy_cli.run(args)
     try:
         path = database_path()
         announce_database(path)
