@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from ingest.storage.connection import BUSY_TIMEOUT_MS, connect
 from ingest.storage.datafile import FileIdentity, identity, lost_reason
@@ -53,6 +53,8 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 class Database:
+    dialect: Literal["sqlite"] = "sqlite"  # the storage seam's name for it (backend.py)
+
     def __init__(
         self,
         path: Path | str,

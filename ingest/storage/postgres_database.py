@@ -1,0 +1,217 @@
+"""The PostgreSQL twin of `Database`: one writer thread, whole transactions in one hop.
+
+The writer thread holds one synchronous psycopg connection and runs each transaction there,
+BEGIN to COMMIT, while the event loop awaits a single future: statement-per-hop async drivers
+made the group commit several times slower (see database.py). Readers and the analytics reader
+have connections of their own, one per thread, each read in one read-only snapshot.
+
+A transaction's deadline becomes its `lock_timeout`, so a write that waits for a lock gives up
+with the deadline, as SQLite's busy_timeout does. Conditions that pass with time or operator
+action (a lost connection, a server shutting down, a deadlock, a serialization failure, a lock
+or statement timeout, a full disk, too many connections: psycopg's OperationalError family)
+become `StorageUnavailable`; a connection found broken is dropped and the next call opens a
+new one. Other errors (bad SQL, constraint violations) propagate unchanged.
+
+`synchronous_commit` is on: COMMIT returns once the commit is flushed to the server's disk,
+so an acknowledged event survives a server crash. Off trades the last commits before a server
+crash (never a corruption) for speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal, TypeVar
+
+import psycopg
+
+from ingest.storage.connection import BUSY_TIMEOUT_MS
+from ingest.storage.database import READER_THREADS, StorageUnavailable
+
+log = logging.getLogger("optiview.storage")
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+Work = Callable[[Connection], T]
+
+# Seen in pg_stat_activity, so an operator can tell the service's sessions apart.
+WRITER_NAME = "optiview-writer"
+READER_NAME = "optiview-reader"
+# libpq does not honour less than 2 s.
+MIN_CONNECT_TIMEOUT_S = 2
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether the error is the server's state rather than our SQL. Deadlocks, serialization
+    failures, lock_timeout (LockNotAvailable), statement_timeout (QueryCanceled), AdminShutdown
+    and lost connections are all OperationalError subclasses in psycopg."""
+    return isinstance(exc, psycopg.OperationalError)
+
+
+class PostgresDatabase:
+    dialect: Literal["postgres"] = "postgres"
+
+    def __init__(
+        self,
+        url: str,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        synchronous_commit: bool = True,
+    ) -> None:
+        self._url = url
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous_commit = synchronous_commit
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="pg-writer")
+        self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="pg-reader")
+        # Dashboards read on a thread of their own, as on SQLite (see database.py).
+        self._analytics = ThreadPoolExecutor(1, thread_name_prefix="pg-analytics")
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._lock = threading.Lock()
+        # A server has no file to lose: a lost connection is reconnected instead.
+        self.lost: str | None = None
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        return self._busy_timeout_ms
+
+    @classmethod
+    async def open(
+        cls, url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, synchronous_commit: bool = True
+    ) -> PostgresDatabase:
+        """Connect the writer now, so a wrong URL or password fails at start."""
+        db = cls(url, busy_timeout_ms, synchronous_commit)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(db._writer, db._connection, WRITER_NAME)
+        except BaseException:
+            await db.close()
+            raise
+        return db
+
+    def check_file(self) -> str | None:
+        """Why the storage is gone for good: never, for a server (see `lost`)."""
+        return None
+
+    def _connection(self, name: str) -> Connection:
+        """This thread's connection, opened on first use and again after one was lost."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not conn.closed:
+            return conn
+        try:
+            conn = psycopg.connect(
+                self._url,
+                autocommit=True,  # BEGIN and COMMIT are sent explicitly, in one hop each
+                application_name=name,
+                connect_timeout=max(MIN_CONNECT_TIMEOUT_S, math.ceil(self._busy_timeout_ms / 1000)),
+            )
+            conn.execute(f"SET synchronous_commit = {'on' if self._synchronous_commit else 'off'}")
+        except psycopg.OperationalError as exc:
+            raise StorageUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def _drop(self, conn: Connection) -> None:
+        """Forget a broken connection; the thread opens a new one on its next call."""
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        conn.close()
+
+    def _end(self, conn: Connection) -> None:
+        """After a failure inside a transaction: roll back, or drop the connection if it is
+        gone (a rollback on a dead connection fails too)."""
+        if conn.closed or conn.broken:
+            self._drop(conn)
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error as exc:
+            log.warning("rollback failed, reconnecting: %s", exc)
+            self._drop(conn)
+
+    async def transaction(self, work: Work[T], deadline: float | None = None) -> T:
+        """Run `work` in one write transaction and commit it; `deadline` (time.monotonic)
+        bounds lock waits, by default the busy timeout from now (see Database.transaction)."""
+        if deadline is None:
+            deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._transaction, work, deadline)
+
+    def _begin(self, name: str, begin: str) -> Connection:
+        """This thread's connection with `begin` sent on it."""
+        reused = getattr(self._local, "conn", None) is not None
+        conn = self._connection(name)
+        try:
+            conn.execute(begin)
+        except psycopg.OperationalError as exc:
+            if not (conn.closed or conn.broken):
+                raise StorageUnavailable(f"cannot start a transaction: {exc}") from exc
+            self._drop(conn)
+            if not reused:
+                raise StorageUnavailable(f"cannot start a transaction: {exc}") from exc
+            # An idle connection died (server restart, idle timeout, a killed backend): nothing
+            # of this transaction was sent yet, so it is safe to start it on a new one.
+            log.warning("a PostgreSQL connection was lost, reconnecting: %s", exc)
+            conn = self._connection(name)
+            try:
+                conn.execute(begin)
+            except psycopg.OperationalError as again:
+                self._end(conn)
+                raise StorageUnavailable(f"cannot start a transaction: {again}") from again
+        return conn
+
+    def _transaction(self, work: Work[T], deadline: float) -> T:
+        # lock_timeout = 0 would mean no limit: one millisecond still tries the lock once.
+        wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        conn = self._begin(WRITER_NAME, f"BEGIN; SET LOCAL lock_timeout = {wait_ms}")
+        try:
+            result = work(conn)
+            # A COMMIT that fails on a lost connection leaves the outcome unknown: the caller
+            # is told the write failed (503), never that it succeeded when it may not have.
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._end(conn)
+            if is_unavailable(exc):
+                raise StorageUnavailable(f"write failed: {exc}") from exc
+            raise
+        return result
+
+    async def read(self, work: Work[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._read, work)
+
+    async def read_analytics(self, work: Work[T]) -> T:
+        """A read for a dashboard: on the one analytics thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._analytics, self._read, work)
+
+    def _read(self, work: Work[T]) -> T:
+        # One snapshot for the whole read, as the SQLite readers get with BEGIN: a page's
+        # queries agree with each other. Read-only, so a write slipped into a read fails.
+        conn = self._begin(READER_NAME, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            result = work(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._end(conn)
+            if is_unavailable(exc):
+                raise StorageUnavailable(f"read failed: {exc}") from exc
+            raise
+        return result
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        for pool in (self._writer, self._readers, self._analytics):
+            await loop.run_in_executor(None, pool.shutdown)
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
