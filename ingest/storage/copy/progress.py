@@ -85,7 +85,7 @@ class BarProgress:
 
     def done(self) -> None:
         if self.task is not None:
-            self.bars.refresh()
+            self.bars.stop_task(self.task)  # its elapsed time stops with it
 
     def close(self) -> None:
         self.bars.stop()
