@@ -1,7 +1,8 @@
 """Per-key token buckets shared by every node through Redis (OPTIVIEW_REDIS_URL).
 
-Each `take` is one atomic script call (EVALSHA): the bucket is refilled and spent inside Redis,
-on Redis's own clock (`TIME`), so nodes whose clocks disagree still agree on the budget. The
+Each `take` is one atomic script call (EVALSHA), shared with the takes of the same turn of the
+event loop: each bucket is refilled and spent inside Redis, on Redis's own clock (`TIME`), so
+nodes whose clocks disagree still agree on the budget. The
 rate and burst are the local limiter's, applied once across all nodes instead of once per
 process.
 
@@ -37,37 +38,49 @@ KEY_PREFIX = "optiview:ratelimit:"
 TIMEOUT_S = 0.05
 FIRST_RETRY_S = 0.25
 LAST_RETRY_S = 10.0
+# Keys in one script call at most, so that one call never holds Redis for long.
+MAX_BATCH = 256
 
-# KEYS[1]: the bucket (a hash of `tokens` and `at`, microseconds on the Redis clock: whole
-# numbers, exact in a Lua double, where seconds would lose a fraction of each microsecond).
+# KEYS: the buckets (each a hash of `tokens` and `at`, microseconds on the Redis clock: whole
+# numbers, exact in a Lua double, where seconds would lose a fraction of each microsecond),
+# one per request taking a token, in order (a key may come twice).
 # ARGV: rate per second, burst, and optionally the time in microseconds (tests; else `TIME`).
-# Answers {1 if a token was taken else 0, the tokens left as a string (an exact float; Lua
-# numbers would come back truncated to integers)}. An idle bucket expires once it would be
-# full again (which is the same as no bucket), or after a day for very slow rates.
+# Answers, per key, 1 if a token was taken else 0, then the tokens left as a string (an exact
+# float; Lua numbers would come back truncated to integers). An idle bucket expires once it
+# would be full again (which is the same as no bucket), or after a day for very slow rates.
 BUCKET_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-if now == nil then
+local clock = tonumber(ARGV[3])
+if clock == nil then
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-local tokens = burst
-local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-if saved[1] then
-  -- A clock stepped back (a failover, a correction) refills nothing, now or once it catches up.
-  now = math.max(now, tonumber(saved[2]))
-  tokens = math.min(burst, tonumber(saved[1]) + (now - tonumber(saved[2])) * rate / 1000000)
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local now = clock
+  local tokens = burst
+  local saved = redis.call('HMGET', key, 'tokens', 'at')
+  if saved[1] then
+    -- A clock stepped back (a failover, a correction) refills nothing, now or once it is back.
+    now = math.max(now, tonumber(saved[2]))
+    tokens = math.min(burst, tonumber(saved[1]) + (now - tonumber(saved[2])) * rate / 1000000)
+  end
+  local taken = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+    taken = 1
+  end
+  redis.call('HSET', key, 'tokens', tokens, 'at', now)
+  redis.call('PEXPIRE', key, math.min(math.ceil((burst - tokens) / rate * 1000) + 1000, 86400000))
+  answers[2 * i - 1] = taken
+  answers[2 * i] = string.format('%.17g', tokens)
 end
-local taken = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  taken = 1
-end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.min(math.ceil((burst - tokens) / rate * 1000) + 1000, 86400000))
-return {taken, string.format('%.17g', tokens)}
+return answers
 """
+
+
+_Waiting = tuple[str, "asyncio.Future[tuple[int, float] | None]"]
 
 
 class SharedRateLimiter:
@@ -96,21 +109,51 @@ class SharedRateLimiter:
         self._script = self._redis.register_script(BUCKET_SCRIPT)
         self.down: str | None = None  # why Redis is not used now, None while it is
         self._probe: asyncio.Task[None] | None = None
+        self._batch: list[_Waiting] | None = None  # the takes waiting for the next call
+        self._calls: set[asyncio.Task[None]] = set()
 
     async def take(self, key: str) -> int:
         if self.down is not None:
             return self.local.take_now(key)
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                taken, left = await self._script(
-                    keys=[KEY_PREFIX + key], args=[self.rate, self.local.burst]
-                )
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._lost(exc)
+        # The takes of one turn of the event loop go to Redis together, in one call: the
+        # client's cost per call, not Redis's, is what a round trip per request costs most.
+        batch = self._batch
+        if batch is None or len(batch) >= MAX_BATCH:
+            batch = self._batch = []
+            asyncio.get_running_loop().call_soon(self._send, batch)
+        answer: asyncio.Future[tuple[int, float] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        batch.append((key, answer))
+        shared = await answer
+        if shared is None:
             return self.local.take_now(key)
-        tokens = float(left)
+        taken, tokens = shared
         self.local.record(key, tokens, refused=not taken)
         return 0 if taken else self.local.wait_s(tokens)
+
+    def _send(self, batch: list[_Waiting]) -> None:
+        if self._batch is batch:
+            self._batch = None
+        call = asyncio.get_running_loop().create_task(self._call(batch))
+        self._calls.add(call)  # the loop keeps only a weak reference to a task
+        call.add_done_callback(self._calls.discard)
+
+    async def _call(self, batch: list[_Waiting]) -> None:
+        answers: list[tuple[int, float] | None] = [None] * len(batch)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                flat = await self._script(
+                    keys=[KEY_PREFIX + key for key, _ in batch],
+                    args=[self.rate, self.local.burst],
+                )
+            answers = [(int(flat[i]), float(flat[i + 1])) for i in range(0, len(flat), 2)]
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._lost(exc)
+        finally:  # None, also when cancelled at shutdown: the local buckets answer
+            for (_, waiting), answer in zip(batch, answers, strict=True):
+                if not waiting.done():  # its request may have been cancelled meanwhile
+                    waiting.set_result(answer)
 
     def peek(self, key: str) -> int:
         return self.local.peek(key)
@@ -136,10 +179,10 @@ class SharedRateLimiter:
         }
 
     async def close(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
+        for task in [*self._calls, *([self._probe] if self._probe else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
+                await task
         await self._redis.aclose()
 
     def _lost(self, exc: BaseException) -> None:

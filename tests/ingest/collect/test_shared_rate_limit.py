@@ -91,7 +91,32 @@ def test_without_a_clock_the_script_reads_redis_time(client: redis.Redis):
     assert abs(int(client.hget(key, "at")) - (seconds * 1_000_000 + micros)) < 1_000_000
 
 
+def test_one_call_takes_for_several_keys_in_order(client: redis.Redis):
+    first, second = bucket_key(), bucket_key()
+    flat = client.register_script(BUCKET_SCRIPT)(
+        keys=[first, second, first], args=[1, 1, round(T0 * 1_000_000)]
+    )
+    assert [(int(flat[i]), float(flat[i + 1])) for i in range(0, 6, 2)] == [
+        (1, 0.0),
+        (1, 0.0),
+        (0, 0.0),
+    ]
+
+
 # The limiter: shared answers, a mirror for peek, local buckets while Redis is gone
+
+
+def test_concurrent_takes_share_one_call_and_the_budget(redis_url: str):
+    async def run() -> list[int]:
+        limiter = SharedRateLimiter(redis_url, 0.01, 4)
+        key = "key_" + uuid.uuid4().hex
+        try:
+            return list(await asyncio.gather(*(limiter.take(key) for _ in range(6))))
+        finally:
+            await limiter.close()
+
+    answers = asyncio.run(run())
+    assert answers[:4] == [0, 0, 0, 0] and all(wait >= 1 for wait in answers[4:])
 
 
 def test_two_limiters_on_one_redis_spend_one_budget(redis_url: str):
