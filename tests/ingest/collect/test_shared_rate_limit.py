@@ -318,3 +318,9 @@ def health_of(node: Server) -> dict[str, object]:
         "rate_limits"
     ]
     return check
+
+
+def test_without_a_local_redis_the_tests_start_a_throwaway_one():
+    with redis_server.redis_server(local_port=redis_server.free_port()) as (url, source):
+        assert source.startswith("a throwaway redis-server") and redis_server.answers(url) is None
+    assert redis_server.answers(url) is not None  # gone afterwards
