@@ -43,9 +43,10 @@ SERVER = os.environ.get("OPTIVIEW_BENCH_PG", "postgresql://postgres@127.0.0.1:54
 PROJECT = "prj_bench"
 SITES = 20
 PAGES = 100
-# Groups made per writer before the clock starts; a writer cycles through them, so a session
-# met again on a later cycle is continued (an upsert of a stored row), as sessions are.
+# Groups made per writer before the clock starts; a writer cycles through them, with its
+# sessions renamed on each cycle, so new sessions keep arriving while pages stay the same.
 GROUPS_PER_WRITER = 60
+SESSION_ID = 20  # in an event row; 1 in a session row, 2 in a referral row
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")  # fmt: skip
@@ -157,6 +158,26 @@ class Traffic:
         return group
 
 
+def renamed(group: list[Prepared], cycle: int) -> list[Prepared]:
+    """The group with its sessions made new ones for this cycle through the groups."""
+    if cycle == 0:
+        return group
+
+    def new(session_id: str | None) -> str | None:
+        return None if session_id is None else f"{session_id}.{cycle}"
+
+    return [
+        Prepared(
+            p.count,
+            [(*e[:SESSION_ID], new(e[SESSION_ID]), *e[SESSION_ID + 1 :]) for e in p.events],
+            [(s[0], new(s[1]), *s[2:]) for s in p.sessions],
+            p.content,
+            [(r[0], r[1], new(r[2]), *r[3:]) for r in p.referrals],
+        )
+        for p in group
+    ]
+
+
 @contextmanager
 def fresh_database(server: str) -> Iterator[str]:
     name = f"optiview_bench_{secrets.token_hex(4)}"
@@ -186,7 +207,7 @@ async def writer(
     try:
         n = 0
         while time.monotonic() < until:
-            group = groups[n % len(groups)]
+            group = renamed(groups[n % len(groups)], n // len(groups))
             n += 1
             await db.transaction(lambda conn, g=group: postgres_rows.write_rows(conn, g))
             committed.commits += 1
