@@ -101,7 +101,17 @@ def database_path(environ: Mapping[str, str] | None = None) -> Path:
     """OPTIVIEW_DB, or the default (relative to the current folder); also read on its own,
     before the settings, by commands that must check the file before anything is written."""
     env_vars = os.environ if environ is None else environ
-    return Path(env_vars.get("OPTIVIEW_DB", "").strip() or DEFAULT_DB)
+    raw = env_vars.get("OPTIVIEW_DB", "").strip() or DEFAULT_DB
+    if "://" in raw:
+        # Taken as a path, a URL would quietly become a SQLite file in a folder named
+        # "postgresql:"; serving from PostgreSQL is not there yet, so say so instead.
+        scheme = raw.split("://", 1)[0]
+        raise ConfigError(
+            f"OPTIVIEW_DB is a {scheme} URL, and this version serves from SQLite only: set"
+            " OPTIVIEW_DB to a SQLite file path (`optiview db copy --to URL` prepares a"
+            " PostgreSQL database from one, for the release that serves from it)"
+        )
+    return Path(raw)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

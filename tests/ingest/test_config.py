@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -250,3 +252,30 @@ def test_queue_bound_must_fit_one_full_request(tmp_path: Path) -> None:
     env = {"OPTIVIEW_DB": str(tmp_path / "o.db"), "OPTIVIEW_QUEUE_MAX_EVENTS": "49"}
     with pytest.raises(ConfigError, match="OPTIVIEW_QUEUE_MAX_EVENTS must be at least 50"):
         load_settings(env)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres@127.0.0.1:5432/optiview", "postgres://db/x", "redis://h/0"]
+)
+def test_a_url_in_optiview_db_is_refused_not_taken_for_a_path(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match=r"OPTIVIEW_DB is a .* URL, and this version serves"):
+        load_settings({"OPTIVIEW_DB": url})
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["org", "list"], ["purge", "run"]])
+def test_commands_refuse_a_url_in_optiview_db_and_create_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = service_env(tmp_path / "unused.db", OPTIVIEW_DB="postgresql://postgres@127.0.0.1/x")
+    result = subprocess.run(
+        [sys.executable, "-m", "ingest", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "serves from SQLite only" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no folder named "postgresql:"

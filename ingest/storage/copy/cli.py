@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest.config import database_path
+from ingest.config import ConfigError, database_path
 from ingest.storage.copy.copier import DEFAULT_BATCH, CopyReport, copy_database
 from ingest.storage.copy.progress import for_stderr
 from ingest.storage.copy.source import CopyError
@@ -74,8 +74,14 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.source if args.source is not None else database_path()
     try:
+        if args.source is None:
+            try:
+                path: Path = database_path()
+            except ConfigError as exc:  # OPTIVIEW_DB names a URL, not a SQLite file
+                raise CopyError(f"{exc}; or pass --from PATH") from None
+        else:
+            path = args.source
         if str(path).startswith(tuple(f"{scheme}:" for scheme in SCHEMES)):
             raise CopyError(
                 f"the source {path} is not a SQLite file (OPTIVIEW_DB names PostgreSQL?):"
