@@ -14,6 +14,7 @@ from ingest.storage.copy.source import CopyError
 from ingest.storage.copy.target import SCHEMES, shown
 
 EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
 
 DESCRIPTION = (
     "Copy every table of a SQLite database (rows, ids and all) into a new, empty PostgreSQL"
@@ -92,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
     except CopyError as exc:
         print(f"optiview: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        # The copy is one PostgreSQL transaction: leaving it rolls everything back.
+        print("optiview: interrupted: nothing was copied (the copy rolled back)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     sys.stdout.write(summary(report))
     return 0
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -327,3 +329,29 @@ def test_plain_progress_lines_come_every_interval() -> None:
         "copy: events 800/1000 rows (80%)",
         "copy: events 1000/1000 rows, done in 5.0 s",
     ]
+
+
+def test_ctrl_c_rolls_the_whole_copy_back(source: Path, empty_db: str, tmp_path: Path) -> None:
+    big = tmp_path / "big.db"
+    shutil.copyfile(source, big)
+    with sqlite3.connect(big) as conn:  # enough rows that the copy is still running at SIGINT
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(events)") if row[1] != "id"]
+        listed = ", ".join(columns)
+        while conn.execute("SELECT count(*) FROM events").fetchone()[0] < 400_000:
+            conn.execute(f"INSERT INTO events ({listed}) SELECT {listed} FROM events")
+    command = [sys.executable, "-m", "ingest", "db", "copy", "--from", str(big), "--to", empty_db,
+               "--batch", "500"]  # fmt: skip
+    with subprocess.Popen(
+        command, env=service_env(big), stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:  # the copy has begun once it names its target
+            if "copying into" in line:
+                break
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130, rest
+    assert "interrupted: nothing was copied" in rest
+    assert "Traceback" not in rest
+    assert pg_count(empty_db, "events") == 0 and pg_count(empty_db, "orgs") == 0
