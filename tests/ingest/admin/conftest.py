@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.alerts.conftest import slack_module  # noqa: F401 (the Slack stand-in, shared)
+
 
 def unique_domain() -> str:
     return f"acme-{uuid.uuid4().hex[:10]}.com"

@@ -66,20 +66,11 @@ def test_unknown_project_is_404(admin: httpx.Client):
 
 
 @pytest.fixture(scope="module")
-def slack_stand_in() -> Iterator[SlackStandIn]:
-    stand_in = SlackStandIn()
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
-
-
-@pytest.fixture(scope="module")
 def with_slack(
-    tmp_path_factory: pytest.TempPathFactory, slack_stand_in: SlackStandIn
+    tmp_path_factory: pytest.TempPathFactory, slack_module: SlackStandIn
 ) -> Iterator[Server]:
     db: Path = tmp_path_factory.mktemp("slack") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL=slack_stand_in.url)
+    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url)
 
 
 def slack_item(client: httpx.Client, project_id: str) -> dict[str, Any]:
@@ -90,9 +81,9 @@ def slack_item(client: httpx.Client, project_id: str) -> dict[str, Any]:
 
 
 def test_step_9_2_is_done_once_a_test_alert_reached_slack(
-    with_slack: Server, slack_stand_in: SlackStandIn
+    with_slack: Server, slack_module: SlackStandIn
 ):
-    slack_stand_in.reset()
+    slack_module.reset()
     with httpx.Client(
         base_url=with_slack.url + "/api/admin",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
@@ -112,13 +103,13 @@ def test_step_9_2_is_done_once_a_test_alert_reached_slack(
         assert (before["done"], before["detail"]) == (False, "no test alert sent yet")
         assert "POST /api/admin/alerts/test" in before["hint"]
 
-        slack_stand_in.mode = NOT_FOUND  # a revoked webhook: not done, and the reason shown
+        slack_module.mode = NOT_FOUND  # a revoked webhook: not done, and the reason shown
         assert client.post("/alerts/test").status_code == 502
         failed = slack_item(client, project["id"])
         assert failed["done"] is False
         assert "is failed: HTTP 404: no_service" in failed["detail"]
 
-        slack_stand_in.mode = OK
+        slack_module.mode = OK
         sent = client.post("/alerts/test").json()
         assert sent["delivery"] == "sent"
         after = slack_item(client, project["id"])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Playwright, sync_playwright
 
+from tests.alerts.conftest import slack_module  # noqa: F401 (the Slack stand-in, shared)
 from tests.tag.conftest import CHROMIUM, browser, pages  # noqa: F401 (fixtures, shared)
 
 

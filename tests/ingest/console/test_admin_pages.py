@@ -19,18 +19,11 @@ from tests.ingest.console.helpers import console, csrf_of
 
 
 @pytest.fixture(scope="module")
-def slack() -> Iterator[SlackStandIn]:
-    stand_in = SlackStandIn()
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, slack: SlackStandIn) -> Iterator[Server]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, slack_module: SlackStandIn
+) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("console-pages") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL=slack.url)
+    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url)
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +156,9 @@ def test_data_policy_follows_the_plan_and_shows_the_purge_log(
 
 
 def test_health_shows_crons_slack_and_sends_a_test_alert(
-    server: Server, slack: SlackStandIn
+    server: Server, slack_module: SlackStandIn
 ) -> None:
-    slack.reset()
+    slack_module.reset()
     with console(server) as client:
         page = client.get("/console/health")
         assert page.status_code == 200
@@ -174,14 +167,14 @@ def test_health_shows_crons_slack_and_sends_a_test_alert(
         sent = client.post("/console/health/test-alert", data={"csrf_token": csrf_of(page.text)})
         assert sent.status_code == 303
         assert sent.headers["location"].startswith("/console/health?test_alert=")
-        assert len(slack.wait_for(1)) == 1
+        assert len(slack_module.wait_for(1)) == 1
         shown = client.get(sent.headers["location"])
         assert "delivered to Slack" in shown.text
-        slack.script(ERROR_500, ERROR_500, ERROR_500, ERROR_500, ERROR_500)
+        slack_module.script(ERROR_500, ERROR_500, ERROR_500, ERROR_500, ERROR_500)
         failed = client.post("/console/health/test-alert", data={"csrf_token": csrf_of(page.text)})
         result = client.get(failed.headers["location"])
         assert "is failed" in result.text and "The next alerts run retries it" in result.text
-        slack.reset()
+        slack_module.reset()
 
 
 def test_health_without_slack_says_so(tmp_path_factory: pytest.TempPathFactory) -> None:

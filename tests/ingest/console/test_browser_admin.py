@@ -23,18 +23,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "console"
 
 
 @pytest.fixture(scope="module")
-def slack() -> Iterator[SlackStandIn]:
-    stand_in = SlackStandIn()
-    try:
-        yield stand_in
-    finally:
-        stand_in.stop()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, slack: SlackStandIn) -> Iterator[Server]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, slack_module: SlackStandIn
+) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("console-admin-browser") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL=slack.url)
+    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +78,7 @@ def test_admin_pages_in_a_browser(
     server: Server,
     admin: httpx.Client,
     pages: Pages,
-    slack: SlackStandIn,
+    slack_module: SlackStandIn,
 ) -> None:
     site: Site = provision(server, admin)
     console = browser.new_page()
@@ -149,14 +142,14 @@ def test_admin_pages_in_a_browser(
     shot(console, "data-policy")
 
     # health: no alert yet, then the button reaches the Slack stand-in
-    slack.reset()
+    slack_module.reset()
     console.goto(f"{server.url}/console/health")
     assert "No alert yet" in console.inner_text("main")
     shot(console, "health-empty")
     console.click("text=Send test alert")
     console.wait_for_url("**/console/health?test_alert=*")
     assert "delivered to Slack" in console.inner_text("main")
-    assert len(slack.wait_for(1)) == 1
+    assert len(slack_module.wait_for(1)) == 1
     shot(console, "health")
     assert problems == []
 
