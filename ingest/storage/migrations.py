@@ -30,8 +30,11 @@ class MigrationError(Exception):
     pass
 
 
-def available() -> list[Migration]:
+def available(subfolder: str = "") -> list[Migration]:
+    """The NNNN_name.sql files of the migrations package (or of one of its folders), in order."""
     folder = resources.files("migrations")
+    if subfolder:
+        folder = folder.joinpath(subfolder)
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

@@ -9,13 +9,12 @@ migration is applied exactly once whichever node gets there first.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import psycopg
 
-from ingest.storage.migrations import MIGRATION_NAME, Migration, MigrationError
-from ingest.storage.migrations import available as sqlite_available
+from ingest.storage.migrations import Migration, MigrationError
+from ingest.storage.migrations import available as package_migrations
 
 # The key of the transaction-scoped advisory lock that serialises migrations across nodes; any
 # fixed bigint works as long as nothing else in the database takes it ("optiview" in ASCII).
@@ -40,15 +39,8 @@ def unmatched(sqlite_names: list[str], postgres_names: list[str]) -> list[str]:
 
 def available() -> list[Migration]:
     """The PostgreSQL migrations, refused unless each one has its SQLite twin and vice versa."""
-    folder = resources.files("migrations").joinpath("postgres")
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            if not MIGRATION_NAME.match(entry.name):
-                raise MigrationError(f"migration file name {entry.name!r} is not NNNN_name.sql")
-            found.append(Migration(entry.name, entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.name)
-    if problems := unmatched([m.name for m in sqlite_available()], [m.name for m in found]):
+    found = package_migrations("postgres")
+    if problems := unmatched([m.name for m in package_migrations()], [m.name for m in found]):
         raise MigrationError("PostgreSQL and SQLite migrations differ: " + "; ".join(problems))
     return found
 
