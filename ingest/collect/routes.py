@@ -53,6 +53,7 @@ class _Attempt:
 async def _accept(
     request: Request, collector: Collector, received_at: int, attempt: _Attempt
 ) -> tuple[Access, EventBatch, list[dict[str, Any]]]:
+    origin = single_origin(request)
     tuning = collector.settings.collector
     secret = bearer_secret(request.headers.get("authorization"))
     raw = await read_limited(
@@ -62,7 +63,7 @@ async def _accept(
         await refuse_if_over_limit(
             collector,
             raw,
-            origin=request.headers.get("origin"),
+            origin=origin,
             secret=secret,
             now_ms=received_at,
         )
@@ -70,7 +71,7 @@ async def _accept(
     access = decide(
         batch,
         await collector.directory.grant(batch.key_id),
-        origin=request.headers.get("origin"),
+        origin=origin,
         secret=secret,
         now_ms=received_at,
         pepper=collector.settings.key_hash_secret,
@@ -146,7 +147,6 @@ async def collect(request: Request) -> Response:
     closed: ApiError | None = None
     attempt = _Attempt()
     try:
-        single_origin(request)
         access, batch, fates = await _accept(request, collector, received_at, attempt)
         accepted = len(fates)
         body: dict[str, Any] = {"accepted": accepted}
