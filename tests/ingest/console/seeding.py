@@ -19,23 +19,17 @@ from ingest.collect.parse import IncomingEvent
 from ingest.collect.rows import prepare, write_rows
 from ingest.storage.connection import connect
 from ingest.storage.migrations import migrate_database
+from tests.ingest.collect.conftest import CHROME as CHROME_WINDOWS
+from tests.ingest.collect.conftest import GPTBOT
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 ORG = "org_console"
 DOMAIN = "console-shop.com"
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
 SAFARI_IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-GPTBOT = (
-    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2; "
-    "+https://openai.com/gptbot"
-)
 CURL = "curl/8.5.0"
 RANGE = {"from": "2026-03-01", "to": "2026-03-03"}
 

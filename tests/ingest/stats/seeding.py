@@ -19,15 +19,8 @@ from ingest.sources import PINNED_IDS
 from ingest.stats.query import StatsQuery
 from ingest.storage.connection import connect
 from ingest.storage.migrations import migrate_database
+from tests.ingest.collect.conftest import CHROME
 
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-GPTBOT = (
-    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2; "
-    "+https://openai.com/gptbot"
-)
 CHATGPT_USER = (
     "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0; "
     "+https://openai.com/bot"

@@ -11,12 +11,12 @@ import pytest
 
 from ingest.stats.endpoints import ai
 from ingest.stats.operators import operator_of
+from tests.ingest.collect.conftest import GPTBOT
 from tests.ingest.stats.seeding import (
     CHATGPT_USER,
     CLAUDEBOT,
     CURL,
     DAY,
-    GPTBOT,
     HOUR,
     D,
     Site,

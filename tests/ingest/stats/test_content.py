@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from ingest.stats.endpoints import content
-from tests.ingest.stats.seeding import CHATGPT_USER, CURL, DAY, GPTBOT, HOUR, D, Site
+from tests.ingest.collect.conftest import GPTBOT
+from tests.ingest.stats.seeding import CHATGPT_USER, CURL, DAY, HOUR, D, Site
 
 
 @pytest.fixture(scope="module")

@@ -28,15 +28,7 @@ from ingest.storage.copy.progress import LineProgress
 from ingest.storage.pg_migrations import migrate_database
 from tests import postgres
 from tests.conftest import ADMIN_TOKEN, free_port, optiview, service_env, start_server
-
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-GPTBOT = (
-    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2; "
-    "+https://openai.com/gptbot"
-)
+from tests.ingest.collect.conftest import CHROME, GPTBOT
 
 
 def schema_tables(db: Path) -> list[str]:
