@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 from typing import Any
 
 from alerts.runner import AlreadyRunning, run_alerts
@@ -12,6 +11,7 @@ from alerts.send_test import NotDelivered, send_test_alert
 from ingest.clock import iso_argument, now_ms, to_iso
 from ingest.config import Settings
 from ingest.cron.command import Progress, module_main, run_job
+from ingest.storage.sql import Conn
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "action", None) == "test":
         return test(args)
 
-    def alerts(settings: Settings, conn: sqlite3.Connection, say: Progress) -> str:
+    def alerts(settings: Settings, conn: Conn, say: Progress) -> str:
         at = args.now if args.now is not None else now_ms()
         say(f"{'dry run, ' if args.dry_run else ''}evaluating as of {to_iso(at)}")
         report = run_alerts(
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def test(args: argparse.Namespace) -> int:
-    def send(settings: Settings, conn: sqlite3.Connection, say: Progress) -> str:
+    def send(settings: Settings, conn: Conn, say: Progress) -> str:
         return send_test_alert(conn, settings.slack_webhook_url, settings.public_url)
 
     return run_job("alerts", send, AlreadyRunning, failures=(NotDelivered,))

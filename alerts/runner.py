@@ -9,7 +9,6 @@ went out (alerts.dedup.delivery_action). Delivery never fails the run itself.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +32,7 @@ from ingest.collect.rollups import COLUMNS, MINUTE_MS
 from ingest.config import AlertSettings
 from ingest.cron import bookkeeping
 from ingest.cron.jobs import JOBS
+from ingest.storage.sql import Conn
 
 __all__ = ["MAX_DELIVERY_AGE_MS", "AlreadyRunning", "Report", "deliver", "run_alerts"]
 
@@ -70,7 +70,7 @@ class Report:
 _WAITING_SQL = ", ".join(f"'{d}'" for d in sorted(WAITING))
 
 
-def load_states(conn: sqlite3.Connection, now_ms: int) -> dict[tuple[str, str], AlertState]:
+def load_states(conn: Conn, now_ms: int) -> dict[tuple[str, str], AlertState]:
     """The stored states, each with whether a FIRING of it still waits to be delivered (one
     older than a day will not be, so it no longer holds a new one back)."""
     rows = conn.execute(
@@ -88,7 +88,7 @@ def load_states(conn: sqlite3.Connection, now_ms: int) -> dict[tuple[str, str], 
     }
 
 
-def rollups(conn: sqlite3.Connection, now_ms: int, minutes: int) -> list[tuple[float, ...]]:
+def rollups(conn: Conn, now_ms: int, minutes: int) -> list[tuple[float, ...]]:
     end = now_ms - now_ms % MINUTE_MS
     return conn.execute(
         f"SELECT minute, {', '.join(COLUMNS)} FROM request_rollups"
@@ -98,7 +98,7 @@ def rollups(conn: sqlite3.Connection, now_ms: int, minutes: int) -> list[tuple[f
 
 
 def run_alerts(
-    conn: sqlite3.Connection,
+    conn: Conn,
     now_ms: int,
     settings: AlertSettings,
     webhook_url: str | None,
@@ -167,7 +167,7 @@ def run_alerts(
 
 
 def _record(
-    conn: sqlite3.Connection,
+    conn: Conn,
     evaluations: list[Evaluation],
     now_ms: int,
     dedup_ms: int,
@@ -217,7 +217,7 @@ def _record(
 
 
 def deliver(
-    conn: sqlite3.Connection,
+    conn: Conn,
     sender: SlackSender,
     now_ms: int,
     clock: Callable[[], int] = wall_clock_ms,
@@ -265,9 +265,7 @@ def deliver(
     return outcomes
 
 
-def _episode_firings(
-    conn: sqlite3.Connection, resolved_id: int, rule: str, subject: str
-) -> list[str]:
+def _episode_firings(conn: Conn, resolved_id: int, rule: str, subject: str) -> list[str]:
     """Deliveries of the FIRINGs of a RESOLVED's episode: those recorded after the previous
     RESOLVED of the same alert (an episode records a RESOLVED exactly when it recorded a
     FIRING, so the RESOLVEDs split the alert's rows into episodes)."""

@@ -3,7 +3,6 @@ POST /api/admin/alerts/test does, so the onboarding checklist sees it delivered.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 import orjson
@@ -11,6 +10,7 @@ import orjson
 from alerts.message import build_test
 from alerts.slack import SlackSender
 from ingest.clock import now_ms as wall_clock_ms
+from ingest.storage.sql import Conn, returning_id
 
 
 class NotDelivered(Exception):
@@ -24,7 +24,7 @@ NO_WEBHOOK = (
 
 
 def send_test_alert(
-    conn: sqlite3.Connection,
+    conn: Conn,
     webhook_url: str | None,
     base_url: str | None,
     *,
@@ -37,12 +37,12 @@ def send_test_alert(
     now = clock()
     text, payload = build_test(now, base_url)
     # "sending": an alerts run meanwhile must not send it a second time
-    cursor = conn.execute(
+    alert_id = returning_id(
+        conn,
         "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery)"
         " VALUES ('test', 'slack', 'test', ?, ?, ?, 'sending')",
         (text, orjson.dumps(payload).decode(), now),
     )
-    alert_id = cursor.lastrowid
     slack = sender or SlackSender(webhook_url)
     try:
         result = slack.send(payload)

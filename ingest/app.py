@@ -22,16 +22,15 @@ from ingest.http import EXCEPTION_HANDLERS, AppState
 from ingest.openapi.route import openapi_json
 from ingest.stats.routes import stats_routes
 from ingest.storage import migrations
-from ingest.storage.database import Database
+from ingest.storage.backend import migrate as migrate_storage
+from ingest.storage.backend import open_database
 from ingest.storage.datafile import ensure_database_file
 from tag.build import build_all
 from tag.serving import TagEndpoint
 
 
 def migrate(settings: Settings) -> list[str]:
-    return migrations.migrate_database(
-        settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
-    )
+    return migrate_storage(settings.db, settings.sqlite_synchronous, settings.busy_timeout_ms)
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -46,9 +45,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # `optiview serve` checks the file and migrates before starting workers; this covers
         # other ASGI servers, with the same rule: production never starts on an empty file.
-        ensure_database_file(config.db_path, create=not config.production)
+        ensure_database_file(config.db, create=not config.production)
         migrate(config)
-        db = await Database.open(config.db_path, config.sqlite_synchronous, config.busy_timeout_ms)
+        db = await open_database(
+            config.db,
+            busy_timeout_ms=config.busy_timeout_ms,
+            sqlite_synchronous=config.sqlite_synchronous,
+            pg_synchronous_commit=config.pg_synchronous_commit,
+        )
         known = tuple(m.name for m in migrations.available())
         collector = Collector.start(config, db)
         app.state.optiview = AppState(

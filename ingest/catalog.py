@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 from ingest.errors import not_found
 from ingest.models import ApiKey, Org, Project, Property
+from ingest.storage.sql import Conn
 
 _ORG = "SELECT id, name, domain, plan, created_at FROM orgs"
 _PROJECT = """SELECT p.id, p.org_id, p.name, p.domain, p.description, p.created_at,
@@ -19,7 +19,7 @@ _KEY = """SELECT k.id, k.property_id, p.project_id, k.name, k.status, k.created_
     FROM api_keys AS k JOIN properties AS p ON p.id = k.property_id"""
 
 
-def _rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+def _rows(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[Any]:
     return conn.execute(sql, tuple(params)).fetchall()
 
 
@@ -47,53 +47,53 @@ def _key(row: Any) -> ApiKey:
     return ApiKey(*row)
 
 
-def get_org(conn: sqlite3.Connection, org_id: str) -> Org:
+def get_org(conn: Conn, org_id: str) -> Org:
     rows = _rows(conn, f"{_ORG} WHERE id = ?", [org_id])
     if not rows:
         raise not_found("organization", org_id)
     return _org(rows[0])
 
 
-def list_orgs(conn: sqlite3.Connection) -> list[Org]:
+def list_orgs(conn: Conn) -> list[Org]:
     return [_org(r) for r in _rows(conn, f"{_ORG} ORDER BY created_at, id")]
 
 
-def get_project(conn: sqlite3.Connection, project_id: str) -> Project:
+def get_project(conn: Conn, project_id: str) -> Project:
     rows = _rows(conn, f"{_PROJECT} WHERE p.id = ?", [project_id])
     if not rows:
         raise not_found("project", project_id)
     return _project(rows[0])
 
 
-def list_projects(conn: sqlite3.Connection, org_id: str) -> list[Project]:
+def list_projects(conn: Conn, org_id: str) -> list[Project]:
     sql = f"{_PROJECT} WHERE p.org_id = ? ORDER BY p.created_at, p.id"
     return [_project(r) for r in _rows(conn, sql, [org_id])]
 
 
-def get_property(conn: sqlite3.Connection, property_id: int) -> Property:
+def get_property(conn: Conn, property_id: int) -> Property:
     rows = _rows(conn, f"{_PROPERTY} WHERE id = ?", [property_id])
     if not rows:
         raise not_found("property", property_id)
     return _property(rows[0])
 
 
-def list_properties(conn: sqlite3.Connection, project_id: str) -> list[Property]:
+def list_properties(conn: Conn, project_id: str) -> list[Property]:
     sql = f"{_PROPERTY} WHERE project_id = ? ORDER BY id"
     return [_property(r) for r in _rows(conn, sql, [project_id])]
 
 
-def get_key(conn: sqlite3.Connection, key_id: str) -> ApiKey:
+def get_key(conn: Conn, key_id: str) -> ApiKey:
     rows = _rows(conn, f"{_KEY} WHERE k.id = ?", [key_id])
     if not rows:
         raise not_found("key", key_id)
     return _key(rows[0])
 
 
-def list_keys(conn: sqlite3.Connection, property_id: int) -> list[ApiKey]:
+def list_keys(conn: Conn, property_id: int) -> list[ApiKey]:
     sql = f"{_KEY} WHERE k.property_id = ? ORDER BY k.created_at, k.id"
     return [_key(r) for r in _rows(conn, sql, [property_id])]
 
 
-def enabled_sources(conn: sqlite3.Connection, project_id: str) -> set[str]:
+def enabled_sources(conn: Conn, project_id: str) -> set[str]:
     sql = "SELECT source FROM project_ai_sources WHERE project_id = ? AND enabled = 1"
     return {r[0] for r in _rows(conn, sql, [project_id])}

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,12 +14,14 @@ import orjson
 
 from alerts import cli as alerts_cli
 from ingest import __version__, secret_strength
-from ingest.config import ConfigError, Settings, database_path, load_env_file, load_settings
+from ingest.config import ConfigError, Settings, database_location, load_env_file, load_settings
 from ingest.errors import ApiError
 from ingest.provision_cli import Answer, add_commands, select_field
 from ingest.serve import SERVERS, serve
+from ingest.storage.backend import migrate as migrate_storage
+from ingest.storage.backend import open_database
 from ingest.storage.copy import cli as db_copy_cli
-from ingest.storage.database import Database, StorageUnavailable
+from ingest.storage.database import StorageUnavailable
 from ingest.storage.datafile import (
     CREATE_HINT,
     DB_SETTING,
@@ -28,7 +29,8 @@ from ingest.storage.datafile import (
     describe,
     ensure_database_file,
 )
-from ingest.storage.migrations import MigrationError, migrate_database
+from ingest.storage.migrations import MigrationError
+from ingest.storage.sql import DATABASE_ERRORS, Location, redacted
 from purge import cli as purge_cli
 
 EXIT_FAILURE = 1
@@ -88,20 +90,20 @@ def _print_json(data: object) -> None:
 
 
 def migrate(settings: Settings) -> list[str]:
-    return migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+    return migrate_storage(settings.db, settings.sqlite_synchronous, settings.busy_timeout_ms)
 
 
-def prepare_database_file(path: Path, *, create: bool, create_hint: str = CREATE_HINT) -> None:
+def prepare_database_file(path: Location, *, create: bool, create_hint: str = CREATE_HINT) -> None:
     """Refuse a missing database file unless creating one is allowed; say when one is made."""
     if ensure_database_file(path, create=create, create_hint=create_hint):
         print(
-            f"optiview: creating a new, empty database at {path.absolute()} ({DB_SETTING})",
+            f"optiview: creating a new, empty database at {Path(path).absolute()} ({DB_SETTING})",
             file=sys.stderr,
             flush=True,
         )
 
 
-def announce_database(path: Path) -> None:
+def announce_database(path: Location) -> None:
     """Say which database this command uses: from another folder, or with another
     OPTIVIEW_DB, it is not the server's, and nothing else would show it."""
     configured = bool(os.environ.get(DB_SETTING, "").strip())
@@ -121,8 +123,11 @@ def _print_answer(result: object, field: str | None) -> int:
 
 async def _run_command(args: argparse.Namespace, settings: Settings) -> object:
     migrate(settings)
-    db = await Database.open(
-        settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
+    db = await open_database(
+        settings.db,
+        busy_timeout_ms=settings.busy_timeout_ms,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pg_synchronous_commit=settings.pg_synchronous_commit,
     )
     try:
         return await args.command(args, settings, db)
@@ -145,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.group == "db":  # reads its own source, never the settings' database
         return db_copy_cli.run(args)
     try:
-        path = database_path()
+        path = database_location()
         announce_database(path)
         if args.group not in CREATES_DATABASE:
             # Before the settings, which write development secrets beside the database: a
@@ -175,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"optiview: applied {', '.join(applied)}"
                 if applied
-                else f"optiview: {settings.db_path} is up to date",
+                else f"optiview: {redacted(settings.db)} is up to date",
                 file=sys.stderr,
             )
             return 0
@@ -187,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DatabaseFileError, MigrationError, StorageUnavailable) as exc:
         print(f"optiview: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except sqlite3.Error as exc:
+    except DATABASE_ERRORS as exc:
         print(f"optiview: error: cannot use the database: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     if isinstance(result, dict) and "secret" in result:

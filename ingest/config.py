@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ingest.collect.parse import MAX_EVENTS
 from ingest.secret_strength import weak_secrets
+from ingest.storage.sql import Location, is_postgres_url
 
 log = logging.getLogger("optiview.config")
 
@@ -69,13 +70,16 @@ class ServerSettings:
 @dataclass(frozen=True)
 class Settings:
     env: str
-    db_path: Path
+    db: Location  # a SQLite path or a postgresql:// URL (storage/sql.py)
     admin_token: str
     key_hash_secret: bytes
     slack_webhook_url: str | None
     public_url: str | None
     sqlite_synchronous: str
     busy_timeout_ms: int
+    # PostgreSQL: off acknowledges before the commit reaches the server's disk (faster; a
+    # server crash may lose the last commits, never corrupt). On by default: 202 means stored.
+    pg_synchronous_commit: bool
     collector: CollectorSettings
     scheduler: bool
     scheduler_tick_s: float
@@ -97,19 +101,20 @@ def load_env_file() -> None:
     load_dotenv(os.environ.get("OPTIVIEW_ENV_FILE", ".env"), override=False)
 
 
-def database_path(environ: Mapping[str, str] | None = None) -> Path:
-    """OPTIVIEW_DB, or the default (relative to the current folder); also read on its own,
-    before the settings, by commands that must check the file before anything is written."""
+def database_location(environ: Mapping[str, str] | None = None) -> Location:
+    """OPTIVIEW_DB: a postgresql:// URL, else a SQLite path (the default is relative to the
+    current folder); also read on its own, before the settings, by commands that must check
+    the file before anything is written."""
     env_vars = os.environ if environ is None else environ
     raw = env_vars.get("OPTIVIEW_DB", "").strip() or DEFAULT_DB
+    if is_postgres_url(raw):
+        return raw
     if "://" in raw:
-        # Taken as a path, a URL would quietly become a SQLite file in a folder named
-        # "postgresql:"; serving from PostgreSQL is not there yet, so say so instead.
+        # Taken as a path, a URL would quietly become a SQLite file in a folder named "mysql:".
         scheme = raw.split("://", 1)[0]
         raise ConfigError(
-            f"OPTIVIEW_DB is a {scheme} URL, and this version serves from SQLite only: set"
-            " OPTIVIEW_DB to a SQLite file path (`optiview db copy --to URL` prepares a"
-            " PostgreSQL database from one, for the release that serves from it)"
+            f"OPTIVIEW_DB is a {scheme} URL: the service stores in SQLite (a file path) or"
+            " PostgreSQL (postgresql://user@host:port/database)"
         )
     return Path(raw)
 
@@ -119,7 +124,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = env_vars.get("OPTIVIEW_ENV", "development").strip().lower() or "development"
     if env not in ENVIRONMENTS:
         raise ConfigError(f"OPTIVIEW_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
-    db_path = database_path(env_vars)
+    db = database_location(env_vars)
     admin_token = env_vars.get("OPTIVIEW_ADMIN_TOKEN", "").strip()
     key_hash_secret = env_vars.get("KEY_HASH_SECRET", "").strip()
 
@@ -165,20 +170,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 + ". Print strong ones with `optiview secrets`"
             )
     elif not (admin_token and key_hash_secret):
-        dev_secrets_file = db_path.parent / DEV_SECRETS_FILE
+        # Beside the SQLite file; with PostgreSQL, in the default data folder.
+        home = Path(DEFAULT_DB) if is_postgres_url(db) else Path(db)
+        dev_secrets_file = home.parent / DEV_SECRETS_FILE
         generated = _dev_secrets(dev_secrets_file)
         admin_token = admin_token or generated["admin_token"]
         key_hash_secret = key_hash_secret or generated["key_hash_secret"]
 
     return Settings(
         env=env,
-        db_path=db_path,
+        db=db,
         admin_token=admin_token,
         key_hash_secret=key_hash_secret.encode(),
         slack_webhook_url=env_vars.get("SLACK_WEBHOOK_URL", "").strip() or None,
         public_url=(env_vars.get("OPTIVIEW_PUBLIC_URL", "").strip().rstrip("/") or None),
         sqlite_synchronous=synchronous,
         busy_timeout_ms=busy_timeout_ms,
+        pg_synchronous_commit=_switch(env_vars, "OPTIVIEW_PG_SYNCHRONOUS_COMMIT", default=True),
         collector=collector,
         scheduler=_switch(env_vars, "OPTIVIEW_SCHEDULER", default=True),
         scheduler_tick_s=_number(env_vars, "OPTIVIEW_SCHEDULER_TICK_S", 30.0),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from ingest.collect.writer import GroupCommitWriter
 from ingest.cron.bookkeeping import job_state
 from ingest.cron.jobs import JOBS, JobState, describe
 from ingest.http import AppState, json_response, state
+from ingest.storage.sql import Conn, redacted
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
 # A flush still running after this share of the busy timeout is waiting for someone's lock.
@@ -27,7 +27,7 @@ def overall(checks: dict[str, dict[str, Any]]) -> str:
     return max((c["status"] for c in checks.values()), key=_RANK.__getitem__, default=OK)
 
 
-def _applied(conn: sqlite3.Connection) -> list[str]:
+def _applied(conn: Conn) -> list[str]:
     return [row[0] for row in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
 
 
@@ -106,7 +106,7 @@ async def admin_health(request: Request) -> Response:
             "status": status,
             "checks": checks,
             "environment": app.settings.env,
-            "database": str(app.settings.db_path),
+            "database": redacted(app.settings.db),
             "slack": {"configured": bool(webhook), **({} if webhook else {"warning": NO_WEBHOOK})},
             "recent_alerts": recent,
         },

@@ -14,7 +14,8 @@ from starlette.responses import Response
 from ingest.collect.service import Collector
 from ingest.config import Settings
 from ingest.errors import ApiError, ErrorCode, error_response
-from ingest.storage.database import Database, StorageUnavailable
+from ingest.storage.backend import Storage
+from ingest.storage.database import StorageUnavailable
 
 log = logging.getLogger("optiview.http")
 
@@ -24,7 +25,7 @@ RETRY_AFTER_SECONDS = "1"
 @dataclass
 class AppState:
     settings: Settings
-    db: Database
+    db: Storage
     migrations_known: tuple[str, ...]
     collector: Collector
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from ingest.models import PLANS, Org
 from ingest.sources import KNOWN_SOURCES, describe_sources
 from ingest.stats import tokens as read_tokens
 from ingest.storage.database import Database
+from ingest.storage.sql import Conn
 
 Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[Any]]
 
@@ -83,7 +83,7 @@ def _warn(warnings: list[str]) -> list[str]:
 async def org_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
     new = bodies.new_org({"name": args.name, "domain": args.domain, "plan": args.plan})
 
-    def create(conn: sqlite3.Connection) -> tuple[Org, list[str]]:
+    def create(conn: Conn) -> tuple[Org, list[str]]:
         warnings = provisioning_changes.domain_claims(conn, new.domain)
         return provisioning.create_org(conn, new, now_ms()), warnings
 

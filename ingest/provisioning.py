@@ -3,7 +3,6 @@ transaction (Database.transaction), so a call is written whole or not at all."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 
 from ingest import catalog, domains, ids, keys
@@ -20,9 +19,10 @@ from ingest.models import (
     SourcesUpdate,
 )
 from ingest.sources import DEFAULT_ENABLED
+from ingest.storage.sql import Conn, returning_id
 
 
-def create_org(conn: sqlite3.Connection, new: NewOrg, now: int) -> Org:
+def create_org(conn: Conn, new: NewOrg, now: int) -> Org:
     org = Org(ids.new_org_id(), new.name, new.domain, new.plan, now)
     conn.execute(
         "INSERT INTO orgs (id, name, domain, plan, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -31,9 +31,7 @@ def create_org(conn: sqlite3.Connection, new: NewOrg, now: int) -> Org:
     return org
 
 
-def create_project(
-    conn: sqlite3.Connection, org_id: str, new: NewProject, now: int
-) -> tuple[Project, Property]:
+def create_project(conn: Conn, org_id: str, new: NewProject, now: int) -> tuple[Project, Property]:
     """A project on the apex, its default property on the site host given (the apex or a host
     under it), and the default AI sources."""
     catalog.get_org(conn, org_id)
@@ -69,9 +67,7 @@ def project_warnings(project: Project, default_property: Property) -> list[str]:
     ]
 
 
-def create_property(
-    conn: sqlite3.Connection, project_id: str, new: NewProperty, now: int
-) -> Property:
+def create_property(conn: Conn, project_id: str, new: NewProperty, now: int) -> Property:
     project = catalog.get_project(conn, project_id)
     try:
         domain = domains.property_domain(new.domain, project.domain)
@@ -86,7 +82,7 @@ _CHILD = {"projects": "project", "properties": "property"}
 
 
 def _refuse_duplicate(
-    conn: sqlite3.Connection, table: str, parent_column: str, parent_id: str, domain: str
+    conn: Conn, table: str, parent_column: str, parent_id: str, domain: str
 ) -> None:
     """409 when the parent already has a row for this domain (checked inside the write lock)."""
     sql = f"SELECT id FROM {table} WHERE {parent_column} = ? AND domain = ?"
@@ -100,19 +96,19 @@ def _refuse_duplicate(
 
 
 def _insert_property(
-    conn: sqlite3.Connection, project_id: str, domain: str, type_: str, now: int, default: bool
+    conn: Conn, project_id: str, domain: str, type_: str, now: int, default: bool
 ) -> Property:
-    cursor = conn.execute(
+    property_id = returning_id(
+        conn,
         "INSERT INTO properties (project_id, domain, type, active, is_default, created_at)"
         " VALUES (?, ?, ?, 1, ?, ?)",
         (project_id, domain, type_, int(default), now),
     )
-    assert cursor.lastrowid is not None
-    return Property(cursor.lastrowid, project_id, domain, type_, True, default, now)
+    return Property(property_id, project_id, domain, type_, True, default, now)
 
 
 def create_key(
-    conn: sqlite3.Connection, property_id: int, new: NewKey, pepper: bytes, now: int
+    conn: Conn, property_id: int, new: NewKey, pepper: bytes, now: int
 ) -> tuple[ApiKey, str]:
     """A new active key; the secret is returned here and never again."""
     prop = catalog.get_property(conn, property_id)
@@ -139,7 +135,7 @@ def create_key(
     return key, secret
 
 
-def revoke_key(conn: sqlite3.Connection, key_id: str, now: int) -> ApiKey:
+def revoke_key(conn: Conn, key_id: str, now: int) -> ApiKey:
     """Revoke a key; revoking a revoked key changes nothing (so retries are safe)."""
     key = catalog.get_key(conn, key_id)
     if key.status == "revoked":
@@ -150,9 +146,7 @@ def revoke_key(conn: sqlite3.Connection, key_id: str, now: int) -> ApiKey:
     return replace(key, status="revoked", revoked_at=now)
 
 
-def rotate_key(
-    conn: sqlite3.Connection, key_id: str, pepper: bytes, now: int
-) -> tuple[ApiKey, str]:
+def rotate_key(conn: Conn, key_id: str, pepper: bytes, now: int) -> tuple[ApiKey, str]:
     """A new secret for the same key id (the tag keeps working); the old secret is refused."""
     key = catalog.get_key(conn, key_id)
     if key.status == "revoked":
@@ -167,7 +161,7 @@ def rotate_key(
     return replace(key, rotated_at=now), secret
 
 
-def set_sources(conn: sqlite3.Connection, project_id: str, update: SourcesUpdate, now: int) -> None:
+def set_sources(conn: Conn, project_id: str, update: SourcesUpdate, now: int) -> None:
     catalog.get_project(conn, project_id)
     conn.execute("DELETE FROM project_ai_sources WHERE project_id = ?", (project_id,))
     conn.executemany(

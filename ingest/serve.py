@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from ingest.server import access_log as access_log_app
 from ingest.server.limits import current_limits, raise_fd_limit
 from ingest.server.metrics_dir import MULTIPROC_ENV, metrics_dir
 from ingest.server.run import run_server
-from ingest.storage.migrations import migrate_database
+from ingest.storage.backend import migrate
+from ingest.storage.sql import Conn, redacted
 
 __all__ = ["APP_FACTORY", "MULTIPROC_ENV", "SERVERS", "run_server", "serve"]
 
@@ -33,7 +33,7 @@ def cli_path() -> str:
 def banner(settings: Settings, host: str, port: int, applied: list[str]) -> str:
     base = f"http://{host}:{port}"
     lines = [
-        f"optiview: database {settings.db_path} ({settings.env})"
+        f"optiview: database {redacted(settings.db)} ({settings.env})"
         + (f", applied {', '.join(applied)}" if applied else ", schema up to date"),
         f"optiview: serving on {base}",
         f"  health:      curl {base}/health",
@@ -66,11 +66,11 @@ def scheduled_jobs(settings: Settings) -> dict[str, Work]:
     from alerts import runner as alerts_runner
     from purge import runner as purge_runner
 
-    def purge(conn: sqlite3.Connection, now: int) -> None:
+    def purge(conn: Conn, now: int) -> None:
         with contextlib.suppress(purge_runner.AlreadyRunning):  # cron or an operator has it
             purge_runner.run_purge(conn, now)
 
-    def alerts(conn: sqlite3.Connection, now: int) -> None:
+    def alerts(conn: Conn, now: int) -> None:
         with contextlib.suppress(alerts_runner.AlreadyRunning):
             alerts_runner.run_alerts(
                 conn, now, settings.alerts, settings.slack_webhook_url, base_url=settings.public_url
@@ -93,9 +93,7 @@ def serve(
         raise RuntimeError("prometheus_client was imported before the metrics folder was set")
     metrics_dir()
     fd_before, fd_limit = raise_fd_limit()  # inherited by the workers
-    applied = migrate_database(
-        settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms
-    )
+    applied = migrate(settings.db, settings.sqlite_synchronous, settings.busy_timeout_ms)
     print(banner(settings, host, port, applied), file=sys.stderr, flush=True)
     print(limits_line(settings, fd_before, fd_limit), file=sys.stderr, flush=True)
     if settings.production and not settings.public_url:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import time
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from ingest.clock import iso_argument, now_ms, to_iso
 from ingest.config import Settings
 from ingest.cron.command import Progress, module_main, run_job
+from ingest.storage.sql import Conn, redacted
 from purge.runner import CHUNK_ROWS, PACE, AlreadyRunning, run_purge
 
 DESCRIPTION = (
@@ -60,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
         print("purge: error: --chunk must be at least 1 and --pace at least 0", file=sys.stderr)
         return 2
 
-    def purge(settings: Settings, conn: sqlite3.Connection, say: Progress) -> str:
+    def purge(settings: Settings, conn: Conn, say: Progress) -> str:
         at = args.now if args.now is not None else now_ms()
         mode = "dry run, " if args.dry_run else ""
-        say(f"{mode}expiring as of {to_iso(at)} in {settings.db_path}")
+        say(f"{mode}expiring as of {to_iso(at)} in {redacted(settings.db)}")
         started = time.monotonic()
         report = run_purge(
             conn, at, dry_run=args.dry_run, chunk_rows=args.chunk, pace=args.pace, progress=say

@@ -17,6 +17,7 @@ from ingest.clock import now_ms as wall_clock_ms
 from ingest.cron import bookkeeping
 from ingest.stats import rollups
 from ingest.storage.database import is_unavailable
+from ingest.storage.sql import Conn
 from purge.policy import Org, Target, targets
 
 JOB = "purge"
@@ -69,7 +70,7 @@ class Report:
         return f"{verb} {self.total} rows" + (f" ({parts})" if parts else "")
 
 
-def load_orgs(conn: sqlite3.Connection) -> list[Org]:
+def load_orgs(conn: Conn) -> list[Org]:
     rows = conn.execute(
         "SELECT o.id, o.plan, group_concat(p.id) FROM orgs AS o"
         " LEFT JOIN projects AS j ON j.org_id = o.id"
@@ -91,14 +92,14 @@ def _scopes(target: Target) -> list[tuple[str, tuple[int, ...]]]:
     ]
 
 
-def count(conn: sqlite3.Connection, target: Target) -> int:
+def count(conn: Conn, target: Target) -> int:
     return sum(
         conn.execute(f"SELECT count(*) FROM {target.table} WHERE {where}", params).fetchone()[0]
         for where, params in _scopes(target)
     )
 
 
-def _chunk(conn: sqlite3.Connection, sql: str, params: tuple[int, ...], table: str = "") -> int:
+def _chunk(conn: Conn, sql: str, params: tuple[int, ...], table: str = "") -> int:
     for attempt in range(BUSY_RETRIES + 1):
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -127,7 +128,7 @@ def _chunk(conn: sqlite3.Connection, sql: str, params: tuple[int, ...], table: s
 
 
 def delete(
-    conn: sqlite3.Connection,
+    conn: Conn,
     target: Target,
     chunk_rows: int,
     pause_s: float,
@@ -160,7 +161,7 @@ def delete(
 
 
 def run_purge(
-    conn: sqlite3.Connection,
+    conn: Conn,
     now_ms: int,
     *,
     dry_run: bool = False,
@@ -234,7 +235,7 @@ def run_purge(
     return report
 
 
-def _write_log(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+def _write_log(conn: Conn, rows: list[tuple[object, ...]]) -> None:
     """The run's purge log in one transaction: one write instead of one per table and org."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real `optiview serve` process on a temporary SQLite file, and clients."""
+"""Shared fixtures: a real `optiview serve` process on a temporary SQLite file or a fresh
+PostgreSQL database (the `db_location` fixture runs a module on both), and clients."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ def free_port() -> int:
         return port
 
 
-def service_env(db: Path, **extra: str) -> dict[str, str]:
+def service_env(db: Path | str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTIVIEW_", "KEY_HASH"))}
     env.update(
         OPTIVIEW_DB=str(db),
@@ -61,7 +63,7 @@ def optiview(
 @dataclass
 class Server:
     url: str
-    db: Path
+    db: Path | str  # a SQLite path or a postgresql:// URL (tests/dbprobe.py reads either)
     env: dict[str, str]
     process: subprocess.Popen[bytes]
 
@@ -75,10 +77,17 @@ class Server:
                 self.process.wait()
 
 
-def start_server(db: Path, *args: str, **env_extra: str) -> Server:
+def log_folder(db: Path | str) -> Path:
+    """Where a server's log goes: beside its SQLite file, or a temporary folder."""
+    if isinstance(db, Path):
+        return db.parent
+    return Path(tempfile.mkdtemp(prefix="optiview-server-"))
+
+
+def start_server(db: Path | str, *args: str, **env_extra: str) -> Server:
     port = free_port()
     env = service_env(db, **env_extra)
-    log = db.parent / f"server-{port}.log"
+    log = log_folder(db) / f"server-{port}.log"
     with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "ingest", "serve", "--port", str(port), *args],
@@ -101,7 +110,7 @@ def start_server(db: Path, *args: str, **env_extra: str) -> Server:
     raise RuntimeError(f"server did not answer within 30 s: {log.read_text()}")
 
 
-def serving(db: Path, *args: str, **env_extra: str) -> Iterator[Server]:
+def serving(db: Path | str, *args: str, **env_extra: str) -> Iterator[Server]:
     """Body of a fixture: a server of the test module's own, stopped afterwards."""
     running = start_server(db, *args, **env_extra)
     try:
@@ -149,6 +158,32 @@ def postgres_server() -> Iterator[str]:
 def postgres_db(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database of the test module's own: postgresql://user@127.0.0.1:port/name."""
     with postgres.fresh_database(postgres_server, request.module.__name__.split(".")[-1]) as url:
+        yield url
+
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend a module runs on: every test of a module that asks for it (or for
+    `db_location`) runs once on SQLite and once on PostgreSQL."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="module")
+def db_location(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Path | str]:
+    """A fresh database of the module's own, on `backend`: a SQLite path (not yet created)
+    or the URL of a new, empty PostgreSQL database."""
+    label = request.module.__name__.split(".")[-1]
+    if backend == "sqlite":
+        yield tmp_path_factory.mktemp(label) / "optiview.db"
+        return
+    server_url: str = request.getfixturevalue("postgres_server")
+    with postgres.fresh_database(server_url, label) as url:
         yield url
 
 

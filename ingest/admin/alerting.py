@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from alerts.slack import SlackSender
 from ingest.clock import now_ms, to_iso
 from ingest.errors import ApiError, ErrorCode
 from ingest.http import AppState, json_response, state
+from ingest.storage.sql import Conn, returning_id
 
 RECENT_ALERTS = 20
 NO_WEBHOOK = (
@@ -30,7 +30,7 @@ _ALERT_COLUMNS = (
 _TIMES = ("created_at", "delivered_at")
 
 
-def recent_alerts(conn: sqlite3.Connection, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
+def recent_alerts(conn: Conn, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts ORDER BY id DESC LIMIT ?", (limit,)
     ).fetchall()
@@ -60,15 +60,14 @@ async def deliver_test_alert(app: AppState, base_url: str) -> dict[str, Any]:
     now = now_ms()
     text, payload = build_test(now, app.settings.public_url or base_url)
 
-    def record(conn: sqlite3.Connection) -> int:
-        cursor = conn.execute(
+    def record(conn: Conn) -> int:
+        # "sending": an alerts run meanwhile must not send it a second time
+        return returning_id(
+            conn,
             "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery)"
             " VALUES ('test', 'slack', 'test', ?, ?, ?, ?)",
-            # "sending": an alerts run meanwhile must not send it a second time
             (text, orjson.dumps(payload).decode(), now, "sending" if url else "no_webhook"),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     alert_id = await app.db.transaction(record)
     if not url:
@@ -84,7 +83,7 @@ async def deliver_test_alert(app: AppState, base_url: str) -> dict[str, Any]:
         alert_id,
     )
 
-    def outcome(conn: sqlite3.Connection) -> None:
+    def outcome(conn: Conn) -> None:
         conn.execute(
             "UPDATE alerts SET delivery = ?, attempts = ?, last_attempt_at = ?, last_error = ?,"
             " delivered_at = ? WHERE id = ?",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ingest import catalog, onboarding, provisioning
@@ -10,6 +9,7 @@ from ingest.clock import to_iso
 from ingest.cron.bookkeeping import job_state
 from ingest.errors import ApiError, ErrorCode, invalid_field
 from ingest.models import Project, Property
+from ingest.storage.sql import Conn
 from tag.snippet import install_snippet, tag_url
 
 
@@ -22,7 +22,7 @@ def project_created(project: Project, default_property: Property) -> dict[str, A
 
 
 def install_info(
-    conn: sqlite3.Connection,
+    conn: Conn,
     project_id: str,
     property_id: int | None,
     key_id: str | None,
@@ -63,7 +63,7 @@ def install_info(
 
 
 def event_span(
-    conn: sqlite3.Connection, project_id: str, property_id: int | None
+    conn: Conn, project_id: str, property_id: int | None
 ) -> tuple[int | None, int | None]:
     """First and last event received for a property, or for every property of the project."""
     if property_id is not None:
@@ -83,9 +83,7 @@ def event_span(
     return row[0], row[1]
 
 
-def install_verification(
-    conn: sqlite3.Connection, project_id: str, property_id: int | None
-) -> dict[str, Any]:
+def install_verification(conn: Conn, project_id: str, property_id: int | None) -> dict[str, Any]:
     first, last = event_span(conn, project_id, property_id)
     return {
         "project_id": project_id,
@@ -96,7 +94,7 @@ def install_verification(
     }
 
 
-def onboarding_facts(conn: sqlite3.Connection, project_id: str) -> onboarding.Facts:
+def onboarding_facts(conn: Conn, project_id: str) -> onboarding.Facts:
     project = catalog.get_project(conn, project_id)
     props = catalog.list_properties(conn, project_id)
     keys = [k for p in props for k in catalog.list_keys(conn, p.id)]
@@ -115,7 +113,7 @@ def onboarding_facts(conn: sqlite3.Connection, project_id: str) -> onboarding.Fa
     )
 
 
-def newest_test_alert(conn: sqlite3.Connection) -> onboarding.SlackTestAlert | None:
+def newest_test_alert(conn: Conn) -> onboarding.SlackTestAlert | None:
     """Runbook 9.2: Slack is one for the whole service, so any project's checklist shows it."""
     row = conn.execute(
         "SELECT id, delivery, created_at, delivered_at, last_error FROM alerts"
@@ -130,7 +128,7 @@ TRAFFIC_SAMPLE = 10_000
 
 
 def project_traffic(
-    conn: sqlite3.Connection, property_ids: list[int], sample: int = TRAFFIC_SAMPLE
+    conn: Conn, property_ids: list[int], sample: int = TRAFFIC_SAMPLE
 ) -> onboarding.Traffic:
     """The latest events and AI referrals of these properties, counted by visitor class. Bots
     are counted apart: an AI referral counts for people only with ua_class 'human'."""
@@ -162,48 +160,48 @@ def project_traffic(
     return onboarding.Traffic(events, pageviews, referrals, sample if capped else None)
 
 
-def project_sources(conn: sqlite3.Connection, project_id: str) -> set[str]:
+def project_sources(conn: Conn, project_id: str) -> set[str]:
     catalog.get_project(conn, project_id)
     return catalog.enabled_sources(conn, project_id)
 
 
-def org_detail(conn: sqlite3.Connection, org_id: str) -> dict[str, Any]:
+def org_detail(conn: Conn, org_id: str) -> dict[str, Any]:
     org = catalog.get_org(conn, org_id)
     projects = catalog.list_projects(conn, org_id)
     return {**org.to_json(), "projects": [p.to_json() for p in projects]}
 
 
-def org_projects(conn: sqlite3.Connection, org_id: str) -> dict[str, Any]:
+def org_projects(conn: Conn, org_id: str) -> dict[str, Any]:
     catalog.get_org(conn, org_id)
     return {"projects": [p.to_json() for p in catalog.list_projects(conn, org_id)]}
 
 
-def project_detail(conn: sqlite3.Connection, project_id: str) -> dict[str, Any]:
+def project_detail(conn: Conn, project_id: str) -> dict[str, Any]:
     project = catalog.get_project(conn, project_id)
     props = catalog.list_properties(conn, project_id)
     return {**project.to_json(), "properties": [p.to_json() for p in props]}
 
 
-def project_properties(conn: sqlite3.Connection, project_id: str) -> dict[str, Any]:
+def project_properties(conn: Conn, project_id: str) -> dict[str, Any]:
     catalog.get_project(conn, project_id)
     props = catalog.list_properties(conn, project_id)
     return {"properties": [p.to_json() for p in props]}
 
 
-def property_detail(conn: sqlite3.Connection, property_id: int) -> dict[str, Any]:
+def property_detail(conn: Conn, property_id: int) -> dict[str, Any]:
     prop = catalog.get_property(conn, property_id)
     keys = catalog.list_keys(conn, property_id)
     return {**prop.to_json(), "keys": [k.to_json() for k in keys]}
 
 
-def property_keys(conn: sqlite3.Connection, property_id: int) -> dict[str, Any]:
+def property_keys(conn: Conn, property_id: int) -> dict[str, Any]:
     catalog.get_property(conn, property_id)
     return {"keys": [k.to_json() for k in catalog.list_keys(conn, property_id)]}
 
 
-def all_orgs(conn: sqlite3.Connection) -> dict[str, Any]:
+def all_orgs(conn: Conn) -> dict[str, Any]:
     return {"orgs": [o.to_json() for o in catalog.list_orgs(conn)]}
 
 
-def key_detail(conn: sqlite3.Connection, key_id: str) -> dict[str, Any]:
+def key_detail(conn: Conn, key_id: str) -> dict[str, Any]:
     return (catalog.get_key(conn, key_id)).to_json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from ingest.jsonbody import read_limited
 from ingest.models import Org
 from ingest.sources import describe_sources
 from ingest.stats import tokens as read_tokens
+from ingest.storage.sql import Conn
 
 log = logging.getLogger("optiview.admin")
 
@@ -56,7 +56,7 @@ def _changed(request: Request) -> None:
 
 
 def reader(
-    query: Callable[[sqlite3.Connection, Any], Any],
+    query: Callable[[Conn, Any], Any],
     param: str,
     convert: Callable[[Request], Any] | None = None,
 ) -> Handler:
@@ -76,7 +76,7 @@ async def list_orgs(request: Request) -> Response:
 async def create_org(request: Request) -> Response:
     new = bodies.new_org(await _body(request))
 
-    def create(conn: sqlite3.Connection) -> tuple[Org, list[str]]:
+    def create(conn: Conn) -> tuple[Org, list[str]]:
         warnings = provisioning_changes.domain_claims(conn, new.domain)
         return provisioning.create_org(conn, new, now_ms()), warnings
 

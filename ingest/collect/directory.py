@@ -7,7 +7,6 @@ unknown keys costs one query per key per TTL.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,7 +14,8 @@ from cachetools import TTLCache
 
 from ingest.collect.authorize import Grant, Site
 from ingest.metrics import CACHE_LOOKUPS
-from ingest.storage.database import Database
+from ingest.storage.backend import Storage
+from ingest.storage.sql import Conn
 
 T = TypeVar("T")
 CACHE_SIZE = 10_000
@@ -26,7 +26,7 @@ _GRANT = """SELECT k.id, k.property_id, p.project_id, k.status, k.expires_at, k.
 
 
 class Directory:
-    def __init__(self, db: Database, ttl_s: float, size: int = CACHE_SIZE) -> None:
+    def __init__(self, db: Storage, ttl_s: float, size: int = CACHE_SIZE) -> None:
         self._db = db
         self._grants: TTLCache[str, Grant | None] = TTLCache(size, ttl_s)
         self._sources: TTLCache[str, frozenset[str]] = TTLCache(size, ttl_s)
@@ -39,7 +39,7 @@ class Directory:
         name: str,
         cache: TTLCache[str, T],
         key: str,
-        load: Callable[[sqlite3.Connection], T],
+        load: Callable[[Conn], T],
     ) -> T:
         try:
             value = cache[key]
@@ -52,7 +52,7 @@ class Directory:
         return value
 
     async def grant(self, key_id: str) -> Grant | None:
-        def load(conn: sqlite3.Connection) -> Grant | None:
+        def load(conn: Conn) -> Grant | None:
             row = conn.execute(_GRANT, (key_id,)).fetchone()
             if row is None:
                 return None
@@ -62,7 +62,7 @@ class Directory:
         return await self._cached("key", self._grants, key_id, load)
 
     async def enabled_sources(self, project_id: str) -> frozenset[str]:
-        def load(conn: sqlite3.Connection) -> frozenset[str]:
+        def load(conn: Conn) -> frozenset[str]:
             sql = "SELECT source FROM project_ai_sources WHERE project_id = ? AND enabled = 1"
             return frozenset(row[0] for row in conn.execute(sql, (project_id,)))
 
@@ -71,7 +71,7 @@ class Directory:
     async def site(self, host: str) -> Site:
         """The properties on this host: whether one is active, and which are deactivated."""
 
-        def load(conn: sqlite3.Connection) -> Site:
+        def load(conn: Conn) -> Site:
             sql = "SELECT id, active FROM properties WHERE domain = ? ORDER BY id"
             rows = conn.execute(sql, (host,)).fetchall()
             return Site(

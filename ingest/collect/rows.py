@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ingest.collect.enrich import Enriched
+from ingest.storage.sql import Conn
 
 Row = tuple[Any, ...]
 
@@ -105,7 +105,7 @@ def prepare(
     return Prepared(len(enriched), events, sessions, content, referrals)
 
 
-def write_rows(conn: sqlite3.Connection, group: Sequence[Prepared]) -> None:
+def write_rows(conn: Conn, group: Sequence[Prepared]) -> None:
     """Write a group's rows inside the caller's transaction: one executemany per table."""
     for sql, rows in (
         (INSERT_EVENT, [r for p in group for r in p.events]),

@@ -11,7 +11,7 @@ from ingest.collect.ratelimit_redis import SharedRateLimiter
 from ingest.collect.rollups import RollupRecorder
 from ingest.collect.writer import GroupCommitWriter
 from ingest.config import CollectorSettings, Settings
-from ingest.storage.database import Database
+from ingest.storage.backend import Storage
 
 WARM_UP_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -28,7 +28,7 @@ class Collector:
     writer: GroupCommitWriter
 
     @classmethod
-    def start(cls, settings: Settings, db: Database) -> Collector:
+    def start(cls, settings: Settings, db: Storage) -> Collector:
         # ua-parser builds its resolver on first use (about 80 ms): pay that before the
         # server takes requests, not on the first ones, which would all queue behind it.
         classify_user_agent(WARM_UP_USER_AGENT)

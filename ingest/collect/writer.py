@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -25,7 +24,9 @@ from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
 from ingest.collect.rows import Prepared, write_rows
 from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DEPTH
 from ingest.stats import rollups as stats_rollups
-from ingest.storage.database import Database, StorageLost, StorageUnavailable
+from ingest.storage.backend import Storage
+from ingest.storage.database import StorageLost, StorageUnavailable
+from ingest.storage.sql import Conn
 
 log = logging.getLogger("optiview.writer")
 
@@ -50,7 +51,7 @@ class _Item:
 class GroupCommitWriter:
     def __init__(
         self,
-        db: Database,
+        db: Storage,
         rollups: RollupRecorder,
         *,
         batch_events: int = 500,
@@ -189,7 +190,7 @@ class GroupCommitWriter:
         deadline: float,
         fold: bool = False,
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Conn) -> None:
             write_rows(conn, prepared)
             if fold:  # the read API's rollups, a few seconds of rows at once
                 stats_rollups.fold(conn)

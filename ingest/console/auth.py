@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,6 +12,7 @@ from ingest.console import csrf, forms, session
 from ingest.console.context import SECURITY_HEADERS, current_session, render, session_key
 from ingest.http import state
 from ingest.stats import access, tokens
+from ingest.storage.sql import Conn
 
 PRESESSION_SECONDS = 3600
 
@@ -37,7 +37,7 @@ async def _resolve(request: Request, token: str) -> session.Session | None:
     """A new session for the admin token or a live read token; None for anything else."""
     settings = state(request).settings
 
-    def scope(conn: sqlite3.Connection) -> tuple[access.Scope, str | None] | None:
+    def scope(conn: Conn) -> tuple[access.Scope, str | None] | None:
         found = access.resolve_token(conn, settings, token)
         if found is None or found.admin:
             return (found, None) if found else None

@@ -3,7 +3,6 @@ their traffic came from AI assistants (people referred) and AI crawlers (machine
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,11 +13,12 @@ from ingest.console import charts
 from ingest.console.data_view import data_page, ms_of, pager
 from ingest.stats.endpoints import content
 from ingest.stats.query import StatsQuery
+from ingest.storage.sql import Conn
 
 WEB = ("https://", "http://")
 
 
-def build(conn: sqlite3.Connection, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
+def build(conn: Conn, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
     answer = content.answer(conn, q)
     rows = [
         {

@@ -7,7 +7,6 @@ refuses a project the session may not see), then `render(request, "page.html", *
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from ingest import catalog
 from ingest.clock import now_ms
 from ingest.console import csrf, forms, session
 from ingest.http import state
+from ingest.storage.sql import Conn
 
 TZ_COOKIE = "ov_tz"
 # (slug in the URL, label in the nav); health is not per project and only for the admin.
@@ -122,14 +122,14 @@ def zone(request: Request) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _read_token_live(conn: sqlite3.Connection, token_id: str, project_id: str | None) -> bool:
+def _read_token_live(conn: Conn, token_id: str, project_id: str | None) -> bool:
     row = conn.execute(
         "SELECT project_id, revoked_at FROM read_tokens WHERE id = ?", (token_id,)
     ).fetchone()
     return row is not None and row[0] == project_id and row[1] is None
 
 
-def _choices(conn: sqlite3.Connection, only: str | None) -> list[ProjectChoice]:
+def _choices(conn: Conn, only: str | None) -> list[ProjectChoice]:
     sql = "SELECT id, name, domain FROM projects"
     rows = conn.execute(
         sql + (" WHERE id = ?" if only else "") + " ORDER BY name, id", (only,) if only else ()
@@ -167,7 +167,7 @@ async def page_context(request: Request) -> PageContext:
     if project_id is not None and not signed_in.admin and project_id != signed_in.project_id:
         raise forbidden(f"this read token is for project {signed_in.project_id} only")
 
-    def load(conn: sqlite3.Connection) -> tuple[list[ProjectChoice], ProjectChoice | None]:
+    def load(conn: Conn) -> tuple[list[ProjectChoice], ProjectChoice | None]:
         choices = _choices(conn, None if signed_in.admin else signed_in.project_id)
         if project_id is None:
             return choices, None

@@ -4,7 +4,6 @@ ChatGPT), and the conversion names."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,11 +15,12 @@ from ingest.console.data_view import CHART_ROWS, data_page, rows_of, time_chart
 from ingest.stats import counts
 from ingest.stats.endpoints import ai, breakdown
 from ingest.stats.query import StatsQuery
+from ingest.storage.sql import Conn
 
 NOT_AI = "not AI-referred"
 
 
-def build(conn: sqlite3.Connection, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
+def build(conn: Conn, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
     over_time = time_chart(conn, q, params, "conversions", "Conversions")
     attributed = counts.attributed_conversions(conn, q.property_ids, q.start_ms, q.end_ms)
     by_source = sorted(

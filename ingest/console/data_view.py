@@ -8,7 +8,6 @@ renders the page with the read API's 400 detail beside the form, instead of the 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,8 +29,9 @@ from ingest.stats import timebuckets
 from ingest.stats.cache import answers_for
 from ingest.stats.endpoints import timeseries
 from ingest.stats.query import StatsQuery
+from ingest.storage.sql import Conn
 
-Build = Callable[[sqlite3.Connection, StatsQuery, Mapping[str, str]], dict[str, Any]]
+Build = Callable[[Conn, StatsQuery, Mapping[str, str]], dict[str, Any]]
 
 CLASS_CHOICES = (
     ("human", "People"),
@@ -126,7 +126,7 @@ def rows_of(answer: Mapping[str, Any]) -> list[tuple[str | None, int]]:
 
 
 def time_chart(
-    conn: sqlite3.Connection, q: StatsQuery, params: Mapping[str, str], metric: str, title: str
+    conn: Conn, q: StatsQuery, params: Mapping[str, str], metric: str, title: str
 ) -> dict[str, Any]:
     """One metric over time (the class filter applies), with its table and zone."""
     interval = stats_params.interval(params, q)
@@ -151,11 +151,11 @@ def time_chart(
     }
 
 
-def _properties(conn: sqlite3.Connection, project_id: str) -> list[tuple[int, str]]:
+def _properties(conn: Conn, project_id: str) -> list[tuple[int, str]]:
     return [(p.id, p.domain) for p in catalog.list_properties(conn, project_id)]
 
 
-def any_events(conn: sqlite3.Connection, property_ids: tuple[int, ...]) -> bool:
+def any_events(conn: Conn, property_ids: tuple[int, ...]) -> bool:
     """Whether the project ever received an event: an empty page says "install the tag" only
     when nothing has arrived at all, and "widen the range" otherwise."""
     if not property_ids:
@@ -191,9 +191,9 @@ async def data_page(
     ]
 
     app = state(request)
-    answers = answers_for(str(app.settings.db_path), app.settings.stats_cache_ms)
+    answers = answers_for(str(app.settings.db), app.settings.stats_cache_ms)
 
-    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+    def read(conn: Conn) -> dict[str, Any]:
         form.properties = _properties(conn, project_id)
         q = stats_params.stats_query(params, project_id, [p for p, _ in form.properties], now)
         form.start_ms, form.end_ms = q.start_ms, q.end_ms

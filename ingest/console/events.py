@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -17,6 +16,7 @@ from ingest.console.data_view import CHART_ROWS, CLASS_NAMES, data_page, ms_of, 
 from ingest.stats import params as stats_params
 from ingest.stats.endpoints import breakdown, timeseries
 from ingest.stats.query import CLASSES, StatsQuery
+from ingest.storage.sql import Conn
 
 BREAKDOWNS = (
     ("country", "Countries"),
@@ -27,7 +27,7 @@ BREAKDOWNS = (
 
 
 def class_series(
-    conn: sqlite3.Connection, q: StatsQuery, metric: str, interval: str
+    conn: Conn, q: StatsQuery, metric: str, interval: str
 ) -> tuple[list[int], list[charts.Series]]:
     """Bucket starts (UTC ms) and one series per traffic class, whatever the class filter: the
     chart shows what the filter leaves out too, so bots are seen rather than counted."""
@@ -52,7 +52,7 @@ def labels(starts: list[int], q: StatsQuery, interval: str) -> list[str]:
     ]
 
 
-def build(conn: sqlite3.Connection, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
+def build(conn: Conn, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
     interval = stats_params.interval(params, q)
     starts, layers = class_series(conn, q, "events", interval)
     names = labels(starts, q, interval)

@@ -4,7 +4,6 @@ alert through the same code as POST /api/admin/alerts/test."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -18,13 +17,14 @@ from ingest.cron.jobs import JOBS, describe
 from ingest.errors import ApiError
 from ingest.health import overall, run_checks
 from ingest.http import state
+from ingest.storage.sql import Conn
 
 
 def _ms(iso: str | None) -> int | None:
     return parse_iso(iso) if iso else None
 
 
-def _alerts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def _alerts(conn: Conn) -> list[dict[str, Any]]:
     found = recent_alerts(conn)
     for alert in found:
         alert["created_ms"] = _ms(alert["created_at"])
@@ -32,7 +32,7 @@ def _alerts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return found
 
 
-def _crons(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def _crons(conn: Conn) -> list[dict[str, Any]]:
     now = now_ms()
     jobs = []
     for name, job in JOBS.items():

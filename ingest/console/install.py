@@ -3,7 +3,6 @@ that turns green when the first event lands, and the project's onboarding checkl
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +15,7 @@ from ingest.console.context import PageContext, page_context, render, when
 from ingest.errors import ApiError
 from ingest.fields import positive_id
 from ingest.http import json_response, state
+from ingest.storage.sql import Conn
 
 # Seconds between two checks by the page's script; the runbook asks for green within 30 s.
 POLL_SECONDS = 2
@@ -44,9 +44,7 @@ def _property_param(request: Request) -> int | None:
     return positive_id(raw, "property_id") if raw else None
 
 
-def verification(
-    conn: sqlite3.Connection, ctx: PageContext, property_id: int | None
-) -> dict[str, Any]:
+def verification(conn: Conn, ctx: PageContext, property_id: int | None) -> dict[str, Any]:
     assert ctx.project is not None
     first, last = queries.event_span(conn, ctx.project.id, property_id)
     return {
@@ -61,7 +59,7 @@ def verification(
 
 
 def _load(
-    conn: sqlite3.Connection,
+    conn: Conn,
     ctx: PageContext,
     property_id: int | None,
     key_id: str | None,

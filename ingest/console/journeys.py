@@ -4,7 +4,6 @@ sense (landing page first, then the pages and events that followed)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.responses import Response
 from ingest.console.data_view import data_page, ms_of, pager, time_chart
 from ingest.stats.endpoints import journeys
 from ingest.stats.query import StatsQuery
+from ingest.storage.sql import Conn
 
 
 def clock(text: str) -> str:
@@ -25,7 +25,7 @@ def clock(text: str) -> str:
     return f"{moment:%H:%M:%S} UTC{offset[:3]}:{offset[3:]}"
 
 
-def build(conn: sqlite3.Connection, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
+def build(conn: Conn, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
     answer = journeys.answer(conn, q)
     rows = [
         {

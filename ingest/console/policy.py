@@ -3,7 +3,6 @@ under its org's plan (from purge/policy.py, what the purge applies), and the pur
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from ingest.console.context import page_context, render
 from ingest.cron.bookkeeping import job_state
 from ingest.cron.jobs import JOBS, stall_reason
 from ingest.http import state
+from ingest.storage.sql import Conn
 from purge import policy
 
 PURGE_LOG_ROWS = 50
@@ -31,7 +31,7 @@ WHAT = {
 }
 
 
-def _load(conn: sqlite3.Connection, project_id: str) -> dict[str, Any]:
+def _load(conn: Conn, project_id: str) -> dict[str, Any]:
     project = catalog.get_project(conn, project_id)
     org = catalog.get_org(conn, project.org_id)
     props = tuple(p.id for p in catalog.list_properties(conn, project_id))

@@ -3,7 +3,6 @@ they landed on; and the AI crawlers and agents that came by themselves."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,9 +14,10 @@ from ingest.console import charts
 from ingest.console.data_view import CHART_ROWS, data_page, rows_of, time_chart
 from ingest.stats.endpoints import ai, breakdown
 from ingest.stats.query import StatsQuery
+from ingest.storage.sql import Conn
 
 
-def build(conn: sqlite3.Connection, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
+def build(conn: Conn, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
     over_time = time_chart(conn, q, params, "ai_referrals", "AI referrals")
     by_source = rows_of(breakdown.answer(conn, q, "ai_source", "ai_referrals"))
     landings = rows_of(breakdown.answer(conn, q, "path", "ai_referrals"))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ingest.cron.jobs import JobState
+from ingest.storage.sql import Conn, returning_id
 
 LEASE_MS = 5 * 60_000  # renewed as the run makes progress
 
@@ -41,7 +41,7 @@ class Busy:
     expires_at: int
 
 
-def acquire(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> Busy | None:
+def acquire(conn: Conn, job: str, holder: str, now_ms: int) -> Busy | None:
     """Take the job's lease, or say who holds it. Marks a dead holder's run as interrupted."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -73,24 +73,23 @@ def acquire(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> Bus
     return None
 
 
-def renew(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> None:
+def renew(conn: Conn, job: str, holder: str, now_ms: int) -> None:
     conn.execute(
         "UPDATE cron_leases SET expires_at = ? WHERE job = ? AND holder = ?",
         (now_ms + LEASE_MS, job, holder),
     )
 
 
-def release(conn: sqlite3.Connection, job: str, holder: str) -> None:
+def release(conn: Conn, job: str, holder: str) -> None:
     conn.execute("DELETE FROM cron_leases WHERE job = ? AND holder = ?", (job, holder))
 
 
-def start_run(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> int:
-    cursor = conn.execute(
+def start_run(conn: Conn, job: str, holder: str, now_ms: int) -> int:
+    run_id = returning_id(
+        conn,
         "INSERT INTO cron_runs (job, started_at, status, holder) VALUES (?, ?, 'running', ?)",
         (job, now_ms, holder),
     )
-    run_id = cursor.lastrowid
-    assert run_id is not None
     conn.execute(
         "UPDATE cron_leases SET run_id = ? WHERE job = ? AND holder = ?", (run_id, job, holder)
     )
@@ -98,7 +97,7 @@ def start_run(conn: sqlite3.Connection, job: str, holder: str, now_ms: int) -> i
 
 
 def finish_run(
-    conn: sqlite3.Connection,
+    conn: Conn,
     run_id: int,
     now_ms: int,
     error: str | None = None,
@@ -110,7 +109,7 @@ def finish_run(
     )
 
 
-def job_state(conn: sqlite3.Connection, job: str) -> JobState:
+def job_state(conn: Conn, job: str) -> JobState:
     """The job's runs as the scheduler and health see them. A `running` heartbeat whose process
     is gone counts as an interrupted (failed) run, so the next run is due at once."""
     first, last_success = conn.execute(

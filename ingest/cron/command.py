@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 
 from ingest.clock import now_ms, to_iso
-from ingest.config import ConfigError, Settings, database_path, load_settings
+from ingest.config import ConfigError, Settings, database_location, load_settings
 from ingest.cron.jobs import duration
-from ingest.storage.connection import connect
+from ingest.storage.backend import migrate
 from ingest.storage.datafile import DB_SETTING, DatabaseFileError, describe, ensure_database_file
-from ingest.storage.migrations import MigrationError, migrate_database
+from ingest.storage.migrations import MigrationError
+from ingest.storage.sql import DATABASE_ERRORS, Conn, connect
 
 EXIT_FAILURE = 1
 EXIT_REFUSED = 2
@@ -23,7 +23,7 @@ EXIT_REFUSED = 2
 FUTURE_TOLERANCE_MS = 60_000
 Progress = Callable[[str], None]
 # A job runs once and returns its one-line summary.
-Job = Callable[[Settings, sqlite3.Connection, Progress], str]
+Job = Callable[[Settings, Conn, Progress], str]
 
 
 def future_now_refusal(
@@ -58,7 +58,7 @@ def run_job(
         print(f"{name}: {line}", file=sys.stderr, flush=True)
 
     try:
-        path = database_path()
+        path = database_location()
         say(describe(path, configured=bool(os.environ.get(DB_SETTING, "").strip())))
         # A job never creates the database (a run from the wrong folder would otherwise
         # "succeed" on an empty one), and checks it before the settings write development
@@ -69,12 +69,15 @@ def run_job(
         if refusal is not None:
             say(f"error: refused: {refusal}")
             return EXIT_REFUSED
-        migrate_database(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
-        conn = connect(settings.db_path, settings.sqlite_synchronous, settings.busy_timeout_ms)
+        migrate(settings.db, settings.sqlite_synchronous, settings.busy_timeout_ms)
+        conn = connect(settings.db, settings.sqlite_synchronous, settings.busy_timeout_ms)
     except DatabaseFileError as exc:
         say(f"error: {exc}")
         return EXIT_FAILURE
-    except (ConfigError, MigrationError, sqlite3.Error) as exc:
+    except (ConfigError, MigrationError) as exc:
+        say(f"error: cannot use the database: {exc}")
+        return EXIT_FAILURE
+    except DATABASE_ERRORS as exc:
         say(f"error: cannot use the database: {exc}")
         return EXIT_FAILURE
     try:

@@ -8,7 +8,6 @@ by cron, systemd or an operator. Turn it off with OPTIVIEW_SCHEDULER=off.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 
@@ -16,11 +15,11 @@ from ingest.clock import now_ms
 from ingest.config import Settings
 from ingest.cron.bookkeeping import job_state
 from ingest.cron.jobs import JOBS, due
-from ingest.storage.connection import connect
+from ingest.storage.sql import Conn, connect
 
 log = logging.getLogger("optiview.scheduler")
 
-Work = Callable[[sqlite3.Connection, int], object]
+Work = Callable[[Conn, int], object]
 FIRST_TICK_S = 5.0
 
 
@@ -42,7 +41,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         conn = connect(
-            self.settings.db_path, self.settings.sqlite_synchronous, self.settings.busy_timeout_ms
+            self.settings.db, self.settings.sqlite_synchronous, self.settings.busy_timeout_ms
         )
         try:
             wait = min(FIRST_TICK_S, self.tick_s)
@@ -52,7 +51,7 @@ class Scheduler:
         finally:
             conn.close()
 
-    def tick(self, conn: sqlite3.Connection) -> None:
+    def tick(self, conn: Conn) -> None:
         for name, work in self.work.items():
             if self._stop.is_set():
                 return

@@ -7,12 +7,12 @@ deleted parent. `remove` runs inside the caller's transaction: all of it or noth
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
 from ingest import catalog
 from ingest.errors import ApiError, ErrorCode
+from ingest.storage.sql import Conn
 
 Scope = Literal["org", "project", "property"]
 
@@ -71,7 +71,7 @@ class Removal:
         return ", ".join(f"{table} {count}" for table, count in self.rows.items())
 
 
-def _require(conn: sqlite3.Connection, scope: Scope, ident: str | int) -> None:
+def _require(conn: Conn, scope: Scope, ident: str | int) -> None:
     """404 for an unknown id, before anything is counted or deleted."""
     if scope == "org":
         catalog.get_org(conn, str(ident))
@@ -81,7 +81,7 @@ def _require(conn: sqlite3.Connection, scope: Scope, ident: str | int) -> None:
         catalog.get_property(conn, int(ident))
 
 
-def count_rows(conn: sqlite3.Connection, scope: Scope, ident: str | int) -> Removal:
+def count_rows(conn: Conn, scope: Scope, ident: str | int) -> Removal:
     """What `remove` would delete, table by table (the dry run)."""
     _require(conn, scope, ident)
     rows = {}
@@ -93,7 +93,7 @@ def count_rows(conn: sqlite3.Connection, scope: Scope, ident: str | int) -> Remo
     return Removal(scope, ident, rows)
 
 
-def remove(conn: sqlite3.Connection, scope: Scope, ident: str | int) -> Removal:
+def remove(conn: Conn, scope: Scope, ident: str | int) -> Removal:
     _require(conn, scope, ident)
     rows = {}
     for table, where in STATEMENTS[scope]:

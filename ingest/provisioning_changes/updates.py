@@ -4,14 +4,13 @@ cache entry expires (at once in the worker that made the change)."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from ingest import catalog
 from ingest.models import Org, Project, Property
 from ingest.provisioning_changes.changes import OrgChanges, ProjectChanges, PropertyChanges
+from ingest.storage.sql import Conn
 
 
-def domain_claims(conn: sqlite3.Connection, domain: str, org_id: str | None = None) -> list[str]:
+def domain_claims(conn: Conn, domain: str, org_id: str | None = None) -> list[str]:
     """Warnings when other organizations already claim this domain: accepted (a partner may
     have two accounts), but never silently, since it is usually a duplicate or a typo."""
     sql = "SELECT id, name FROM orgs WHERE domain = ? AND id IS NOT ? ORDER BY created_at, id"
@@ -21,7 +20,7 @@ def domain_claims(conn: sqlite3.Connection, domain: str, org_id: str | None = No
     ]
 
 
-def update_org(conn: sqlite3.Connection, org_id: str, changes: OrgChanges) -> tuple[Org, list[str]]:
+def update_org(conn: Conn, org_id: str, changes: OrgChanges) -> tuple[Org, list[str]]:
     """Name, domain and plan; the next purge applies the new plan's retention."""
     org = catalog.get_org(conn, org_id)
     warnings = domain_claims(conn, changes.domain, org_id) if changes.domain else []
@@ -33,7 +32,7 @@ def update_org(conn: sqlite3.Connection, org_id: str, changes: OrgChanges) -> tu
     return catalog.get_org(conn, org_id), warnings
 
 
-def update_project(conn: sqlite3.Connection, project_id: str, changes: ProjectChanges) -> Project:
+def update_project(conn: Conn, project_id: str, changes: ProjectChanges) -> Project:
     catalog.get_project(conn, project_id)
     if changes.name is not None:
         conn.execute("UPDATE projects SET name = ? WHERE id = ?", (changes.name, project_id))
@@ -45,9 +44,7 @@ def update_project(conn: sqlite3.Connection, project_id: str, changes: ProjectCh
     return catalog.get_project(conn, project_id)
 
 
-def update_property(
-    conn: sqlite3.Connection, property_id: int, changes: PropertyChanges
-) -> Property:
+def update_property(conn: Conn, property_id: int, changes: PropertyChanges) -> Property:
     """Deactivated, the collector refuses its events with 403 property_inactive; its keys and
     data stay, so reactivating it restores it as it was."""
     catalog.get_property(conn, property_id)

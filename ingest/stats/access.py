@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -13,6 +12,7 @@ from ingest.config import Settings
 from ingest.errors import ApiError, ErrorCode
 from ingest.http import state
 from ingest.stats import tokens
+from ingest.storage.sql import Conn
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -39,7 +39,7 @@ def is_admin(settings: Settings, token: str) -> bool:
     )
 
 
-def resolve_token(conn: sqlite3.Connection, settings: Settings, token: str) -> Scope | None:
+def resolve_token(conn: Conn, settings: Settings, token: str) -> Scope | None:
     """The scope of a token (admin, or an active read token's project), or None."""
     if is_admin(settings, token):
         return Scope(admin=True, project_id=None)

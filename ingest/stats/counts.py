@@ -9,13 +9,13 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
-import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ingest.classify.content import content_type
 from ingest.stats import rollups
 from ingest.stats.rollups import HOUR_MS, QUARTER_MS
+from ingest.storage.sql import Conn
 
 METRICS = ("events", "pageviews", "sessions", "conversions", "ai_referrals")
 DIMENSIONS = ("country", "device", "browser", "os", "ua_class", "crawler", "crawler_kind",
@@ -117,7 +117,7 @@ def _unit(edges: Sequence[int]) -> int:
 
 
 @contextlib.contextmanager
-def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+def snapshot(conn: Conn) -> Iterator[None]:
     """One read transaction, so that the watermark, the rollups and the rows past it agree."""
     if conn.in_transaction:
         yield
@@ -130,7 +130,7 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _tail(
-    conn: sqlite3.Connection,
+    conn: Conn,
     metric: str,
     property_ids: Sequence[int],
     ua_class: str | None,
@@ -153,7 +153,7 @@ def _tail(
 
 
 def series(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: Sequence[int],
     edges: Sequence[int],
     metric: str,
@@ -170,7 +170,7 @@ def series(
 
 
 def _series(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: Sequence[int],
     edges: Sequence[int],
     metric: str,
@@ -248,7 +248,7 @@ def _edges_outside(start_ms: int, end_ms: int, first: int, last: int) -> list[tu
 
 
 def breakdown(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: Sequence[int],
     start_ms: int,
     end_ms: int,
@@ -269,7 +269,7 @@ def breakdown(
 
 
 def _breakdown(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: Sequence[int],
     start_ms: int,
     end_ms: int,
@@ -308,9 +308,7 @@ def _breakdown(
     return found
 
 
-def by_class(
-    conn: sqlite3.Connection, property_ids: Sequence[int], start_ms: int, end_ms: int
-) -> dict[str, int]:
+def by_class(conn: Conn, property_ids: Sequence[int], start_ms: int, end_ms: int) -> dict[str, int]:
     """Events per visitor class in the range (every class, zero included)."""
     counts = dict.fromkeys(CLASSES, 0)
     if not property_ids or start_ms >= end_ms:
@@ -321,7 +319,7 @@ def by_class(
 
 
 def _by_class(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: Sequence[int],
     start_ms: int,
     end_ms: int,
@@ -350,7 +348,7 @@ def _by_class(
 
 
 def attributed_conversions(
-    conn: sqlite3.Connection, property_ids: Sequence[int], start_ms: int, end_ms: int
+    conn: Conn, property_ids: Sequence[int], start_ms: int, end_ms: int
 ) -> dict[str | None, int]:
     """Human conversions in the range by the AI source of their session: a conversion late in
     a session that landed from an AI assistant counts for it. None: not AI-referred."""
@@ -366,7 +364,7 @@ def attributed_conversions(
     return dict(rows)
 
 
-def data_through(conn: sqlite3.Connection, property_ids: Sequence[int]) -> int | None:
+def data_through(conn: Conn, property_ids: Sequence[int]) -> int | None:
     """When the latest committed event of these properties was received (ms), None if none."""
     if not property_ids:
         return None

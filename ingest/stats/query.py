@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from ingest.errors import not_found
+from ingest.storage.sql import Conn
 
 # Visitor classes as stored in events.ua_class; `all` (no filter) is None in a StatsQuery.
 CLASSES = ("human", "bot", "ai_crawler", "ai_agent")
@@ -24,7 +24,7 @@ class StatsQuery:
     offset: int = 0
 
 
-def project_properties(conn: sqlite3.Connection, project_id: str) -> tuple[int, ...]:
+def project_properties(conn: Conn, project_id: str) -> tuple[int, ...]:
     """The ids of the project's properties (active or not: their data is still there);
     404 for an unknown project."""
     if conn.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:

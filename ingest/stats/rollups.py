@@ -15,8 +15,9 @@ stores no empty strings in these columns).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
+
+from ingest.storage.sql import Conn
 
 QUARTER_MS = 900_000
 HOUR_MS = 3_600_000
@@ -94,7 +95,7 @@ _EMPTY = (
 )
 
 
-def last_ids(conn: sqlite3.Connection) -> tuple[int, int]:
+def last_ids(conn: Conn) -> tuple[int, int]:
     """The newest event and AI referral ids, before a write adds rows after them."""
     row = conn.execute(
         "SELECT (SELECT ifnull(max(id), 0) FROM events),"
@@ -103,7 +104,7 @@ def last_ids(conn: sqlite3.Connection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def folded(conn: sqlite3.Connection) -> tuple[int, int]:
+def folded(conn: Conn) -> tuple[int, int]:
     """The last event and AI referral ids already in the rollups."""
     row = conn.execute(
         "SELECT events_id, ai_referrals_id FROM stats_folded WHERE id = 1"
@@ -111,14 +112,14 @@ def folded(conn: sqlite3.Connection) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def fold_new(conn: sqlite3.Connection, after: tuple[int, int]) -> None:
+def fold_new(conn: Conn, after: tuple[int, int]) -> None:
     """Add the rows with ids above `after` (inside a write transaction)."""
     for table, newest in zip(("events", "ai_referrals"), after, strict=True):
         for sql in _NEWER[table]:
             conn.execute(sql, (newest,))
 
 
-def fold(conn: sqlite3.Connection) -> None:
+def fold(conn: Conn) -> None:
     """Add every row past the watermark and move it (inside a write transaction)."""
     after, newest = folded(conn), last_ids(conn)
     if newest == after:
@@ -127,7 +128,7 @@ def fold(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE stats_folded SET events_id = ?, ai_referrals_id = ? WHERE id = 1", newest)
 
 
-def subtract(conn: sqlite3.Connection, table: str, ids: Sequence[int]) -> None:
+def subtract(conn: Conn, table: str, ids: Sequence[int]) -> None:
     """Take rows about to be deleted out of the rollups (call before the DELETE, inside its
     transaction); rollup rows left at zero go."""
     if table not in ROLLED_UP_TABLES:
@@ -144,7 +145,7 @@ def subtract(conn: sqlite3.Connection, table: str, ids: Sequence[int]) -> None:
         conn.execute(sql)
 
 
-def rebuild(conn: sqlite3.Connection) -> None:
+def rebuild(conn: Conn) -> None:
     """Empty the rollups and fold every stored row (the migration's backfill, and the bench)."""
     conn.execute("DELETE FROM stats_quarters")
     conn.execute("DELETE FROM stats_hours")

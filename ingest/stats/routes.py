@@ -5,7 +5,6 @@ project's properties, the parameters (params.py) and the endpoint's counts."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,17 +19,18 @@ from ingest.stats.access import reader_scope
 from ingest.stats.cache import answers_for
 from ingest.stats.endpoints import ai, breakdown, content, journeys, timeseries
 from ingest.stats.query import StatsQuery, project_properties
+from ingest.storage.sql import Conn
 
 PREFIX = "/api/v1/projects/{project_id}/stats"
 # An endpoint: (connection, the common query, the raw parameters) -> the JSON answer.
-Answer = Callable[[sqlite3.Connection, StatsQuery, Mapping[str, str]], dict[str, Any]]
+Answer = Callable[[Conn, StatsQuery, Mapping[str, str]], dict[str, Any]]
 
 
-def _timeseries(conn: sqlite3.Connection, q: StatsQuery, raw: Mapping[str, str]) -> dict[str, Any]:
+def _timeseries(conn: Conn, q: StatsQuery, raw: Mapping[str, str]) -> dict[str, Any]:
     return timeseries.answer(conn, q, params.metric(raw), params.interval(raw, q))
 
 
-def _breakdown(conn: sqlite3.Connection, q: StatsQuery, raw: Mapping[str, str]) -> dict[str, Any]:
+def _breakdown(conn: Conn, q: StatsQuery, raw: Mapping[str, str]) -> dict[str, Any]:
     metric = params.metric(raw)
     dimension = params.dimension(raw, metric, counts.SUPPORTED, counts.DIMENSIONS)
     return breakdown.answer(conn, q, dimension, metric)
@@ -53,14 +53,14 @@ def handler(endpoint: Answer) -> Callable[[Request], Any]:
         raw = request.query_params
         now = now_ms()
         app = state(request)
-        answers = answers_for(str(app.settings.db_path), app.settings.stats_cache_ms)
+        answers = answers_for(str(app.settings.db), app.settings.stats_cache_ms)
         asked = (endpoint, project_id, tuple(sorted(raw.multi_items())))
 
-        def work(conn: sqlite3.Connection) -> dict[str, Any]:
+        def work(conn: Conn) -> dict[str, Any]:
             q = params.stats_query(raw, project_id, project_properties(conn, project_id), now)
             return endpoint(conn, q, raw)
 
-        def cached(conn: sqlite3.Connection) -> dict[str, Any]:
+        def cached(conn: Conn) -> dict[str, Any]:
             return answers.get_or_compute(asked, lambda: work(conn))
 
         return json_response(await app.db.read_analytics(cached))

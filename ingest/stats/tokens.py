@@ -4,13 +4,13 @@ KEY_HASH_SECRET like key secrets. Each function runs in the caller's transaction
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from ingest import catalog, ids, keys
 from ingest.clock import to_iso
 from ingest.errors import not_found
+from ingest.storage.sql import Conn
 
 TOKEN_PREFIX = "ovrt_"  # noqa: S105 (a label, not a secret)
 TOKEN_BYTES = 32
@@ -51,7 +51,7 @@ def new_token() -> str:
 
 
 def create(
-    conn: sqlite3.Connection, project_id: str, name: str, pepper: bytes, now: int
+    conn: Conn, project_id: str, name: str, pepper: bytes, now: int
 ) -> tuple[ReadToken, str]:
     """A new token for the project, and the token itself (the only time it is known)."""
     catalog.get_project(conn, project_id)
@@ -65,7 +65,7 @@ def create(
     return record, token
 
 
-def listed(conn: sqlite3.Connection, project_id: str) -> list[ReadToken]:
+def listed(conn: Conn, project_id: str) -> list[ReadToken]:
     catalog.get_project(conn, project_id)
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM read_tokens WHERE project_id = ? ORDER BY created_at, id",
@@ -74,7 +74,7 @@ def listed(conn: sqlite3.Connection, project_id: str) -> list[ReadToken]:
     return [ReadToken(*row) for row in rows]
 
 
-def revoke(conn: sqlite3.Connection, project_id: str, token_id: str, now: int) -> ReadToken:
+def revoke(conn: Conn, project_id: str, token_id: str, now: int) -> ReadToken:
     """Revoke a token of the project; revoking it again changes nothing (retries are safe)."""
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM read_tokens WHERE id = ? AND project_id = ?",
@@ -89,7 +89,7 @@ def revoke(conn: sqlite3.Connection, project_id: str, token_id: str, now: int) -
     return ReadToken(token.id, token.project_id, token.name, token.created_at, now)
 
 
-def lookup(conn: sqlite3.Connection, token: str, pepper: bytes) -> ReadToken | None:
+def lookup(conn: Conn, token: str, pepper: bytes) -> ReadToken | None:
     """The record of a token (revoked or not), or None. The hash is the lookup key: the
     HMAC is keyed, so comparing hashes in SQL reveals nothing about the token."""
     if not token.startswith(TOKEN_PREFIX):

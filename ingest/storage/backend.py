@@ -4,29 +4,27 @@
 whole write transactions on one writer thread (`transaction`), reads on reader threads (`read`,
 `read_analytics`), `StorageUnavailable` for conditions that pass (503 with Retry-After), and
 the dialect, so code whose SQL differs between the two can choose. The work functions receive
-the backend's own connection (`sqlite3.Connection` or `psycopg.Connection`): no ORM, the SQL
-stays visible, and code shared by both keeps to what both accept.
+a `Conn` (sql.py): SQLite's own connection, or psycopg's behind the same `execute` and `?`
+placeholders. No ORM: the SQL stays visible.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
+from ingest.storage import migrations, pg_migrations
 from ingest.storage.connection import BUSY_TIMEOUT_MS
 from ingest.storage.database import Database
 from ingest.storage.postgres_database import PostgresDatabase
-
-Dialect = Literal["sqlite", "postgres"]
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+from ingest.storage.sql import Conn, Dialect, Location, is_postgres_url
 
 T = TypeVar("T")
-ConnT_co = TypeVar("ConnT_co", covariant=True)
 
 
 @runtime_checkable
-class Storage(Protocol[ConnT_co]):
+class Storage(Protocol):
     @property
     def dialect(self) -> Dialect: ...
 
@@ -46,31 +44,36 @@ class Storage(Protocol[ConnT_co]):
         ...
 
     def transaction(
-        self, work: Callable[[ConnT_co], T], deadline: float | None = None
+        self, work: Callable[[Conn], T], deadline: float | None = None
     ) -> Awaitable[T]: ...
 
-    def read(self, work: Callable[[ConnT_co], T]) -> Awaitable[T]: ...
+    def read(self, work: Callable[[Conn], T]) -> Awaitable[T]: ...
 
-    def read_analytics(self, work: Callable[[ConnT_co], T]) -> Awaitable[T]: ...
+    def read_analytics(self, work: Callable[[Conn], T]) -> Awaitable[T]: ...
 
     def close(self) -> Awaitable[None]: ...
 
 
-def is_postgres_url(url_or_path: str | Path) -> bool:
-    return isinstance(url_or_path, str) and url_or_path.startswith(POSTGRES_SCHEMES)
+def migrate(
+    location: Location, synchronous: str = "NORMAL", busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> list[str]:
+    """Apply the pending migrations of the backend the location names; return their names."""
+    if is_postgres_url(location):
+        return pg_migrations.migrate_database(str(location))
+    return migrations.migrate_database(Path(location), synchronous, busy_timeout_ms)
 
 
 async def open_database(
-    url_or_path: str | Path,
+    url_or_path: Location,
     *,
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     sqlite_synchronous: str = "NORMAL",
     pg_synchronous_commit: bool = True,
-) -> Storage[Any]:
+) -> Storage:
     """The backend the location names: a postgresql:// URL, otherwise a SQLite path."""
     if is_postgres_url(url_or_path):
         return await PostgresDatabase.open(str(url_or_path), busy_timeout_ms, pg_synchronous_commit)
     return await Database.open(url_or_path, sqlite_synchronous, busy_timeout_ms)
 
 
-__all__ = ["Dialect", "Storage", "is_postgres_url", "open_database"]
+__all__ = ["Dialect", "Storage", "is_postgres_url", "migrate", "open_database"]

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from ingest.storage.sql import is_postgres_url, redacted
+
 DB_SETTING = "OPTIVIEW_DB"
 
 
@@ -52,6 +54,8 @@ def describe(path: Path | str, configured: bool) -> str:
     """Which database file a command uses, said on stderr: without OPTIVIEW_DB the default
     path is relative to the current folder, and a command run from another folder would
     otherwise read (or create) a different database than the server's, silently."""
+    if is_postgres_url(path):
+        return f"database {redacted(path)} ({DB_SETTING})"
     where = Path(path).absolute()
     if configured:
         return f"database {where} ({DB_SETTING})"
@@ -65,6 +69,8 @@ def ensure_database_file(path: Path | str, *, create: bool, create_hint: str = C
     A missing file is an error unless the caller says a new, empty database is wanted: quietly
     starting on an empty one makes every existing key unknown.
     """
+    if is_postgres_url(path):
+        return False  # a server's database: connecting says whether it is there
     file = Path(path)
     if file.exists():
         if not file.is_file():

@@ -32,12 +32,14 @@ import psycopg
 
 from ingest.storage.connection import BUSY_TIMEOUT_MS
 from ingest.storage.database import READER_THREADS, StorageUnavailable
+from ingest.storage.sql import PgConn, prepare_postgres
 
 log = logging.getLogger("optiview.storage")
 
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
-Work = Callable[[Connection], T]
+# Work functions get the seam's connection (sql.py); `.raw` is the psycopg one, for COPY.
+Work = Callable[[PgConn], T]
 
 # Seen in pg_stat_activity, so an operator can tell the service's sessions apart.
 WRITER_NAME = "optiview-writer"
@@ -109,6 +111,7 @@ class PostgresDatabase:
                 application_name=name,
                 connect_timeout=max(MIN_CONNECT_TIMEOUT_S, math.ceil(self._busy_timeout_ms / 1000)),
             )
+            prepare_postgres(conn)
             conn.execute(f"SET synchronous_commit = {'on' if self._synchronous_commit else 'off'}")
         except psycopg.OperationalError as exc:
             raise StorageUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
@@ -173,7 +176,7 @@ class PostgresDatabase:
         wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
         conn = self._begin(WRITER_NAME, f"BEGIN; SET LOCAL lock_timeout = {wait_ms}")
         try:
-            result = work(conn)
+            result = work(PgConn(conn))
             # A COMMIT that fails on a lost connection leaves the outcome unknown: the caller
             # is told the write failed (503), never that it succeeded when it may not have.
             conn.execute("COMMIT")
@@ -198,7 +201,7 @@ class PostgresDatabase:
         # queries agree with each other. Read-only, so a write slipped into a read fails.
         conn = self._begin(READER_NAME, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            result = work(conn)
+            result = work(PgConn(conn))
             conn.execute("COMMIT")
         except BaseException as exc:
             self._end(conn)

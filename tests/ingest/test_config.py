@@ -68,7 +68,7 @@ def test_production_with_both_uses_them(tmp_path: Path) -> None:
     assert settings.admin_token == ADMIN_TOKEN
     assert settings.key_hash_secret == KEY_HASH_SECRET.encode()
     assert settings.dev_secrets_file is None
-    assert settings.db_path == tmp_path / "data" / "o.db"
+    assert settings.db == tmp_path / "data" / "o.db"
     assert settings.sqlite_synchronous == "NORMAL"
     assert settings.busy_timeout_ms == 5000
     assert not (tmp_path / "data" / DEV_SECRETS_FILE).exists()
@@ -254,19 +254,32 @@ def test_queue_bound_must_fit_one_full_request(tmp_path: Path) -> None:
         load_settings(env)
 
 
-@pytest.mark.parametrize(
-    "url", ["postgresql://postgres@127.0.0.1:5432/optiview", "postgres://db/x", "redis://h/0"]
-)
-def test_a_url_in_optiview_db_is_refused_not_taken_for_a_path(tmp_path: Path, url: str) -> None:
-    with pytest.raises(ConfigError, match=r"OPTIVIEW_DB is a .* URL, and this version serves"):
+@pytest.mark.parametrize("url", ["mysql://root@127.0.0.1:3306/optiview", "redis://h/0"])
+def test_a_url_of_another_engine_is_refused_not_taken_for_a_path(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"OPTIVIEW_DB is a .* URL: the service stores in"):
         load_settings({"OPTIVIEW_DB": url})
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres@127.0.0.1:5432/optiview", "postgres://db/x"]
+)
+def test_a_postgresql_url_selects_postgresql_and_dev_secrets_go_to_the_data_folder(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"OPTIVIEW_DB": url})
+    assert settings.db == url
+    assert settings.pg_synchronous_commit is True
+    assert settings.dev_secrets_file == Path("data") / ".optiview-dev-secrets.json"
+    off = load_settings({"OPTIVIEW_DB": url, "OPTIVIEW_PG_SYNCHRONOUS_COMMIT": "off"})
+    assert off.pg_synchronous_commit is False
+
+
 @pytest.mark.parametrize("command", [["migrate"], ["org", "list"], ["purge", "run"]])
-def test_commands_refuse_a_url_in_optiview_db_and_create_nothing(
+def test_commands_refuse_an_unknown_url_scheme_and_create_nothing(
     tmp_path: Path, command: list[str]
 ) -> None:
-    env = service_env(tmp_path / "unused.db", OPTIVIEW_DB="postgresql://postgres@127.0.0.1/x")
+    env = service_env(tmp_path / "unused.db", OPTIVIEW_DB="mysql://root@127.0.0.1/x")
     result = subprocess.run(
         [sys.executable, "-m", "ingest", *command],
         env=env,
@@ -276,6 +289,29 @@ def test_commands_refuse_a_url_in_optiview_db_and_create_nothing(
         timeout=60,
     )
     assert result.returncode == 1, result.stderr
-    assert "serves from SQLite only" in result.stderr
+    assert "OPTIVIEW_DB is a mysql URL" in result.stderr
+    assert "postgresql://" in result.stderr  # what is accepted instead
     assert "Traceback" not in result.stderr
-    assert list(tmp_path.iterdir()) == []  # no folder named "postgresql:"
+    assert list(tmp_path.iterdir()) == []  # no folder named "mysql:"
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["org", "list"], ["purge", "run"]])
+def test_commands_on_an_unreachable_postgresql_say_so_without_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    port = free_port()  # nothing listens there
+    env = service_env(
+        tmp_path / "unused.db", OPTIVIEW_DB=f"postgresql://postgres@127.0.0.1:{port}/x"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ingest", *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "cannot" in result.stderr and str(port) in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -19,7 +19,6 @@ how many of those hits were verified by the operator's published IP ranges or We
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ingest.stats import counts
@@ -28,6 +27,7 @@ from ingest.stats.operators import crawler as crawler_entry
 from ingest.stats.operators import operator_of
 from ingest.stats.query import StatsQuery
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
+from ingest.storage.sql import Conn
 
 # Verification outcomes that count as verified (events.crawler_verified, a later migration).
 VERIFIED = ("web_bot_auth", "ip_range")
@@ -36,7 +36,7 @@ VERIFIED = ("web_bot_auth", "ip_range")
 attributed_conversions = counts.attributed_conversions
 
 
-def answer(conn: sqlite3.Connection, q: StatsQuery) -> dict[str, Any]:
+def answer(conn: Conn, q: StatsQuery) -> dict[str, Any]:
     sources = source_rows(conn, q.property_ids, q.start_ms, q.end_ms)
     crawlers = crawler_rows(conn, q.property_ids, q.start_ms, q.end_ms)
     return {
@@ -47,7 +47,7 @@ def answer(conn: sqlite3.Connection, q: StatsQuery) -> dict[str, Any]:
 
 
 def source_rows(
-    conn: sqlite3.Connection, property_ids: tuple[int, ...], start_ms: int, end_ms: int
+    conn: Conn, property_ids: tuple[int, ...], start_ms: int, end_ms: int
 ) -> list[dict[str, Any]]:
     """Largest first (sessions, then conversions), then by source id."""
     sessions = ai_sessions(conn, property_ids, start_ms, end_ms)
@@ -67,7 +67,7 @@ def source_rows(
 
 
 def ai_sessions(
-    conn: sqlite3.Connection, property_ids: tuple[int, ...], start_ms: int, end_ms: int
+    conn: Conn, property_ids: tuple[int, ...], start_ms: int, end_ms: int
 ) -> dict[str, tuple[int, int]]:
     """source -> (human sessions started in range that landed from it, their pageviews)."""
     if not property_ids:
@@ -85,7 +85,7 @@ def ai_sessions(
 
 
 def crawler_rows(
-    conn: sqlite3.Connection, property_ids: tuple[int, ...], start_ms: int, end_ms: int
+    conn: Conn, property_ids: tuple[int, ...], start_ms: int, end_ms: int
 ) -> list[dict[str, Any]]:
     """AI crawler and agent hits by token, most hits first, then by token."""
     if not property_ids:
@@ -123,7 +123,7 @@ def crawler_rows(
     return found
 
 
-def _verified_expression(conn: sqlite3.Connection) -> str:
+def _verified_expression(conn: Conn) -> str:
     """Count verified hits once the column exists; until then none is."""
     columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('events')")}
     if "crawler_verified" not in columns:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ingest.stats import counts
 from ingest.stats.endpoints import meta
 from ingest.stats.query import StatsQuery
+from ingest.storage.sql import Conn
 
 
-def answer(conn: sqlite3.Connection, q: StatsQuery, dimension: str, metric: str) -> dict[str, Any]:
+def answer(conn: Conn, q: StatsQuery, dimension: str, metric: str) -> dict[str, Any]:
     rows = counts.breakdown(
         conn, q.property_ids, q.start_ms, q.end_ms, dimension, metric, q.ua_class
     )

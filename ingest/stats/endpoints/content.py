@@ -14,7 +14,6 @@ listed (zeros included), so the console can show what kinds of pages get read.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ from ingest.stats.query import StatsQuery
 from ingest.stats.rollups import HOUR_MS, folded
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
 from ingest.stats.timebuckets import iso
+from ingest.storage.sql import Conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class Page:
     last_seen_at: int
 
 
-def answer(conn: sqlite3.Connection, q: StatsQuery) -> dict[str, Any]:
+def answer(conn: Conn, q: StatsQuery) -> dict[str, Any]:
     pages = pages_in_range(conn, q.property_ids, q.start_ms, q.end_ms, q.ua_class)
     ordered = sorted(pages, key=lambda p: (-p.views, p.path, p.property_id))
     shown = ordered[q.offset : q.offset + q.limit]
@@ -89,7 +89,7 @@ def by_content_type(pages: list[Page]) -> list[dict[str, Any]]:
 
 
 def pages_in_range(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: tuple[int, ...],
     start_ms: int,
     end_ms: int,
@@ -131,7 +131,7 @@ def pages_in_range(
 
 
 def _add_hours(
-    conn: sqlite3.Connection,
+    conn: Conn,
     found: dict[tuple[int, str], list[int]],
     property_ids: tuple[int, ...],
     first: int,
@@ -174,7 +174,7 @@ def _add_hours(
 
 
 def _rows_between(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: tuple[int, ...],
     start_ms: int,
     end_ms: int,

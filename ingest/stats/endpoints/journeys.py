@@ -12,7 +12,6 @@ so the existing (property_id, received_at) index bounds the scan to that window.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from ingest.stats.endpoints.meta import build as build_meta
 from ingest.stats.query import StatsQuery
 from ingest.stats.sql_filters import class_clause, placeholders
 from ingest.stats.timebuckets import iso
+from ingest.storage.sql import Conn
 
 MAX_STEPS = 100
 
@@ -43,7 +43,7 @@ class Step:
     ts: int
 
 
-def answer(conn: sqlite3.Connection, q: StatsQuery) -> dict[str, Any]:
+def answer(conn: Conn, q: StatsQuery) -> dict[str, Any]:
     sessions = sessions_started(
         conn, q.property_ids, q.start_ms, q.end_ms, q.ua_class, q.limit, q.offset
     )
@@ -69,7 +69,7 @@ def answer(conn: sqlite3.Connection, q: StatsQuery) -> dict[str, Any]:
 
 
 def sessions_started(
-    conn: sqlite3.Connection,
+    conn: Conn,
     property_ids: tuple[int, ...],
     start_ms: int,
     end_ms: int,
@@ -104,6 +104,6 @@ STEPS_SQL = """
 """
 
 
-def steps_of(conn: sqlite3.Connection, session: Session, limit: int) -> list[Step]:
+def steps_of(conn: Conn, session: Session, limit: int) -> list[Step]:
     params = (session.property_id, session.started_at, session.last_seen_at, session.id, limit)
     return [Step(*row) for row in conn.execute(STEPS_SQL, params)]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ingest.stats import counts
 from ingest.stats.query import CLASSES, StatsQuery
 from ingest.stats.timebuckets import iso
+from ingest.storage.sql import Conn
 
 
-def build(conn: sqlite3.Connection, q: StatsQuery) -> dict[str, Any]:
+def build(conn: Conn, q: StatsQuery) -> dict[str, Any]:
     """`{tz, from, to, data_through, excluded}`: `excluded` has every class the filter left out
     with its events in the range (so bots never inflate visitor numbers unseen)."""
     through = counts.data_through(conn, q.property_ids)

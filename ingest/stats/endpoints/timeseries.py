@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from itertools import pairwise
 from typing import Any
 
@@ -10,9 +9,10 @@ from ingest.stats import counts
 from ingest.stats.endpoints import meta
 from ingest.stats.query import StatsQuery
 from ingest.stats.timebuckets import boundaries, iso
+from ingest.storage.sql import Conn
 
 
-def answer(conn: sqlite3.Connection, q: StatsQuery, metric: str, interval: str) -> dict[str, Any]:
+def answer(conn: Conn, q: StatsQuery, metric: str, interval: str) -> dict[str, Any]:
     edges = boundaries(q.start_ms, q.end_ms, interval, q.tz)
     values = counts.series(conn, q.property_ids, edges, metric, q.ua_class)
     return {

@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest.config import ConfigError, database_path
+from ingest.config import ConfigError, database_location
 from ingest.storage.copy.copier import DEFAULT_BATCH, CopyReport, copy_database
 from ingest.storage.copy.progress import for_stderr
 from ingest.storage.copy.source import CopyError
 from ingest.storage.copy.target import SCHEMES, shown
+from ingest.storage.sql import is_postgres_url
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
@@ -78,9 +79,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.source is None:
             try:
-                path: Path = database_path()
-            except ConfigError as exc:  # OPTIVIEW_DB names a URL, not a SQLite file
+                location = database_location()
+            except ConfigError as exc:
                 raise CopyError(f"{exc}; or pass --from PATH") from None
+            if is_postgres_url(location):
+                raise CopyError(
+                    "OPTIVIEW_DB names PostgreSQL and the copy reads a SQLite file:"
+                    " pass --from PATH"
+                )
+            path = Path(location)
         else:
             path = args.source
         if str(path).startswith(tuple(f"{scheme}:" for scheme in SCHEMES)):
