@@ -9,6 +9,10 @@ A request waits for the database's write lock at most the busy timeout, counted 
 first request of its batch was queued and shared by every retry: a batch that queued behind a
 stalled flush gets only what is left of it, so a held lock cannot make requests wait a
 multiple of the timeout.
+
+The rows go in by the backend's own path: executemany on SQLite, COPY and one merged upsert
+per table on PostgreSQL (postgres_rows.py), where each commit also adds its own rows to the
+read API's rollups (batch_rollups.py) instead of a later fold by id.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -23,10 +28,12 @@ from dataclasses import dataclass
 from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
 from ingest.collect.rows import Prepared, write_rows
 from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DEPTH
+from ingest.stats import batch_rollups
 from ingest.stats import rollups as stats_rollups
+from ingest.storage import postgres_rows
 from ingest.storage.backend import Storage
 from ingest.storage.database import StorageLost, StorageUnavailable
-from ingest.storage.sql import Conn
+from ingest.storage.sql import Conn, PgConn
 
 log = logging.getLogger("optiview.writer")
 
@@ -35,6 +42,12 @@ BUSY_RETRIES = 2  # for errors that come at once; a timed-out wait leaves no bud
 RETRY_PAUSE_S = 0.01
 BREAKER_OPEN_S = 1.0  # after a failed flush, refuse at once for this long
 KEY_TOUCH_EVERY_MS = 60_000  # last_used_at is kept to the minute, not written per request
+
+
+# PostgreSQL refuses an unqualified target column in ON CONFLICT's SET (`requests` is
+# ambiguous with excluded's); qualified, both engines accept it. A no-op once rollups.py
+# qualifies the columns itself (requested of its owner).
+ROLLUP_UPSERT = re.sub(r"= (\w+) \+ excluded\.", r"= request_rollups.\1 + excluded.", UPSERT_SQL)
 
 
 class Overloaded(Exception):
@@ -75,7 +88,9 @@ class GroupCommitWriter:
         self._touches: dict[str, int] = {}
         self._touched: dict[str, int] = {}
         self._stats_folded_at = 0.0  # when a commit last folded the read API's rollups
-        self._stats_pending = True  # rows written since (or unknown, at start)
+        # Rows written since (or unknown, at start); never on PostgreSQL, where every commit
+        # adds its own rows to the rollups.
+        self._stats_pending = db.dialect == "sqlite"
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -153,7 +168,7 @@ class GroupCommitWriter:
         events = sum(item.prepared.count for item in batch)
         rollups = self._rollups.take()
         touches, self._touches = self._touches, {}
-        fold = self._fold_due() or self._closing
+        fold = self._db.dialect == "sqlite" and (self._fold_due() or self._closing)
         started = time.perf_counter()
         self._flush_started = time.monotonic()
         # The queue is in arrival order: the first item has waited longest.
@@ -172,7 +187,9 @@ class GroupCommitWriter:
             self._flush_started = None
             if fold:
                 self._stats_folded_at = time.monotonic()
-            self._stats_pending = not fold and (self._stats_pending or bool(batch))
+            self._stats_pending = (
+                self._db.dialect == "sqlite" and not fold and (self._stats_pending or bool(batch))
+            )
             FLUSH_SECONDS.observe(time.perf_counter() - started)
             if batch:
                 BATCH_EVENTS.observe(events)
@@ -191,16 +208,24 @@ class GroupCommitWriter:
         fold: bool = False,
     ) -> None:
         def write(conn: Conn) -> None:
-            write_rows(conn, prepared)
-            if fold:  # the read API's rollups, a few seconds of rows at once
-                stats_rollups.fold(conn)
+            if isinstance(conn, PgConn):
+                postgres_rows.write_rows(conn.raw, prepared)
+            else:
+                write_rows(conn, prepared)
+                if fold:  # the read API's rollups, a few seconds of rows at once
+                    stats_rollups.fold(conn)
             if rollups:
-                conn.executemany(UPSERT_SQL, upsert_rows(rollups))
+                conn.executemany(ROLLUP_UPSERT, upsert_rows(rollups))
             if touches:
                 conn.executemany(
                     "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
-                    [(when, key_id) for key_id, when in touches.items()],
+                    # In key order: two nodes touching the same keys lock them in one order.
+                    [(when, key_id) for key_id, when in sorted(touches.items())],
                 )
+            if isinstance(conn, PgConn):
+                # Last: the rollup rows are the ones every node's commits share, so they are
+                # held locked from here to COMMIT only.
+                batch_rollups.write_rollups(conn.raw, prepared)
 
         for attempt in range(BUSY_RETRIES + 1):
             try:

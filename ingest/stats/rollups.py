@@ -5,10 +5,15 @@ hour of `landed_at`) per visitor class: every zone's local hours and days start 
 hour, so a series in Asia/Kolkata (+05:30) or Asia/Kathmandu (+05:45) is read from it whole.
 `stats_hours` counts them per hour and value of each dimension, for breakdowns.
 
-The same fold adds the rows past a watermark (`stats_folded`; the collector's writer runs
-`fold` in one of its commits every FOLD_EVERY_S) and subtracts the rows the purge deletes
+On SQLite the same fold adds the rows past a watermark (`stats_folded`; the collector's writer
+runs `fold` in one of its commits every FOLD_EVERY_S) and subtracts the rows the purge deletes
 (inside the chunk's transaction, `subtract`). Readers add the rows past the watermark
 themselves, in the same snapshot, so counts are exact whatever the client clocks said.
+
+On PostgreSQL ids are taken at INSERT, not at COMMIT: with several writers a lower id can
+commit after a higher one was folded, so a watermark would miss it. There every commit adds
+its own rows (batch_rollups.py); `folded` answers a watermark past every id (the readers'
+tail is empty), `fold` has nothing to do, and `subtract` takes out every row it is given.
 An unknown value or class is stored as '' (the key columns cannot be NULL; the collector
 stores no empty strings in these columns).
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ingest.storage.sql import Conn
+from ingest.storage.sql import Conn, Dialect, dialect_of
 
 QUARTER_MS = 900_000
 HOUR_MS = 3_600_000
@@ -39,56 +44,79 @@ def _upsert(table: str, key: str, columns: Sequence[str]) -> str:
     return _ADD.format(key=key, sets=sets)
 
 
-def _events_sql(selection: str, sign: int) -> list[str]:
-    counts = (f"{sign} * count(*), {sign} * sum(type = 'pageview'),"
-              f" {sign} * sum(type = 'conversion')")  # fmt: skip
+def _count_where(dialect: Dialect, condition: str) -> str:
+    # PostgreSQL has no sum of booleans; SQLite's sum(bool) is kept (its plan is measured).
+    if dialect == "sqlite":
+        return f"sum({condition})"
+    return f"count(*) FILTER (WHERE {condition})"
+
+
+def _events_sql(selection: str, sign: int, dialect: Dialect = "sqlite") -> list[str]:
+    pageviews = _count_where(dialect, "type = 'pageview'")
+    conversions = _count_where(dialect, "type = 'conversion'")
+    counts = f"{sign} * count(*), {sign} * {pageviews}, {sign} * {conversions}"
     metric_columns = ("events", "pageviews", "conversions")
+    events = _table("events", dialect)
     dims = " UNION ALL ".join(
         f"SELECT property_id, '{d}' AS dimension, ts - ts % {HOUR_MS} AS hour, ua_class,"
-        f" ifnull({d}, '') AS value, type FROM events NOT INDEXED WHERE {selection}"
+        f" coalesce({d}, '') AS value, type FROM {events} WHERE {selection}"
         for d in EVENT_DIMENSIONS
     )
     return [
         "INSERT INTO stats_quarters (property_id, quarter, ua_class, events, pageviews,"
         f" conversions) SELECT property_id, ts - ts % {QUARTER_MS}, ua_class, {counts}"
-        f" FROM events NOT INDEXED WHERE {selection} GROUP BY 1, 2, 3 "
+        f" FROM {events} WHERE {selection} GROUP BY 1, 2, 3 "
         + _upsert("stats_quarters", "property_id, quarter, ua_class", metric_columns),
         "INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, events,"
         f" pageviews, conversions) SELECT property_id, dimension, hour, ua_class, value, {counts}"
-        f" FROM ({dims}) GROUP BY 1, 2, 3, 4, 5 "
+        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 "
         + _upsert("stats_hours", "property_id, dimension, hour, ua_class, value", metric_columns),
     ]
 
 
-def _referrals_sql(selection: str, sign: int) -> list[str]:
+def _referrals_sql(selection: str, sign: int, dialect: Dialect = "sqlite") -> list[str]:
+    referrals = _table("ai_referrals", dialect)
     dims = " UNION ALL ".join(
         f"SELECT property_id, '{d}' AS dimension, landed_at - landed_at % {HOUR_MS} AS hour,"
-        f" ifnull(ua_class, '') AS ua_class, ifnull({d}, '') AS value"
-        f" FROM ai_referrals NOT INDEXED WHERE {selection}"
+        f" coalesce(ua_class, '') AS ua_class, coalesce({d}, '') AS value"
+        f" FROM {referrals} WHERE {selection}"
         for d in REFERRAL_DIMENSIONS
     )
     return [
         "INSERT INTO stats_quarters (property_id, quarter, ua_class, ai_referrals)"
-        f" SELECT property_id, landed_at - landed_at % {QUARTER_MS}, ifnull(ua_class, ''),"
-        f" {sign} * count(*) FROM ai_referrals NOT INDEXED WHERE {selection} GROUP BY 1, 2, 3 "
+        f" SELECT property_id, landed_at - landed_at % {QUARTER_MS}, coalesce(ua_class, ''),"
+        f" {sign} * count(*) FROM {referrals} WHERE {selection} GROUP BY 1, 2, 3 "
         + _upsert("stats_quarters", "property_id, quarter, ua_class", ("ai_referrals",)),
         "INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, ai_referrals)"
         f" SELECT property_id, dimension, hour, ua_class, value, {sign} * count(*)"
-        f" FROM ({dims}) GROUP BY 1, 2, 3, 4, 5 "
+        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 "
         + _upsert(
             "stats_hours", "property_id, dimension, hour, ua_class, value", ("ai_referrals",)
         ),
     ]
 
 
-# NOT INDEXED: the rows are found by id (the rowid), a few seconds' worth; left to itself,
-# SQLite walks the (property_id, ts) index over the whole table to save the GROUP BY's sort,
-# a stall that grew with the table (46 ms every fold at 1M events).
+def _table(table: str, dialect: Dialect) -> str:
+    # NOT INDEXED: the rows are found by id (the rowid), a few seconds' worth; left to itself,
+    # SQLite walks the (property_id, ts) index over the whole table to save the GROUP BY's
+    # sort, a stall that grew with the table (46 ms every fold at 1M events). PostgreSQL has
+    # no such hint (nor the need: it finds ids by the primary key).
+    return f"{table} NOT INDEXED" if dialect == "sqlite" else table
+
+
 _FOLD = {"events": _events_sql, "ai_referrals": _referrals_sql}
 _NEWER = {table: build("id > ?1", 1) for table, build in _FOLD.items()}
-_PICKED = {
-    table: build("id IN (SELECT value FROM json_each(?1))", -1) for table, build in _FOLD.items()
+_PICKED: dict[Dialect, dict[str, list[str]]] = {
+    "sqlite": {
+        table: build("id IN (SELECT value FROM json_each(?1))", -1)
+        for table, build in _FOLD.items()
+    },
+    "postgres": {table: build("id = ANY(?)", -1, "postgres") for table, build in _FOLD.items()},
 }
+# Every stored row, for `rebuild` on PostgreSQL (where there is no watermark to reset).
+_EVERY_ROW = {table: build("true", 1, "postgres") for table, build in _FOLD.items()}
+# A watermark past every id: PostgreSQL's rows are in the rollups from their own commit.
+EVERY_ID = 2**63 - 1
 _EMPTY = (
     "DELETE FROM stats_quarters WHERE events = 0 AND ai_referrals = 0",
     "DELETE FROM stats_hours WHERE events = 0 AND ai_referrals = 0",
@@ -98,14 +126,16 @@ _EMPTY = (
 def last_ids(conn: Conn) -> tuple[int, int]:
     """The newest event and AI referral ids, before a write adds rows after them."""
     row = conn.execute(
-        "SELECT (SELECT ifnull(max(id), 0) FROM events),"
-        " (SELECT ifnull(max(id), 0) FROM ai_referrals)"
+        "SELECT (SELECT coalesce(max(id), 0) FROM events),"
+        " (SELECT coalesce(max(id), 0) FROM ai_referrals)"
     ).fetchone()
     return int(row[0]), int(row[1])
 
 
 def folded(conn: Conn) -> tuple[int, int]:
-    """The last event and AI referral ids already in the rollups."""
+    """The last event and AI referral ids already in the rollups (on PostgreSQL: all)."""
+    if dialect_of(conn) == "postgres":
+        return EVERY_ID, EVERY_ID
     row = conn.execute(
         "SELECT events_id, ai_referrals_id FROM stats_folded WHERE id = 1"
     ).fetchone()
@@ -120,7 +150,10 @@ def fold_new(conn: Conn, after: tuple[int, int]) -> None:
 
 
 def fold(conn: Conn) -> None:
-    """Add every row past the watermark and move it (inside a write transaction)."""
+    """Add every row past the watermark and move it (inside a write transaction). Nothing to
+    do on PostgreSQL, where each commit added its own rows."""
+    if dialect_of(conn) == "postgres":
+        return
     after, newest = folded(conn), last_ids(conn)
     if newest == after:
         return
@@ -133,12 +166,16 @@ def subtract(conn: Conn, table: str, ids: Sequence[int]) -> None:
     transaction); rollup rows left at zero go."""
     if table not in ROLLED_UP_TABLES:
         return
+    dialect = dialect_of(conn)
     watermark = folded(conn)[0 if table == "events" else 1]
     ids = [i for i in ids if i <= watermark]  # rows past it were never added
     if not ids:
         return
-    picked = "[" + ",".join(str(int(i)) for i in ids) + "]"
-    for sql in _PICKED[table]:
+    if dialect == "sqlite":
+        picked: object = "[" + ",".join(str(int(i)) for i in ids) + "]"
+    else:
+        picked = [int(i) for i in ids]
+    for sql in _PICKED[dialect][table]:
         conn.execute(sql, (picked,))
     # Found through the partial indexes on empty rows (0008_stats_rollups.sql).
     for sql in _EMPTY:
@@ -149,8 +186,13 @@ def rebuild(conn: Conn) -> None:
     """Empty the rollups and fold every stored row (the migration's backfill, and the bench)."""
     conn.execute("DELETE FROM stats_quarters")
     conn.execute("DELETE FROM stats_hours")
-    conn.execute("UPDATE stats_folded SET events_id = 0, ai_referrals_id = 0")
-    fold(conn)
+    if dialect_of(conn) == "sqlite":
+        conn.execute("UPDATE stats_folded SET events_id = 0, ai_referrals_id = 0")
+        fold(conn)
+        return
+    for statements in _EVERY_ROW.values():
+        for sql in statements:
+            conn.execute(sql)
 
 
 __all__ = ["FOLD_EVERY_S", "HOUR_MS", "QUARTER_MS", "fold", "folded", "rebuild", "subtract"]

@@ -1,0 +1,109 @@
+"""The read API's rollups of one group commit's rows, for PostgreSQL: counted inside the commit.
+
+On SQLite a commit's rows are folded later, by id past a watermark (rollups.py). That cannot
+work on PostgreSQL: ids are taken at INSERT, not at COMMIT, so with several writers a lower id
+can commit after a higher one was folded and would be missed for ever. Here each commit adds
+its own rows instead: the group's event and AI referral rows (as `rows.prepare` makes them) are
+counted per rollup key in Python, by the rules of rollups.py's SQL ('' for NULL, events by the
+quarter or hour of `ts`, referrals by `landed_at`), and each table gets one `unnest` upsert
+(ON CONFLICT cannot touch a row twice in one statement), keys sorted so two nodes lock shared
+rollup rows in one order and cannot deadlock. The writer sends them last in its transaction:
+they touch the hottest rows, which are then held locked for the shortest time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+
+from ingest.collect.rows import Prepared, Row
+from ingest.stats.rollups import EVENT_DIMENSIONS, HOUR_MS, QUARTER_MS, REFERRAL_DIMENSIONS
+from ingest.storage.postgres_rows import EVENT_COLUMNS, REFERRAL_COLUMNS, columns
+
+Connection = psycopg.Connection[Any]
+# The counters: events, pageviews, conversions, ai_referrals.
+Counts = list[int]
+
+_E_PROPERTY, _E_TYPE, _E_CLASS, _E_TS = map(
+    EVENT_COLUMNS.index, ("property_id", "type", "ua_class", "ts")
+)
+_EVENT_DIMS = tuple((d, EVENT_COLUMNS.index(d)) for d in EVENT_DIMENSIONS)
+_R_PROPERTY, _R_CLASS, _R_LANDED = map(
+    REFERRAL_COLUMNS.index, ("property_id", "ua_class", "landed_at")
+)
+_REFERRAL_DIMS = tuple((d, REFERRAL_COLUMNS.index(d)) for d in REFERRAL_DIMENSIONS)
+
+_ADD = ", ".join(f"{c} = {{table}}.{c} + excluded.{c}" for c in
+                 ("events", "pageviews", "conversions", "ai_referrals"))  # fmt: skip
+UPSERT_QUARTERS = f"""INSERT INTO stats_quarters (property_id, quarter, ua_class, events,
+    pageviews, conversions, ai_referrals)
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[],
+        %s::bigint[], %s::bigint[])
+    ON CONFLICT (property_id, quarter, ua_class)
+    DO UPDATE SET {_ADD.format(table="stats_quarters")}"""
+UPSERT_HOURS = f"""INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, events,
+    pageviews, conversions, ai_referrals)
+    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[],
+        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+    ON CONFLICT (property_id, dimension, hour, ua_class, value)
+    DO UPDATE SET {_ADD.format(table="stats_hours")}"""
+
+
+def bucket(ms: int, size: int) -> int:
+    """`ms - ms % size` as SQL computes it (% truncates toward zero there, Python's floors)."""
+    remainder = abs(ms) % size
+    return ms - (remainder if ms >= 0 else -remainder)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _add(table: dict[tuple[Any, ...], Counts], key: tuple[Any, ...], at: int, n: int = 1) -> None:
+    counts = table.get(key)
+    if counts is None:
+        counts = table[key] = [0, 0, 0, 0]
+    counts[at] += n
+
+
+def count_rows(events: Iterable[Row], referrals: Iterable[Row]) -> tuple[list[Row], list[Row]]:
+    """stats_quarters and stats_hours rows (key columns, then the four counters) that these
+    event and referral rows add, in key order (pure)."""
+    quarters: dict[tuple[Any, ...], Counts] = {}
+    hours: dict[tuple[Any, ...], Counts] = {}
+    for row in events:
+        prop, kind, ua_class, ts = row[_E_PROPERTY], row[_E_TYPE], row[_E_CLASS], row[_E_TS]
+        # events, and pageviews or conversions by type
+        kinds = (0, 1) if kind == "pageview" else (0, 2) if kind == "conversion" else (0,)
+        quarter = (prop, bucket(ts, QUARTER_MS), ua_class)
+        hour = bucket(ts, HOUR_MS)
+        for at in kinds:
+            _add(quarters, quarter, at)
+            for dimension, index in _EVENT_DIMS:
+                _add(hours, (prop, dimension, hour, ua_class, _text(row[index])), at)
+    for row in referrals:
+        prop, ua_class, landed = row[_R_PROPERTY], _text(row[_R_CLASS]), row[_R_LANDED]
+        _add(quarters, (prop, bucket(landed, QUARTER_MS), ua_class), 3)
+        hour = bucket(landed, HOUR_MS)
+        for dimension, index in _REFERRAL_DIMS:
+            _add(hours, (prop, dimension, hour, ua_class, _text(row[index])), 3)
+    return (
+        [(*key, *quarters[key]) for key in sorted(quarters)],
+        [(*key, *hours[key]) for key in sorted(hours)],
+    )
+
+
+def write_rollups(conn: Connection, group: Sequence[Prepared]) -> None:
+    """Add the group's rows to the rollups, inside the caller's transaction (PostgreSQL)."""
+    quarters, hours = count_rows(
+        (r for p in group for r in p.events), (r for p in group for r in p.referrals)
+    )
+    if quarters:
+        conn.execute(UPSERT_QUARTERS, columns(quarters))
+    if hours:
+        conn.execute(UPSERT_HOURS, columns(hours))
+
+
+__all__ = ["bucket", "count_rows", "write_rollups"]
