@@ -15,7 +15,7 @@ from typing import Any
 from ingest.classify.content import content_type
 from ingest.stats import rollups
 from ingest.stats.rollups import HOUR_MS, QUARTER_MS
-from ingest.storage.sql import Conn
+from ingest.storage.sql import Conn, dialect_of
 
 METRICS = ("events", "pageviews", "sessions", "conversions", "ai_referrals")
 DIMENSIONS = ("country", "device", "browser", "os", "ua_class", "crawler", "crawler_kind",
@@ -116,13 +116,23 @@ def _unit(edges: Sequence[int]) -> int:
     return 1
 
 
+# A read that must see one state of the database. SQLite's BEGIN is enough (a reader's
+# transaction sees one snapshot from its first read); PostgreSQL's default READ COMMITTED takes
+# a new snapshot per statement, so it is asked for REPEATABLE READ (what the service's readers
+# already run in: a call from them finds a transaction open and adds none).
+_SNAPSHOT_BEGIN = {
+    "sqlite": "BEGIN",
+    "postgres": "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+}
+
+
 @contextlib.contextmanager
 def snapshot(conn: Conn) -> Iterator[None]:
     """One read transaction, so that the watermark, the rollups and the rows past it agree."""
     if conn.in_transaction:
         yield
         return
-    conn.execute("BEGIN")
+    conn.execute(_SNAPSHOT_BEGIN[dialect_of(conn)])
     try:
         yield
     finally:

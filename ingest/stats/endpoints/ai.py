@@ -27,7 +27,7 @@ from ingest.stats.operators import crawler as crawler_entry
 from ingest.stats.operators import operator_of
 from ingest.stats.query import StatsQuery
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
-from ingest.storage.sql import Conn
+from ingest.storage.sql import Conn, dialect_of
 
 # Verification outcomes that count as verified (events.crawler_verified, a later migration).
 VERIFIED = ("web_bot_auth", "ip_range")
@@ -123,9 +123,19 @@ def crawler_rows(
     return found
 
 
+# The columns of `events`, as each engine lists them (PRAGMA is SQLite's alone).
+_EVENT_COLUMNS = {
+    "sqlite": "SELECT name FROM pragma_table_info('events')",
+    "postgres": "SELECT column_name FROM information_schema.columns"
+    " WHERE table_schema = current_schema() AND table_name = 'events'",
+}
+
+
 def _verified_expression(conn: Conn) -> str:
     """Count verified hits once the column exists; until then none is."""
-    columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info('events')")}
+    columns = {row[0] for row in conn.execute(_EVENT_COLUMNS[dialect_of(conn)])}
     if "crawler_verified" not in columns:
         return "0"
-    return f"sum(crawler_verified IN ({', '.join(repr(v) for v in VERIFIED)}))"
+    # A CASE, not sum(<comparison>): PostgreSQL has no sum of booleans.
+    verified = ", ".join(repr(v) for v in VERIFIED)
+    return f"sum(CASE WHEN crawler_verified IN ({verified}) THEN 1 ELSE 0 END)"

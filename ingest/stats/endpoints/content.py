@@ -186,7 +186,8 @@ def _rows_between(
     the '+' keeps SQLite off the time index, as in counts)."""
     props = placeholders(len(property_ids))
     ai = placeholders(len(AI_CLASSES))
-    counted = "1" if ua_class is None else "ua_class = ?"
+    # CASE rather than a bare comparison: PostgreSQL cannot sum booleans.
+    counted = "1" if ua_class is None else "CASE WHEN ua_class = ? THEN 1 ELSE 0 END"
     events_id = referrals_id = plus = ""
     if past is not None:
         events_id, referrals_id, plus = (
@@ -198,7 +199,7 @@ def _rows_between(
     sql = f"""
         SELECT property_id, path, sum(views), sum(ai_views), sum(crawler_views) FROM (
             SELECT property_id, path, {counted} AS views, 0 AS ai_views,
-                ua_class IN ({ai}) AS crawler_views
+                CASE WHEN ua_class IN ({ai}) THEN 1 ELSE 0 END AS crawler_views
             FROM events
             WHERE {events_id}property_id IN ({props}) AND type = 'pageview' AND off_site = 0
                 AND {plus}ts >= ? AND {plus}ts < ?
@@ -206,7 +207,7 @@ def _rows_between(
             SELECT property_id, path, 0, 1, 0 FROM ai_referrals
             WHERE {referrals_id}property_id IN ({props}) AND ua_class = 'human'
                 AND {plus}landed_at >= ? AND {plus}landed_at < ?
-        )
+        ) AS counted
         GROUP BY property_id, path
     """
     params: list[object] = [

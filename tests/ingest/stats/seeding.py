@@ -1,24 +1,30 @@
-"""A migrated SQLite file with one project, written through the collector's own code.
+"""A migrated database (SQLite file or PostgreSQL) with one project, written through the
+collector's own code.
 
-Events go through `enrich` (real User-Agent and referrer classification) and `prepare` /
-`write_rows` (the rows the collector writes: events, sessions, content, ai_referrals), so the
-hand-counted fixtures hold exactly what a real collector would have stored.
+Events go through `enrich` (real User-Agent and referrer classification) and `prepare` (the rows
+the collector writes: events, sessions, content, ai_referrals), then the backend's own row
+writer (`rows.write_rows` on SQLite, `postgres_rows.write_rows` on PostgreSQL), so the
+hand-counted fixtures hold exactly what a real collector would have stored. On PostgreSQL each
+commit adds its own rows to the read API's rollups (`batch_rollups`), as the writer's commits
+do; on SQLite the rows stay past the watermark, read from the tables, as between two of the
+writer's folds.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest.collect.enrich import RequestContext, enrich
 from ingest.collect.parse import IncomingEvent
-from ingest.collect.rows import prepare, write_rows
+from ingest.collect.rows import Prepared, prepare, write_rows
 from ingest.sources import PINNED_IDS
+from ingest.stats import batch_rollups
 from ingest.stats.query import StatsQuery
-from ingest.storage.connection import connect
-from ingest.storage.migrations import migrate_database
+from ingest.storage import postgres_rows
+from ingest.storage.backend import migrate
+from ingest.storage.sql import Conn, Location, PgConn, connect, returning_id
 from tests.ingest.collect.conftest import CHROME
 
 CHATGPT_USER = (
@@ -38,12 +44,24 @@ DAY = 24 * HOUR
 D = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp()) * 1000
 
 
+def commit_rows(conn: Conn, group: Sequence[Prepared]) -> None:
+    """One commit of the collector's writer: the group's rows, and on PostgreSQL its rollups."""
+    conn.execute("BEGIN IMMEDIATE")
+    if isinstance(conn, PgConn):
+        postgres_rows.write_rows(conn.raw, group)
+        batch_rollups.write_rollups(conn.raw, group)
+    else:
+        write_rows(conn, group)
+    conn.execute("COMMIT")
+
+
 class Site:
     """The project PROJECT with two properties: `main` (SITE) and `other` (OTHER_SITE)."""
 
-    def __init__(self, path: Path) -> None:
-        migrate_database(path)
-        self.conn: sqlite3.Connection = connect(path)
+    def __init__(self, location: Location) -> None:
+        migrate(location)
+        self.location = location
+        self.conn: Conn = connect(location)
         self.conn.execute(
             "INSERT INTO orgs (id, name, domain, plan, created_at)"
             " VALUES ('org_stats', 'Stats', 'example.com', 'pro', 0)"
@@ -58,13 +76,12 @@ class Site:
         self.domains = {self.main: SITE, self.other: OTHER_SITE}
 
     def _property(self, domain: str, *, default: bool) -> int:
-        cursor = self.conn.execute(
+        return returning_id(
+            self.conn,
             "INSERT INTO properties (project_id, domain, type, is_default, created_at)"
             " VALUES (?, ?, 'website', ?, 0)",
             (PROJECT, domain, int(default)),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     def send(
         self,
@@ -111,9 +128,7 @@ class Site:
             PROJECT,
             ts if received_at is None else received_at,
         )
-        self.conn.execute("BEGIN IMMEDIATE")
-        write_rows(self.conn, [rows])
-        self.conn.execute("COMMIT")
+        commit_rows(self.conn, [rows])
 
     def query(
         self,

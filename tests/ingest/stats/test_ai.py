@@ -27,8 +27,8 @@ CHATGPT = "https://chatgpt.com/"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    site = Site(tmp_path_factory.mktemp("ai") / "stats.db")
+def site(db_location: Path | str) -> Iterator[Site]:
+    site = Site(db_location)
     # a: lands from ChatGPT, reads a second page, converts later with no referrer at all.
     site.send(D + HOUR, path="/blog/hello", session="a", referrer=CHATGPT)
     site.send(D + HOUR + MINUTE, path="/pricing", session="a")
@@ -114,8 +114,8 @@ def test_limit_offset_apply_to_each_list(site: Site) -> None:
     assert [r["crawler"] for r in answer["crawlers"]] == ["ChatGPT-User"]
 
 
-def test_verified_counts_verified_hits_once_recorded(tmp_path: Path) -> None:
-    site = Site(tmp_path / "stats.db")
+def test_verified_counts_verified_hits_once_recorded(fresh_site: Site) -> None:
+    site = fresh_site
     for _ in range(3):
         site.send(D + HOUR, ua=GPTBOT)
     # What crawler verification (a later migration) will record per hit.

@@ -15,8 +15,8 @@ from tests.ingest.stats.seeding import CHATGPT_USER, CURL, DAY, HOUR, D, Site
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    site = Site(tmp_path_factory.mktemp("content") / "stats.db")
+def site(db_location: Path | str) -> Iterator[Site]:
+    site = Site(db_location)
     # The day before the range: lifetime only.
     site.send(D - DAY, path="/blog/hello", title="Hello")
     site.send(D - DAY + HOUR, path="/blog/hello")
@@ -144,8 +144,8 @@ def test_answer_has_meta(site: Site) -> None:
     assert {"from", "to", "data_through", "excluded"} <= set(meta)
 
 
-def test_off_site_url_is_no_page(tmp_path: Path) -> None:
-    site = Site(tmp_path / "stats.db")
+def test_off_site_url_is_no_page(fresh_site: Site) -> None:
+    site = fresh_site
     site.send(D + HOUR, url="https://elsewhere.org/blog/hello")
     assert content.answer(site.conn, site.query())["rows"] == []
     site.send(D + HOUR, path="/blog/hello")
