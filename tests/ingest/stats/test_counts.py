@@ -1,16 +1,16 @@
-"""Counts over real SQLite files, written through the collector's own write path."""
+"""Counts over a real database (SQLite file or PostgreSQL), written through the collector's own
+write path for each backend."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 
-from ingest.collect.rows import Prepared, Row, write_rows
+from ingest.collect.rows import Prepared, Row
 from ingest.stats import counts
-from tests.purge.seed import add_org, new_db, open_db
+from ingest.storage.sql import Conn
+from tests.ingest.stats.seeding import commit_rows
 
 H = 3_600_000
 T0 = 1_780_000_000_000 - 1_780_000_000_000 % (24 * H)  # a UTC midnight
@@ -38,24 +38,16 @@ def event(
 
 
 def write(
-    conn: sqlite3.Connection,
+    conn: Conn,
     events: Sequence[Row],
     sessions: Sequence[Row] = (),
     referrals: Sequence[Row] = (),
 ) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    write_rows(conn, [Prepared(len(events), list(events), list(sessions), [], list(referrals))])
-    conn.execute("COMMIT")
+    """One commit of the collector's writer (`db` is tests/ingest/stats/conftest.py's)."""
+    commit_rows(conn, [Prepared(len(events), list(events), list(sessions), [], list(referrals))])
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> sqlite3.Connection:
-    conn = open_db(new_db(tmp_path))
-    add_org(conn, "org_a", "starter", properties=2)
-    return conn
-
-
-def test_series_counts_each_bucket_by_event_time(db: sqlite3.Connection) -> None:
+def test_series_counts_each_bucket_by_event_time(db: Conn) -> None:
     write(db, [
         event(1, T0), event(1, T0 + 30 * 60_000), event(1, T0 + H, type="click"),
         event(1, T0 + H + 1, ua_class="bot"), event(2, T0 + 5), event(1, T0 + 3 * H),
@@ -67,13 +59,13 @@ def test_series_counts_each_bucket_by_event_time(db: sqlite3.Connection) -> None
     assert counts.series(db, [], edges, "events", None) == [0, 0, 0]
 
 
-def test_half_hour_buckets_split_an_hour(db: sqlite3.Connection) -> None:
+def test_half_hour_buckets_split_an_hour(db: Conn) -> None:
     write(db, [event(1, T0 + m * 60_000) for m in range(0, 120, 10)])
     edges = [T0 - 30 * 60_000, T0 + 30 * 60_000, T0 + 90 * 60_000]
     assert counts.series(db, [1], edges, "events", "human") == [3, 6]
 
 
-def test_breakdown_largest_first_with_unknown_values(db: sqlite3.Connection) -> None:
+def test_breakdown_largest_first_with_unknown_values(db: Conn) -> None:
     write(db, [
         event(1, T0, country="FR"), event(1, T0 + 1, country="DE"),
         event(1, T0 + 2, country="DE"), event(1, T0 + 3, country=None),
@@ -84,7 +76,7 @@ def test_breakdown_largest_first_with_unknown_values(db: sqlite3.Connection) -> 
     assert counts.breakdown(db, [1], T0, T0 + H, "country", "events", None)[-1] == (None, 1)
 
 
-def test_content_type_follows_the_path(db: sqlite3.Connection) -> None:
+def test_content_type_follows_the_path(db: Conn) -> None:
     write(db, [
         event(1, T0, path="/blog/a"), event(1, T0 + 1, path="/blog/b"),
         event(1, T0 + 2, path="/docs/x"), event(1, T0 + 3, path="/"),
@@ -93,7 +85,7 @@ def test_content_type_follows_the_path(db: sqlite3.Connection) -> None:
     assert rows == [("blog", 2), ("docs", 1), ("home", 1)]
 
 
-def test_sessions_and_referrals_by_their_own_times(db: sqlite3.Connection) -> None:
+def test_sessions_and_referrals_by_their_own_times(db: Conn) -> None:
     sessions = [
         (1, "s1", "prj", "u", "/a", None, "chatgpt", "human", 1, T0 + 10, T0 + 10),
         (1, "s2", "prj", "u", "/b", None, None, "human", 1, T0 + H + 10, T0 + H + 10),
@@ -117,7 +109,7 @@ def test_sessions_and_referrals_by_their_own_times(db: sqlite3.Connection) -> No
     ]  # fmt: skip
 
 
-def test_unsupported_dimension_is_a_value_error(db: sqlite3.Connection) -> None:
+def test_unsupported_dimension_is_a_value_error(db: Conn) -> None:
     assert "country" not in counts.SUPPORTED["sessions"]
     with pytest.raises(ValueError, match="country"):
         counts.breakdown(db, [1], T0, T0 + H, "country", "sessions", None)
@@ -125,7 +117,7 @@ def test_unsupported_dimension_is_a_value_error(db: sqlite3.Connection) -> None:
         counts.series(db, [1], [T0, T0 + H], "visits", None)
 
 
-def test_by_class_counts_every_class(db: sqlite3.Connection) -> None:
+def test_by_class_counts_every_class(db: Conn) -> None:
     write(db, [event(1, T0, ua_class="bot"), event(1, T0 + 1, ua_class="bot"), event(1, T0 + 2)])
     assert counts.by_class(db, [1], T0, T0 + H) == {
         "human": 1, "bot": 2, "ai_crawler": 0, "ai_agent": 0
@@ -133,7 +125,7 @@ def test_by_class_counts_every_class(db: sqlite3.Connection) -> None:
 
 
 def test_conversions_count_for_the_source_their_session_landed_from(
-    db: sqlite3.Connection,
+    db: Conn,
 ) -> None:
     sessions = [
         (1, "s1", "prj", "u", "/a", None, "chatgpt", "human", 1, T0, T0),
@@ -150,7 +142,7 @@ def test_conversions_count_for_the_source_their_session_landed_from(
     assert counts.attributed_conversions(db, [1], T0, T0 + H) == {"chatgpt": 2, None: 2}
 
 
-def test_data_through_is_the_latest_receive_time(db: sqlite3.Connection) -> None:
+def test_data_through_is_the_latest_receive_time(db: Conn) -> None:
     assert counts.data_through(db, [1, 2]) is None
     write(db, [event(1, T0, received_at=T0 + 5), event(2, T0, received_at=T0 + 9)])
     assert counts.data_through(db, [1]) == T0 + 5

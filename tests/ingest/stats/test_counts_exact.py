@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import itertools
 import random
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ingest.classify.content import content_type
-from ingest.collect.rows import Prepared, write_rows
+from ingest.collect.rows import Prepared
 from ingest.provisioning_changes.removal import remove
 from ingest.stats import counts, rollups
+from ingest.storage.sql import Conn
 from purge.runner import run_purge
+from tests.ingest.stats.conftest import add_org
+from tests.ingest.stats.seeding import commit_rows
 from tests.ingest.stats.test_counts import T0, event
-from tests.purge.seed import add_org, new_db, open_db
 
 H = 3_600_000
 DAY = 24 * H
@@ -27,7 +27,7 @@ PATHS = ("/", "/blog/a", "/docs/b", "/pricing", None)
 SOURCES = ("chatgpt", "perplexity", None, None)
 
 
-def fill(conn: sqlite3.Connection, rng: random.Random, props: tuple[int, ...], now: int) -> None:
+def fill(conn: Conn, rng: random.Random, props: tuple[int, ...], now: int) -> None:
     """Batches as the writer commits them: events a few days around T0 (some received long
     after their client time), sessions and referrals consistent with them; folded into the
     rollups now and then, as the writer does."""
@@ -53,17 +53,19 @@ def fill(conn: sqlite3.Connection, rng: random.Random, props: tuple[int, ...], n
                     (prop, "prj", sid, source, "referrer", None, "u", path, received,
                      rng.choice((ua, None)))
                 )  # fmt: skip
-        conn.execute("BEGIN IMMEDIATE")
-        write_rows(conn, [Prepared(len(events), events, [], [], referrals)])
+        commit_rows(conn, [Prepared(len(events), events, [], [], referrals)])
+        conn.execute("BEGIN")
         # Sessions through the collector's upsert would merge; plain rows keep the test short.
         conn.executemany(
-            "INSERT OR IGNORE INTO sessions (property_id, id, project_id, entry_url, entry_path,"
+            "INSERT INTO sessions (property_id, id, project_id, entry_url, entry_path,"
             " referrer, ai_source, ua_class, pageviews, events, started_at, last_seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING",
             sessions,
         )
-        if batch % 3 == 0 and batch < 25:  # as the writer does every few seconds; the last
-            rollups.fold(conn)  # batches stay past the watermark, read from the rows
+        # SQLite: as the writer does every few seconds; the last batches stay past the
+        # watermark, read from the rows. PostgreSQL: each commit added its own rows already.
+        if batch % 3 == 0 and batch < 25:
+            rollups.fold(conn)
         conn.execute("COMMIT")
 
 
@@ -78,7 +80,7 @@ COLUMN = {"sessions": {"path": "entry_path", "content_type": "entry_path"}}
 
 
 def naive_count(
-    conn: sqlite3.Connection,
+    conn: Conn,
     props: tuple[int, ...],
     a: int,
     b: int,
@@ -122,9 +124,7 @@ def random_edges(rng: random.Random) -> list[int]:
     return edges
 
 
-def check(
-    conn: sqlite3.Connection, rng: random.Random, props: tuple[int, ...], rounds: int
-) -> None:
+def check(conn: Conn, rng: random.Random, props: tuple[int, ...], rounds: int) -> None:
     for _ in range(rounds):
         edges = random_edges(rng)
         ua_class = rng.choice(CLASSES)
@@ -146,16 +146,16 @@ def check(
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> tuple[sqlite3.Connection, tuple[int, ...], int]:
-    conn = open_db(new_db(tmp_path))
-    org = add_org(conn, "org_a", "starter", properties=2)
+def filled(db: Conn) -> tuple[Conn, tuple[int, ...], int]:
+    """`db` (tests/ingest/stats/conftest.py) filled: the module's database, emptied first."""
+    props = add_org(db, "org_a", "starter", properties=2)
     now = T0 + 120 * DAY
-    fill(conn, random.Random(12), org.property_ids, now)
-    return conn, org.property_ids, now
+    fill(db, random.Random(12), props, now)
+    return db, props, now
 
 
 def test_fast_counts_equal_the_rows(
-    filled: tuple[sqlite3.Connection, tuple[int, ...], int],
+    filled: tuple[Conn, tuple[int, ...], int],
 ) -> None:
     conn, props, _ = filled
     rng = random.Random(7)
@@ -164,7 +164,7 @@ def test_fast_counts_equal_the_rows(
 
 
 def test_rollups_stay_exact_after_a_purge(
-    filled: tuple[sqlite3.Connection, tuple[int, ...], int],
+    filled: tuple[Conn, tuple[int, ...], int],
 ) -> None:
     conn, props, now = filled
     before = conn.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -179,7 +179,7 @@ def test_rollups_stay_exact_after_a_purge(
 
 
 def test_deleting_a_property_deletes_its_rollups(
-    filled: tuple[sqlite3.Connection, tuple[int, ...], int],
+    filled: tuple[Conn, tuple[int, ...], int],
 ) -> None:
     conn, props, _ = filled
     conn.execute("BEGIN IMMEDIATE")
