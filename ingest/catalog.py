@@ -7,7 +7,7 @@ from typing import Any
 
 from ingest.errors import not_found
 from ingest.models import ApiKey, Org, Project, Property
-from ingest.storage.sql import Conn
+from ingest.storage.sql import Conn, dialect_of
 
 _ORG = "SELECT id, name, domain, plan, created_at FROM orgs"
 _PROJECT = """SELECT p.id, p.org_id, p.name, p.domain, p.description, p.created_at,
@@ -17,6 +17,23 @@ _PROPERTY = "SELECT id, project_id, domain, type, active, is_default, created_at
 _KEY = """SELECT k.id, k.property_id, p.project_id, k.name, k.status, k.created_at, k.expires_at,
     k.revoked_at, k.rotated_at, k.last_used_at
     FROM api_keys AS k JOIN properties AS p ON p.id = k.property_id"""
+
+
+# The records a write may hold (`hold`) while it checks and changes them.
+_HELD = frozenset({"orgs", "projects", "properties", "api_keys", "read_tokens"})
+
+
+def hold(conn: Conn, table: str, ident: str | int) -> None:
+    """Hold the record's row until COMMIT, waiting for any other writer of it first.
+
+    SQLite's BEGIN IMMEDIATE already runs one writer at a time. PostgreSQL's READ COMMITTED
+    lets two nodes' transactions check the same thing at once (is the domain free? is the key
+    still active?) and both act on the answer; the row lock makes the second wait, and its
+    next statement sees what the first committed, so both backends answer the same.
+    """
+    assert table in _HELD, table
+    if dialect_of(conn) == "postgres":
+        conn.execute(f"SELECT 1 FROM {table} WHERE id = ? FOR UPDATE", (ident,))
 
 
 def _rows(conn: Conn, sql: str, params: Iterable[Any] = ()) -> list[Any]:

@@ -36,6 +36,10 @@ def positive_id(value: object, field: str) -> int:
     return number
 
 
+def has_control(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
 def plain_text(value: str, field: str) -> str:
     """The value itself, or ApiError(400) naming the field and the first control character."""
     found = _CONTROL.search(value)

@@ -1,11 +1,18 @@
 """Provisioning writes (runbook steps 1-4 and 7). Each function runs inside the caller's
-transaction (Database.transaction), so a call is written whole or not at all."""
+transaction (Storage.transaction), so a call is written whole or not at all.
+
+A write that changes what the collector caches (keys, properties, sources) announces it in
+the same transaction, so every node's collector forgets its cache when it commits (on
+PostgreSQL; see ingest.collect.invalidation). A check that must still hold at COMMIT (a
+domain not yet taken, a key not revoked) first holds its parent's row (catalog.hold).
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from ingest import catalog, domains, ids, keys
+from ingest.collect.invalidation import announce
 from ingest.errors import ApiError, ErrorCode, invalid_domain
 from ingest.models import (
     ApiKey,
@@ -34,6 +41,7 @@ def create_org(conn: Conn, new: NewOrg, now: int) -> Org:
 def create_project(conn: Conn, org_id: str, new: NewProject, now: int) -> tuple[Project, Property]:
     """A project on the apex, its default property on the site host given (the apex or a host
     under it), and the default AI sources."""
+    catalog.hold(conn, "orgs", org_id)
     catalog.get_org(conn, org_id)
     _refuse_duplicate(conn, "projects", "org_id", org_id, new.domain)
     project = Project(
@@ -50,6 +58,7 @@ def create_project(conn: Conn, org_id: str, new: NewProject, now: int) -> tuple[
         " VALUES (?, ?, 1, ?)",
         [(project.id, source, now) for source in DEFAULT_ENABLED],
     )
+    announce(conn)  # a node may hold its domain as unknown
     return replace(project, default_property_id=prop.id), prop
 
 
@@ -68,13 +77,16 @@ def project_warnings(project: Project, default_property: Property) -> list[str]:
 
 
 def create_property(conn: Conn, project_id: str, new: NewProperty, now: int) -> Property:
+    catalog.hold(conn, "projects", project_id)
     project = catalog.get_project(conn, project_id)
     try:
         domain = domains.property_domain(new.domain, project.domain)
     except domains.DomainError as exc:
         raise invalid_domain("domain", exc.reason) from None
     _refuse_duplicate(conn, "properties", "project_id", project_id, domain)
-    return _insert_property(conn, project_id, domain, new.type, now, default=False)
+    prop = _insert_property(conn, project_id, domain, new.type, now, default=False)
+    announce(conn)
+    return prop
 
 
 _PARENT = {"org_id": "organization", "project_id": "project"}
@@ -84,7 +96,8 @@ _CHILD = {"projects": "project", "properties": "property"}
 def _refuse_duplicate(
     conn: Conn, table: str, parent_column: str, parent_id: str, domain: str
 ) -> None:
-    """409 when the parent already has a row for this domain (checked inside the write lock)."""
+    """409 when the parent already has a row for this domain (checked while the parent's row
+    is held, so two nodes cannot both pass; the UNIQUE constraint is the net)."""
     sql = f"SELECT id FROM {table} WHERE {parent_column} = ? AND domain = ?"
     clash = conn.execute(sql, (parent_id, domain)).fetchone()
     if clash:
@@ -111,6 +124,7 @@ def create_key(
     conn: Conn, property_id: int, new: NewKey, pepper: bytes, now: int
 ) -> tuple[ApiKey, str]:
     """A new active key; the secret is returned here and never again."""
+    catalog.hold(conn, "properties", property_id)
     prop = catalog.get_property(conn, property_id)
     if not prop.active:
         raise ApiError(ErrorCode.CONFLICT, f"property {property_id} is not active")
@@ -132,22 +146,26 @@ def create_key(
         " VALUES (?, ?, ?, ?, 'active', ?, ?)",
         (key.id, prop.id, key.name, keys.hash_secret(secret, pepper), now, key.expires_at),
     )
+    announce(conn)  # a node may hold this key id as unknown (misses are cached too)
     return key, secret
 
 
 def revoke_key(conn: Conn, key_id: str, now: int) -> ApiKey:
     """Revoke a key; revoking a revoked key changes nothing (so retries are safe)."""
+    catalog.hold(conn, "api_keys", key_id)
     key = catalog.get_key(conn, key_id)
     if key.status == "revoked":
         return key
     conn.execute(
         "UPDATE api_keys SET status = 'revoked', revoked_at = ? WHERE id = ?", (now, key_id)
     )
+    announce(conn)
     return replace(key, status="revoked", revoked_at=now)
 
 
 def rotate_key(conn: Conn, key_id: str, pepper: bytes, now: int) -> tuple[ApiKey, str]:
     """A new secret for the same key id (the tag keeps working); the old secret is refused."""
+    catalog.hold(conn, "api_keys", key_id)
     key = catalog.get_key(conn, key_id)
     if key.status == "revoked":
         raise ApiError(
@@ -158,10 +176,13 @@ def rotate_key(conn: Conn, key_id: str, pepper: bytes, now: int) -> tuple[ApiKey
         "UPDATE api_keys SET secret_hash = ?, rotated_at = ? WHERE id = ?",
         (keys.hash_secret(secret, pepper), now, key_id),
     )
+    announce(conn)
     return replace(key, rotated_at=now), secret
 
 
 def set_sources(conn: Conn, project_id: str, update: SourcesUpdate, now: int) -> None:
+    # Held: two nodes' DELETE-then-INSERT of the same project would otherwise collide.
+    catalog.hold(conn, "projects", project_id)
     catalog.get_project(conn, project_id)
     conn.execute("DELETE FROM project_ai_sources WHERE project_id = ?", (project_id,))
     conn.executemany(
@@ -169,3 +190,4 @@ def set_sources(conn: Conn, project_id: str, update: SourcesUpdate, now: int) ->
         " VALUES (?, ?, 1, ?)",
         [(project_id, source, now) for source in update.enabled],
     )
+    announce(conn)

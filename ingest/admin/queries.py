@@ -139,9 +139,12 @@ def project_traffic(
     for prop in property_ids:
         seen = [0, 0]  # this property's events and referrals
         for ua_class, count, views in conn.execute(
-            "SELECT ua_class, count(*), sum(type = 'pageview' AND NOT off_site) FROM"
+            # FILTER and the subquery's alias: both engines accept them (PostgreSQL has no
+            # sum of a boolean and requires the alias).
+            "SELECT ua_class, count(*),"
+            " count(*) FILTER (WHERE type = 'pageview' AND off_site = 0) FROM"
             " (SELECT ua_class, type, off_site"
-            " FROM events WHERE property_id = ? ORDER BY received_at DESC LIMIT ?)"
+            " FROM events WHERE property_id = ? ORDER BY received_at DESC LIMIT ?) AS latest"
             " GROUP BY ua_class",
             (prop, sample),
         ):
@@ -151,7 +154,7 @@ def project_traffic(
         for ua_class, count in conn.execute(
             "SELECT coalesce(ua_class, 'unknown'), count(*) FROM (SELECT ua_class"
             " FROM ai_referrals WHERE property_id = ? ORDER BY landed_at DESC LIMIT ?)"
-            " GROUP BY 1",
+            " AS latest GROUP BY 1",
             (prop, sample),
         ):
             referrals[ua_class] = referrals.get(ua_class, 0) + count

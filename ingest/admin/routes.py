@@ -16,8 +16,8 @@ from ingest.admin import bodies, formats, queries
 from ingest.admin.alerting import send_test_alert
 from ingest.admin.auth import AdminAuthMiddleware
 from ingest.clock import now_ms
-from ingest.errors import ApiError, ErrorCode
-from ingest.fields import positive_id
+from ingest.errors import ApiError, ErrorCode, not_found
+from ingest.fields import has_control, positive_id
 from ingest.health import admin_health
 from ingest.http import json_response, state
 from ingest.jsonbody import read_limited
@@ -41,29 +41,47 @@ def _property_id(request: Request) -> int:
     return positive_id(request.path_params["property_id"], "property_id")
 
 
+_NAMED = {"org_id": "organization", "project_id": "project", "key_id": "key",
+          "token_id": "read token"}  # fmt: skip
+
+
+def _existing_id(value: str, name: str) -> str:
+    """A text id as given, or 404 without a lookup when it holds a control character: ids
+    are base62, so it names nothing, and PostgreSQL text cannot even hold U+0000 (the lookup
+    would fail there while SQLite answers 404)."""
+    if has_control(value):
+        raise not_found(_NAMED[name], value)
+    return value
+
+
+def _text_id(request: Request, name: str) -> str:
+    return _existing_id(str(request.path_params[name]), name)
+
+
 def _org_id(request: Request) -> str:
-    return str(request.path_params["org_id"])
+    return _text_id(request, "org_id")
 
 
 def _project_id(request: Request) -> str:
-    return str(request.path_params["project_id"])
+    return _text_id(request, "project_id")
+
+
+def _key_id(request: Request) -> str:
+    return _text_id(request, "key_id")
 
 
 def _changed(request: Request) -> None:
-    """This worker's collector must not serve a cached grant the change just made stale;
-    other workers see it when their cache entries expire (within the TTL)."""
+    """This worker's collector must not serve a cached grant the change just made stale; on
+    PostgreSQL the change's transaction announced it to the other nodes (provisioning.py),
+    on SQLite the other workers see it when their cache entries expire (within the TTL)."""
     state(request).collector.directory.forget()
 
 
-def reader(
-    query: Callable[[Conn, Any], Any],
-    param: str,
-    convert: Callable[[Request], Any] | None = None,
-) -> Handler:
-    """A GET handler answering `query(conn, path_params[param])`, or `convert(request)`."""
+def reader(query: Callable[[Conn, Any], Any], convert: Callable[[Request], Any]) -> Handler:
+    """A GET handler answering `query(conn, convert(request))`."""
 
     async def handle(request: Request) -> Response:
-        value = convert(request) if convert else request.path_params[param]
+        value = convert(request)
         return json_response(await state(request).db.read(lambda conn: query(conn, value)))
 
     return handle
@@ -91,8 +109,8 @@ def _warn(warnings: list[str]) -> None:
 
 
 async def update_org(request: Request) -> Response:
+    org_id = _org_id(request)
     changes = bodies.org_changes(await _body(request))
-    org_id = request.path_params["org_id"]
     org, warnings = await state(request).db.transaction(
         lambda conn: provisioning_changes.update_org(conn, org_id, changes)
     )
@@ -101,8 +119,8 @@ async def update_org(request: Request) -> Response:
 
 
 async def update_project(request: Request) -> Response:
+    project_id = _project_id(request)
     changes = bodies.project_changes(await _body(request))
-    project_id = request.path_params["project_id"]
     project = await state(request).db.transaction(
         lambda conn: provisioning_changes.update_project(conn, project_id, changes)
     )
@@ -143,8 +161,8 @@ def remover(scope: provisioning_changes.Scope, ident: Callable[[Request], str | 
 
 
 async def create_project(request: Request) -> Response:
+    org_id = _org_id(request)
     new = bodies.new_project(await _body(request))
-    org_id = request.path_params["org_id"]
     project, prop = await state(request).db.transaction(
         lambda conn: provisioning.create_project(conn, org_id, new, now_ms())
     )
@@ -153,8 +171,8 @@ async def create_project(request: Request) -> Response:
 
 
 async def create_property(request: Request) -> Response:
+    project_id = _project_id(request)
     new = bodies.new_property(await _body(request))
-    project_id = request.path_params["project_id"]
     prop = await state(request).db.transaction(
         lambda conn: provisioning.create_property(conn, project_id, new, now_ms())
     )
@@ -171,11 +189,12 @@ async def create_key(request: Request) -> Response:
             conn, property_id, new, app.settings.key_hash_secret, now_ms()
         )
     )
+    _changed(request)  # the collector caches unknown key ids too
     return json_response({**key.to_json(), "secret": secret}, 201)
 
 
 async def revoke_key(request: Request) -> Response:
-    key_id = request.path_params["key_id"]
+    key_id = _key_id(request)
     key = await state(request).db.transaction(
         lambda conn: provisioning.revoke_key(conn, key_id, now_ms())
     )
@@ -184,7 +203,7 @@ async def revoke_key(request: Request) -> Response:
 
 
 async def rotate_key(request: Request) -> Response:
-    key_id = request.path_params["key_id"]
+    key_id = _key_id(request)
     app = state(request)
     key, secret = await app.db.transaction(
         lambda conn: provisioning.rotate_key(conn, key_id, app.settings.key_hash_secret, now_ms())
@@ -194,7 +213,7 @@ async def rotate_key(request: Request) -> Response:
 
 
 async def sources(request: Request) -> Response:
-    project_id = request.path_params["project_id"]
+    project_id = _project_id(request)
     db = state(request).db
     if request.method == "PUT":
         update = bodies.sources_update(await _body(request))
@@ -235,9 +254,11 @@ def _public_base_url(request: Request) -> tuple[str, str | None]:
 
 
 async def install(request: Request) -> Response:
-    project_id = request.path_params["project_id"]
+    project_id = _project_id(request)
     property_id = _id_param(request, "property_id")
     key_id = request.query_params.get("key_id") or None
+    if key_id is not None:
+        key_id = _existing_id(key_id, "key_id")
     html = formats.wants_html(request.query_params.get("format"), request.headers.get("accept"))
     base_url, warning = _public_base_url(request)
     info = await state(request).db.read(
@@ -249,7 +270,7 @@ async def install(request: Request) -> Response:
 
 
 async def install_verify(request: Request) -> Response:
-    project_id = request.path_params["project_id"]
+    project_id = _project_id(request)
     property_id = _id_param(request, "property_id")
     body = await state(request).db.read(
         lambda conn: queries.install_verification(conn, project_id, property_id)
@@ -258,7 +279,7 @@ async def install_verify(request: Request) -> Response:
 
 
 async def onboarding_status(request: Request) -> Response:
-    project_id = request.path_params["project_id"]
+    project_id = _project_id(request)
     facts = await state(request).db.read(lambda conn: queries.onboarding_facts(conn, project_id))
     return json_response(onboarding.summary(facts, now_ms()))
 
@@ -282,7 +303,7 @@ async def list_read_tokens(request: Request) -> Response:
 
 
 async def revoke_read_token(request: Request) -> Response:
-    project_id, token_id = _project_id(request), str(request.path_params["token_id"])
+    project_id, token_id = _project_id(request), _text_id(request, "token_id")
     record = await state(request).db.transaction(
         lambda conn: read_tokens.revoke(conn, project_id, token_id, now_ms())
     )
@@ -293,14 +314,14 @@ def admin_mount(token: str) -> Mount:
     routes = [
         Route("/orgs", create_org, methods=["POST"]),
         Route("/orgs", list_orgs, methods=["GET"]),
-        Route("/orgs/{org_id}", reader(queries.org_detail, "org_id"), methods=["GET"]),
+        Route("/orgs/{org_id}", reader(queries.org_detail, _org_id), methods=["GET"]),
         Route("/orgs/{org_id}", update_org, methods=["PATCH"]),
         Route("/orgs/{org_id}", remover("org", _org_id), methods=["DELETE"]),
         Route("/orgs/{org_id}/projects", create_project, methods=["POST"]),
-        Route("/orgs/{org_id}/projects", reader(queries.org_projects, "org_id"), methods=["GET"]),
+        Route("/orgs/{org_id}/projects", reader(queries.org_projects, _org_id), methods=["GET"]),
         Route(
             "/projects/{project_id}",
-            reader(queries.project_detail, "project_id"),
+            reader(queries.project_detail, _project_id),
             methods=["GET"],
         ),
         Route("/projects/{project_id}", update_project, methods=["PATCH"]),
@@ -308,7 +329,7 @@ def admin_mount(token: str) -> Mount:
         Route("/projects/{project_id}/properties", create_property, methods=["POST"]),
         Route(
             "/projects/{project_id}/properties",
-            reader(queries.project_properties, "project_id"),
+            reader(queries.project_properties, _project_id),
             methods=["GET"],
         ),
         Route("/projects/{project_id}/sources", sources, methods=["GET", "PUT"]),
@@ -324,7 +345,7 @@ def admin_mount(token: str) -> Mount:
         ),
         Route(
             "/properties/{property_id}",
-            reader(queries.property_detail, "property_id", _property_id),
+            reader(queries.property_detail, _property_id),
             methods=["GET"],
         ),
         Route("/properties/{property_id}", update_property, methods=["PATCH"]),
@@ -332,10 +353,10 @@ def admin_mount(token: str) -> Mount:
         Route("/properties/{property_id}/keys", create_key, methods=["POST"]),
         Route(
             "/properties/{property_id}/keys",
-            reader(queries.property_keys, "property_id", _property_id),
+            reader(queries.property_keys, _property_id),
             methods=["GET"],
         ),
-        Route("/keys/{key_id}", reader(queries.key_detail, "key_id"), methods=["GET"]),
+        Route("/keys/{key_id}", reader(queries.key_detail, _key_id), methods=["GET"]),
         Route("/keys/{key_id}/revoke", revoke_key, methods=["POST"]),
         Route("/keys/{key_id}/rotate", rotate_key, methods=["POST"]),
         Route("/health", admin_health, methods=["GET"]),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ingest import catalog
+from ingest.collect.invalidation import announce
 from ingest.errors import ApiError, ErrorCode
 from ingest.storage.sql import Conn
 
@@ -93,13 +94,19 @@ def count_rows(conn: Conn, scope: Scope, ident: str | int) -> Removal:
     return Removal(scope, ident, rows)
 
 
+_TABLE: dict[Scope, str] = {"org": "orgs", "project": "projects", "property": "properties"}
+
+
 def remove(conn: Conn, scope: Scope, ident: str | int) -> Removal:
+    # Held first: a second node deleting the same record waits, then finds it gone (404).
+    catalog.hold(conn, _TABLE[scope], ident)
     _require(conn, scope, ident)
     rows = {}
     for table, where in STATEMENTS[scope]:
         deleted = conn.execute(f"DELETE FROM {table} WHERE {where}", (ident,)).rowcount
         if table not in DERIVED:
             rows[table] = deleted
+    announce(conn)  # its keys and properties must stop working on every node
     return Removal(scope, ident, rows)
 
 

@@ -1,10 +1,11 @@
 """PATCH of orgs, projects and properties. Each function runs inside the caller's transaction
-and answers the record as it now is; the collector sees a property's new state once its
-cache entry expires (at once in the worker that made the change)."""
+and answers the record as it now is; a property's new state is announced to every node's
+collector (ingest.collect.invalidation), which forgets its cache when the change commits."""
 
 from __future__ import annotations
 
 from ingest import catalog
+from ingest.collect.invalidation import announce
 from ingest.models import Org, Project, Property
 from ingest.provisioning_changes.changes import OrgChanges, ProjectChanges, PropertyChanges
 from ingest.storage.sql import Conn
@@ -13,10 +14,14 @@ from ingest.storage.sql import Conn
 def domain_claims(conn: Conn, domain: str, org_id: str | None = None) -> list[str]:
     """Warnings when other organizations already claim this domain: accepted (a partner may
     have two accounts), but never silently, since it is usually a duplicate or a typo."""
-    sql = "SELECT id, name FROM orgs WHERE domain = ? AND id IS NOT ? ORDER BY created_at, id"
+    # Not `id IS NOT ?`: PostgreSQL allows IS NOT only before NULL, TRUE or FALSE.
+    sql = (
+        "SELECT id, name FROM orgs WHERE domain = ? AND (? IS NULL OR id <> ?)"
+        " ORDER BY created_at, id"
+    )
     return [
         f"organization {other} ({name}) already claims domain {domain}"
-        for other, name in conn.execute(sql, (domain, org_id))
+        for other, name in conn.execute(sql, (domain, org_id, org_id))
     ]
 
 
@@ -52,4 +57,5 @@ def update_property(conn: Conn, property_id: int, changes: PropertyChanges) -> P
         conn.execute(
             "UPDATE properties SET active = ? WHERE id = ?", (int(changes.active), property_id)
         )
+        announce(conn)
     return catalog.get_property(conn, property_id)

@@ -76,6 +76,7 @@ def listed(conn: Conn, project_id: str) -> list[ReadToken]:
 
 def revoke(conn: Conn, project_id: str, token_id: str, now: int) -> ReadToken:
     """Revoke a token of the project; revoking it again changes nothing (retries are safe)."""
+    catalog.hold(conn, "read_tokens", token_id)
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM read_tokens WHERE id = ? AND project_id = ?",
         (token_id, project_id),

@@ -66,11 +66,8 @@ def test_unknown_project_is_404(admin: httpx.Client):
 
 
 @pytest.fixture(scope="module")
-def with_slack(
-    tmp_path_factory: pytest.TempPathFactory, slack_module: SlackStandIn
-) -> Iterator[Server]:
-    db: Path = tmp_path_factory.mktemp("slack") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url)
+def with_slack(db_location: Path | str, slack_module: SlackStandIn) -> Iterator[Server]:
+    yield from serving(db_location, SLACK_WEBHOOK_URL=slack_module.url)
 
 
 def slack_item(client: httpx.Client, project_id: str) -> dict[str, Any]:
