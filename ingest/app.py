@@ -21,7 +21,7 @@ from ingest.health import health
 from ingest.http import EXCEPTION_HANDLERS, AppState
 from ingest.openapi.route import openapi_json
 from ingest.stats.routes import stats_routes
-from ingest.storage import migrations
+from ingest.storage import migrations, pg_migrations
 from ingest.storage.backend import migrate as migrate_storage
 from ingest.storage.backend import open_database
 from ingest.storage.datafile import ensure_database_file
@@ -53,7 +53,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sqlite_synchronous=config.sqlite_synchronous,
             pg_synchronous_commit=config.pg_synchronous_commit,
         )
-        known = tuple(m.name for m in migrations.available())
+        # /health compares the database's d1_migrations with these (on PostgreSQL, its twins).
+        available = pg_migrations if db.dialect == "postgres" else migrations
+        known = tuple(m.name for m in available.available())
         collector = Collector.start(config, db)
         app.state.optiview = AppState(
             settings=config, db=db, migrations_known=known, collector=collector

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from ingest.classify.useragent import classify_user_agent
 from ingest.collect.directory import Directory
+from ingest.collect.invalidation import Listener
 from ingest.collect.ratelimit import Limiter, RateLimiter
 from ingest.collect.ratelimit_redis import SharedRateLimiter
 from ingest.collect.rollups import RollupRecorder
@@ -26,6 +28,8 @@ class Collector:
     limiter: Limiter
     rollups: RollupRecorder
     writer: GroupCommitWriter
+    # PostgreSQL only: other nodes' changes to what the directory caches.
+    listener: Listener | None = field(default=None)
 
     @classmethod
     def start(cls, settings: Settings, db: Storage) -> Collector:
@@ -42,15 +46,27 @@ class Collector:
             max_pending=tuning.max_pending_events,
         )
         writer.start()
+        directory = Directory(db, ttl_s=tuning.auth_cache_ttl_ms / 1000)
+        listener = None
+        if db.dialect == "postgres":
+            loop = asyncio.get_running_loop()
+            # The caches belong to the event loop's thread: the forget is handed to it.
+            listener = Listener(
+                str(settings.db), lambda: loop.call_soon_threadsafe(directory.forget)
+            )
+            listener.start()
         return cls(
             settings=settings,
-            directory=Directory(db, ttl_s=tuning.auth_cache_ttl_ms / 1000),
+            directory=directory,
             limiter=limiter(tuning),
             rollups=rollups,
             writer=writer,
+            listener=listener,
         )
 
     async def close(self) -> None:
+        if self.listener is not None:
+            await asyncio.to_thread(self.listener.stop)
         await self.writer.close()
         await self.limiter.close()
 

@@ -1,17 +1,23 @@
-"""A provisioned site (org, project, property, key) on the shared server, and a sender."""
+"""A provisioned site (org, project, property, key) on the module's server, and a sender.
+
+The `server` here is the module's own, on `db_location`: every test that uses `site` runs on
+SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server
+from tests import dbprobe
+from tests.conftest import ADMIN_TOKEN, Server, serving
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -74,8 +80,7 @@ class Site:
         )
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.server.db) as conn:
-            return conn.execute(sql, params).fetchall()
+        return [tuple(row) for row in dbprobe.rows(self.server.db, sql, params)]
 
     def events(self, columns: str = "type, path, ua_class, ai_source") -> list[tuple[Any, ...]]:
         return self.rows(
@@ -99,6 +104,12 @@ def provision_on(server: Server) -> Site:
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with httpx.Client(base_url=server.url + "/api/admin", headers=headers, timeout=10) as admin:
         return provision(server, admin)
+
+
+@pytest.fixture(scope="module")
+def server(db_location: Path | str) -> Iterator[Server]:
+    """The module's server, on each backend in turn (overrides the session's SQLite one)."""
+    yield from serving(db_location)
 
 
 @pytest.fixture

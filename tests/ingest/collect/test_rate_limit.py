@@ -1,6 +1,7 @@
 """The per-key token bucket over HTTP, on a server with a small limit."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -9,9 +10,9 @@ from tests.ingest.collect.conftest import Site, provision_on
 
 
 @pytest.fixture(scope="module")
-def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def limited_server(db_location: Path | str) -> Iterator[Server]:
     yield from serving(
-        tmp_path_factory.mktemp("limited") / "optiview.db",
+        db_location,
         OPTIVIEW_RATE_LIMIT_PER_KEY="0.5",
         OPTIVIEW_RATE_LIMIT_BURST="3",
     )

@@ -3,6 +3,7 @@ every collector answer, and the country from a trusted CDN header when one is co
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,10 +12,9 @@ from tests.ingest.collect.conftest import Site, provision_on
 
 
 @pytest.fixture(scope="module")
-def cdn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serving(
-        tmp_path_factory.mktemp("cdn") / "optiview.db", OPTIVIEW_COUNTRY_HEADER="CF-IPCountry"
-    )
+def cdn_server(db_location: Path | str) -> Iterator[Server]:
+    # The module's database on each backend; `site`'s server shares it, for the last test only.
+    yield from serving(db_location, OPTIVIEW_COUNTRY_HEADER="CF-IPCountry")
 
 
 @pytest.fixture
