@@ -11,7 +11,26 @@ import pytest
 from ingest.storage.backend import migrate
 from ingest.storage.sql import Conn, connect, returning_id
 from tests import postgres
+from tests.conftest import Server, serving
 from tests.ingest.stats.seeding import Site
+
+
+@pytest.fixture(scope="session")
+def postgres_stats_server(postgres_server: str) -> Iterator[Server]:
+    """One server on PostgreSQL for this folder's HTTP tests, as the SQLite runs share the
+    session's `server`: each test provisions projects of its own, so they can share it."""
+    with postgres.fresh_database(postgres_server, "stats_http") as url:
+        yield from serving(url)
+
+
+@pytest.fixture(scope="module")
+def server(server: Server, backend: str, request: pytest.FixtureRequest) -> Server:
+    """The HTTP tests of this folder on each backend: the session's SQLite server, then the
+    shared PostgreSQL one (`admin` and the modules' fixtures follow it)."""
+    if backend == "sqlite":
+        return server
+    found: Server = request.getfixturevalue("postgres_stats_server")
+    return found
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import httpx
 
+from tests import dbprobe
 from tests.conftest import ADMIN_TOKEN, Server
 from tests.ingest.collect.conftest import Site, provision
 
@@ -44,10 +43,9 @@ def test_a_read_token_reads_its_project_only_until_revoked(
     assert read(server, "prj_nosuchproject", token["token"]).status_code == 403
 
     # Only the hash is stored; the list never shows the token.
-    with sqlite3.connect(server.db) as conn:
-        (stored,) = conn.execute(
-            "SELECT token_hash FROM read_tokens WHERE id = ?", (token["id"],)
-        ).fetchone()
+    stored = dbprobe.value(
+        server.db, "SELECT token_hash FROM read_tokens WHERE id = ?", (token["id"],)
+    )
     assert token["token"] not in stored and len(stored) == 64
     listed = admin.get(f"/projects/{mine.project_id}/read-tokens").json()["read_tokens"]
     assert [t["id"] for t in listed] == [token["id"]] and "token" not in listed[0]
