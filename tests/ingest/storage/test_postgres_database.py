@@ -18,9 +18,10 @@ from ingest.storage.database import Database, StorageUnavailable
 from ingest.storage.migrations import migrate_database as migrate_sqlite
 from ingest.storage.pg_migrations import migrate_database
 from ingest.storage.postgres_database import WRITER_NAME, PostgresDatabase
+from ingest.storage.sql import Conn
 from tests.postgres import fresh_database
 
-Conn = psycopg.Connection[Any]
+# Work functions get the seam's connection (PgConn): SQL with `?`, as on SQLite.
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def url(pg_url: str) -> Iterator[str]:
 
 def insert_org(conn: Conn, org_id: str, name: str = "A") -> None:
     conn.execute(
-        "INSERT INTO orgs (id, name, domain, plan, created_at) VALUES (%s, %s, 'a.com', 'pro', 0)",
+        "INSERT INTO orgs (id, name, domain, plan, created_at) VALUES (?, ?, 'a.com', 'pro', 0)",
         (org_id, name),
     )
 
