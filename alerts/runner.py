@@ -28,15 +28,17 @@ from alerts.message import build
 from alerts.rules import Evaluation, Thresholds, evaluate
 from alerts.slack import Delivery, SlackSender
 from ingest.clock import now_ms as wall_clock_ms
-from ingest.collect.rollups import COLUMNS, MINUTE_MS
+from ingest.collect.rollups import MINUTE_MS, SUM_COLUMNS
 from ingest.config import AlertSettings
 from ingest.cron import bookkeeping
 from ingest.cron.jobs import JOBS
-from ingest.storage.sql import Conn
+from ingest.storage.sql import Conn, dialect_of
 
 __all__ = ["MAX_DELIVERY_AGE_MS", "AlreadyRunning", "Report", "deliver", "run_alerts"]
 
 JOB = "alerts"
+# The transaction lock under which a run decides and records its alerts (PostgreSQL).
+RECORD_LOCK = "alerts.record"
 # An alert being sent right now (the admin test alert) is left alone unless its sender has
 # been at it for longer than any send can take (retries and timeouts included).
 STALE_SENDING_MS = 2 * 60_000
@@ -89,10 +91,11 @@ def load_states(conn: Conn, now_ms: int) -> dict[tuple[str, str], AlertState]:
 
 
 def rollups(conn: Conn, now_ms: int, minutes: int) -> list[tuple[float, ...]]:
+    """(minute, *COLUMNS) per minute of the window, summed over the nodes that wrote it."""
     end = now_ms - now_ms % MINUTE_MS
     return conn.execute(
-        f"SELECT minute, {', '.join(COLUMNS)} FROM request_rollups"
-        " WHERE minute >= ? AND minute < ? ORDER BY minute",
+        f"SELECT minute, {SUM_COLUMNS} FROM request_rollups"
+        " WHERE minute >= ? AND minute < ? GROUP BY minute ORDER BY minute",
         (end - minutes * MINUTE_MS, end),
     ).fetchall()
 
@@ -137,7 +140,7 @@ def run_alerts(
     holder = bookkeeping.holder_id()
     busy = bookkeeping.acquire(conn, JOB, holder, clock())
     if busy is not None:
-        raise AlreadyRunning(f"another alerts run holds the lock ({busy.holder})")
+        raise AlreadyRunning(busy.describe(JOB))
     run_id = report.run_id = bookkeeping.start_run(conn, JOB, holder, clock())
     try:
         report.notifications = _record(
@@ -178,6 +181,10 @@ def _record(
     notes = []
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if dialect_of(conn) == "postgres":
+            # BEGIN IMMEDIATE's write lock, in PostgreSQL terms: two nodes' decisions queue up
+            # (a safety net behind the job's lease), released at COMMIT.
+            conn.execute("SELECT pg_advisory_xact_lock(?, ?)", bookkeeping.lock_key(RECORD_LOCK))
         # read under the write lock: another node may just have run
         known = load_states(conn, now_ms)
         for ev in evaluations:
@@ -228,12 +235,13 @@ def deliver(
     told at once)."""
     outcomes = []
     waiting = conn.execute(
-        "SELECT id, rule, subject, kind, payload, created_at FROM alerts"
+        "SELECT id, rule, subject, kind, payload, created_at, delivery, last_attempt_at"
+        " FROM alerts"
         " WHERE delivery IN ('pending', 'failed') OR (delivery = 'no_webhook' AND kind <> 'test')"
         " OR (delivery = 'sending' AND coalesce(last_attempt_at, created_at) < ?) ORDER BY id",
         (clock() - STALE_SENDING_MS,),
     ).fetchall()
-    for alert_id, rule, subject, kind, payload, created_at in waiting:
+    for alert_id, rule, subject, kind, payload, created_at, delivery, last_attempt_at in waiting:
         firings = _episode_firings(conn, alert_id, rule, subject) if kind == "resolved" else []
         action, reason = delivery_action(kind, now_ms - created_at, firings)
         if action == HOLD:
@@ -246,6 +254,16 @@ def deliver(
                 (f" ({reason})", alert_id),
             )
             progress(f"alert {alert_id}: abandoned ({reason})")
+            continue
+        # Claimed first, as it was seen: a message is sent by one run only, whichever node
+        # (a test alert sent meanwhile, a run whose lease was lost with its connection).
+        claimed = conn.execute(
+            "UPDATE alerts SET delivery = 'sending', last_attempt_at = ? WHERE id = ?"
+            " AND delivery = ? AND coalesce(last_attempt_at, -1) = coalesce(?, -1)",
+            (clock(), alert_id, delivery, last_attempt_at),
+        ).rowcount
+        if claimed != 1:
+            progress(f"alert {alert_id}: taken by another run")
             continue
         result = sender.send(orjson.loads(payload))
         outcomes.append(result)

@@ -8,7 +8,7 @@ for the next run. The job's lease keeps two runs from overlapping.
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from ingest.clock import now_ms as wall_clock_ms
 from ingest.cron import bookkeeping
 from ingest.stats import rollups
-from ingest.storage.database import is_unavailable
-from ingest.storage.sql import Conn
+from ingest.storage import database, postgres_database
+from ingest.storage.sql import DATABASE_ERRORS, Conn, dialect_of
 from purge.policy import Org, Target, targets
 
 JOB = "purge"
@@ -39,7 +39,7 @@ Progress = Callable[[str], None]
 
 class AlreadyRunning(Exception):
     def __init__(self, busy: bookkeeping.Busy) -> None:
-        super().__init__(f"another purge run holds the lock ({busy.holder})")
+        super().__init__(busy.describe(JOB))
         self.busy = busy
 
 
@@ -70,11 +70,17 @@ class Report:
         return f"{verb} {self.total} rows" + (f" ({parts})" if parts else "")
 
 
+_PROPERTY_IDS = {
+    "sqlite": "group_concat(p.id)",
+    "postgres": "string_agg(CAST(p.id AS TEXT), ',')",
+}
+
+
 def load_orgs(conn: Conn) -> list[Org]:
     rows = conn.execute(
-        "SELECT o.id, o.plan, group_concat(p.id) FROM orgs AS o"
+        f"SELECT o.id, o.plan, {_PROPERTY_IDS[dialect_of(conn)]} FROM orgs AS o"
         " LEFT JOIN projects AS j ON j.org_id = o.id"
-        " LEFT JOIN properties AS p ON p.project_id = j.id GROUP BY o.id"
+        " LEFT JOIN properties AS p ON p.project_id = j.id GROUP BY o.id, o.plan"
     ).fetchall()
     return [
         Org(org_id, plan, tuple(int(i) for i in ids.split(",")) if ids else ())
@@ -99,30 +105,49 @@ def count(conn: Conn, target: Target) -> int:
     )
 
 
-def _chunk(conn: Conn, sql: str, params: tuple[int, ...], table: str = "") -> int:
+def row_key(conn: Conn, table: str) -> str:
+    """What picks a chunk's rows: SQLite's rowid (the id where the table has one); on
+    PostgreSQL the id of a rolled-up table (the read API's rollups take the ids out), else the
+    row's ctid, as no purged table without an id has a one-column key."""
+    if dialect_of(conn) == "sqlite":
+        return "rowid"
+    return "id" if table in rollups.ROLLED_UP_TABLES else "ctid"
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """A lock that did not come in time, a deadlock with the collector's writer: try again."""
+    return database.is_unavailable(exc) or postgres_database.is_unavailable(exc)
+
+
+def _chunk(conn: Conn, pick: str, params: tuple[int, ...], table: str, key: str) -> int:
+    delete_sql = f"DELETE FROM {table} WHERE {key} IN ({pick})"
     for attempt in range(BUSY_RETRIES + 1):
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not is_unavailable(exc) or attempt == BUSY_RETRIES:
-                raise
-            time.sleep(0.1 * (attempt + 1))
-            continue
-        try:
-            ids: list[int] | None = None
             if table in rollups.ROLLED_UP_TABLES:
                 # The read API's rollups lose the rows in the same transaction: exact after a
                 # purge, whatever bucket the rows' own times put them in.
-                pick = sql.partition(" WHERE rowid IN ")[2].strip()[1:-1]  # the same subquery
-                ids = [row[0] for row in conn.execute(pick, params)]
+                ids = [row[0] for row in conn.execute(pick, params).fetchall()]
                 rollups.subtract(conn, table, ids)
-            deleted = conn.execute(sql, params).rowcount
-            if ids is not None and deleted != len(ids):
-                raise RuntimeError(f"{table}: picked {len(ids)} rows but deleted {deleted}")
+                if dialect_of(conn) == "sqlite":  # the same rows: nobody else writes meanwhile
+                    deleted = conn.execute(delete_sql, params).rowcount
+                else:  # exactly those taken out (another statement, another snapshot)
+                    deleted = conn.execute(
+                        f"DELETE FROM {table} WHERE {key} = ANY(?)", (ids,)
+                    ).rowcount
+                if deleted != len(ids):
+                    raise RuntimeError(f"{table}: picked {len(ids)} rows but deleted {deleted}")
+            else:
+                deleted = conn.execute(delete_sql, params).rowcount
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(*DATABASE_ERRORS):  # a lost connection has none
+                    conn.execute("ROLLBACK")
+            if not _is_unavailable(exc) or attempt == BUSY_RETRIES:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+            continue
         return deleted
     raise AssertionError("unreachable")
 
@@ -143,13 +168,11 @@ def delete(
         probe = f"SELECT 1 FROM {target.table} WHERE {where} LIMIT 1"
         if conn.execute(probe, params).fetchone() is None:
             continue
-        sql = (
-            f"DELETE FROM {target.table} WHERE rowid IN"
-            f" (SELECT rowid FROM {target.table} WHERE {where} LIMIT ?)"
-        )
+        key = row_key(conn, target.table)
+        pick = f"SELECT {key} FROM {target.table} WHERE {where} LIMIT ?"
         while True:
             started = time.perf_counter()
-            rows = _chunk(conn, sql, (*params, chunk_rows), target.table)
+            rows = _chunk(conn, pick, (*params, chunk_rows), target.table, key)
             deleted += rows
             if rows < chunk_rows:
                 break

@@ -1,14 +1,18 @@
 """Per-minute collector rollups (requests, errors, latency histogram) for the alert rules.
 
 Each worker accumulates in memory and adds its counts to `request_rollups` with the next
-group commit (UPSERT adding), so the table holds the sum over all workers. Only answered
-requests are recorded: one whose client hung up first (client_closed) is no error of ours.
+group commit (UPSERT adding) in its node's own row of the minute (ingest.node), so that the
+nodes sharing a PostgreSQL database do not all wait on one row; the alert rules sum the
+nodes of each minute. Only answered requests are recorded: one whose client hung up first
+(client_closed) is no error of ours.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+
+from ingest.node import node_name
 
 MINUTE_MS = 60_000
 # Upper bounds in ms; the last bucket holds everything slower. 150/200/250 sit around the
@@ -39,11 +43,15 @@ _FIXED = ("requests", "errors", "events", "latency_ms_sum")
 # Columns of one minute's counters, in the order of the lists below.
 COLUMNS: tuple[str, ...] = _FIXED + BUCKET_COLUMNS
 
+# Parameters: upsert_rows' (minute, node, *COLUMNS).
 UPSERT_SQL = (
-    f"INSERT INTO request_rollups (minute, {', '.join(COLUMNS)})"
-    f" VALUES (?{', ?' * len(COLUMNS)})"
-    " ON CONFLICT (minute) DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in COLUMNS)
+    f"INSERT INTO request_rollups (minute, node, {', '.join(COLUMNS)})"
+    f" VALUES (?, ?{', ?' * len(COLUMNS)})"
+    " ON CONFLICT (minute, node) DO UPDATE SET "
+    + ", ".join(f"{c} = request_rollups.{c} + excluded.{c}" for c in COLUMNS)
 )
+# One row per minute, the nodes summed: what the alert rules read (alerts.runner).
+SUM_COLUMNS = ", ".join(f"sum({c})" for c in COLUMNS)
 
 
 def bucket_index(latency_ms: float) -> int:
@@ -81,5 +89,10 @@ class RollupRecorder:
         return bool(self._minutes)
 
 
-def upsert_rows(taken: dict[int, list[float]]) -> list[Sequence[float]]:
-    return [(minute, *counters) for minute, counters in sorted(taken.items())]
+def upsert_rows(
+    taken: dict[int, list[float]], node: str | None = None
+) -> list[Sequence[float | str]]:
+    """UPSERT_SQL's parameters: this node's row of each minute, minutes in order (two nodes'
+    writers lock rows of their own; one writer's minutes in order)."""
+    name = node_name() if node is None else node
+    return [(minute, name, *counters) for minute, counters in sorted(taken.items())]

@@ -2,20 +2,24 @@
 
 A thread in the serving process (uvicorn's supervisor when there are several workers), so
 one scheduler runs per server; the jobs' leases keep it from overlapping with runs started
-by cron, systemd or an operator. Turn it off with OPTIVIEW_SCHEDULER=off.
+by cron, systemd, an operator or the schedulers of other nodes on the same PostgreSQL
+database. Its runs are `bookkeeping.scheduled()`: each checks again under the lease that its
+job is still due, so several nodes' schedulers make one run per period between them. Turn it
+off with OPTIVIEW_SCHEDULER=off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
 
 from ingest.clock import now_ms
 from ingest.config import Settings
-from ingest.cron.bookkeeping import job_state
+from ingest.cron.bookkeeping import job_state, scheduled
 from ingest.cron.jobs import JOBS, due
-from ingest.storage.sql import Conn, connect
+from ingest.storage.sql import DATABASE_ERRORS, Conn, connect
 
 log = logging.getLogger("optiview.scheduler")
 
@@ -40,16 +44,24 @@ class Scheduler:
             self._thread.join(timeout_s)
 
     def _loop(self) -> None:
-        conn = connect(
-            self.settings.db, self.settings.sqlite_synchronous, self.settings.busy_timeout_ms
-        )
+        conn = self._connect()
         try:
             wait = min(FIRST_TICK_S, self.tick_s)
             while not self._stop.wait(wait):
                 wait = self.tick_s
                 self.tick(conn)
+                if getattr(conn, "closed", False):
+                    # A PostgreSQL server restarted or a proxy dropped us: with the session
+                    # went any lease it held; the next tick starts afresh (or tries again).
+                    with contextlib.suppress(*DATABASE_ERRORS):
+                        conn = self._connect()
         finally:
             conn.close()
+
+    def _connect(self) -> Conn:
+        return connect(
+            self.settings.db, self.settings.sqlite_synchronous, self.settings.busy_timeout_ms
+        )
 
     def tick(self, conn: Conn) -> None:
         for name, work in self.work.items():
@@ -57,7 +69,8 @@ class Scheduler:
                 return
             try:
                 if due(job_state(conn, name), JOBS[name], now_ms()):
-                    work(conn, now_ms())
+                    with scheduled():
+                        work(conn, now_ms())
             except Exception as exc:
                 # Recorded in the job's heartbeat by the job itself; the scheduler carries on.
                 log.warning("scheduled %s failed: %s: %s", name, type(exc).__name__, exc)

@@ -1,13 +1,13 @@
-"""Rows for the purge tests, inserted straight into a migrated SQLite file."""
+"""Rows for the purge tests, inserted straight into a migrated database (either backend)."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.storage.connection import connect
 from ingest.storage.migrations import migrate_database
+from ingest.storage.sql import Conn, Location, connect, returning_id
+from tests.ingest.cron import job_databases
 
 DAY_MS = 86_400_000
 
@@ -26,11 +26,11 @@ def new_db(folder: Path, name: str = "optiview.db") -> Path:
     return path
 
 
-def open_db(path: Path) -> sqlite3.Connection:
-    return connect(path)
+def open_db(location: Location) -> Conn:
+    return connect(location, create=False)
 
 
-def add_org(conn: sqlite3.Connection, org_id: str, plan: str, properties: int = 2) -> SeededOrg:
+def add_org(conn: Conn, org_id: str, plan: str, properties: int = 2) -> SeededOrg:
     domain = f"{org_id.replace('_', '-')}.com"
     conn.execute(
         "INSERT INTO orgs (id, name, domain, plan, created_at) VALUES (?, ?, ?, ?, 0)",
@@ -44,19 +44,18 @@ def add_org(conn: sqlite3.Connection, org_id: str, plan: str, properties: int = 
     )
     ids = []
     for i in range(properties):
-        cursor = conn.execute(
-            "INSERT INTO properties (project_id, domain, type, active, is_default, created_at)"
-            " VALUES (?, ?, 'website', 1, ?, 0)",
-            (project_id, f"www{i}.{domain}", int(i == 0)),
+        ids.append(
+            returning_id(
+                conn,
+                "INSERT INTO properties (project_id, domain, type, active, is_default,"
+                " created_at) VALUES (?, ?, 'website', 1, ?, 0)",
+                (project_id, f"www{i}.{domain}", int(i == 0)),
+            )
         )
-        assert cursor.lastrowid is not None
-        ids.append(cursor.lastrowid)
     return SeededOrg(org_id, plan, project_id, tuple(ids))
 
 
-def add_events(
-    conn: sqlite3.Connection, org: SeededOrg, prop: int, times: list[int] | range
-) -> None:
+def add_events(conn: Conn, org: SeededOrg, prop: int, times: list[int] | range) -> None:
     conn.executemany(
         "INSERT INTO events (property_id, project_id, key_id, type, ua_class, ts, received_at)"
         " VALUES (?, ?, 'key_test', 'pageview', 'human', ?, ?)",
@@ -64,7 +63,7 @@ def add_events(
     )
 
 
-def add_session(conn: sqlite3.Connection, org: SeededOrg, prop: int, at: int, sid: str) -> None:
+def add_session(conn: Conn, org: SeededOrg, prop: int, at: int, sid: str) -> None:
     conn.execute(
         "INSERT INTO sessions (property_id, id, project_id, ua_class, started_at, last_seen_at)"
         " VALUES (?, ?, ?, 'human', ?, ?)",
@@ -72,7 +71,7 @@ def add_session(conn: sqlite3.Connection, org: SeededOrg, prop: int, at: int, si
     )
 
 
-def add_ai_referral(conn: sqlite3.Connection, org: SeededOrg, prop: int, at: int) -> None:
+def add_ai_referral(conn: Conn, org: SeededOrg, prop: int, at: int) -> None:
     conn.execute(
         "INSERT INTO ai_referrals (property_id, project_id, ai_source, via, landed_at)"
         " VALUES (?, ?, 'chatgpt', 'referrer', ?)",
@@ -80,7 +79,7 @@ def add_ai_referral(conn: sqlite3.Connection, org: SeededOrg, prop: int, at: int
     )
 
 
-def add_content(conn: sqlite3.Connection, org: SeededOrg, prop: int, at: int, path: str) -> None:
+def add_content(conn: Conn, org: SeededOrg, prop: int, at: int, path: str) -> None:
     conn.execute(
         "INSERT INTO content (property_id, path, project_id, content_type, first_seen_at,"
         " last_seen_at) VALUES (?, ?, ?, 'page', ?, ?)",
@@ -88,11 +87,11 @@ def add_content(conn: sqlite3.Connection, org: SeededOrg, prop: int, at: int, pa
     )
 
 
-def add_rollup(conn: sqlite3.Connection, minute: int) -> None:
+def add_rollup(conn: Conn, minute: int) -> None:
     conn.execute("INSERT INTO request_rollups (minute, requests) VALUES (?, 1)", (minute,))
 
 
-def add_purge_log(conn: sqlite3.Connection, logged_at: int) -> None:
+def add_purge_log(conn: Conn, logged_at: int) -> None:
     conn.execute(
         "INSERT INTO purge_log (run_id, table_name, org_id, plan, cutoff, rows_deleted,"
         " duration_ms, logged_at) VALUES (0, 'seed', NULL, NULL, 0, 0, 0, ?)",
@@ -100,7 +99,7 @@ def add_purge_log(conn: sqlite3.Connection, logged_at: int) -> None:
     )
 
 
-def add_cron_run(conn: sqlite3.Connection, started_at: int, job: str = "alerts") -> None:
+def add_cron_run(conn: Conn, started_at: int, job: str = "alerts") -> None:
     conn.execute(
         "INSERT INTO cron_runs (job, started_at, finished_at, status, holder)"
         " VALUES (?, ?, ?, 'ok', 'seed:1')",
@@ -108,5 +107,5 @@ def add_cron_run(conn: sqlite3.Connection, started_at: int, job: str = "alerts")
     )
 
 
-def dump(conn: sqlite3.Connection) -> str:
-    return "\n".join(conn.iterdump())
+def dump(conn: Conn) -> str:
+    return job_databases.dump(conn)

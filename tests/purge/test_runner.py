@@ -1,7 +1,9 @@
-"""run_purge on real SQLite files: what goes, what stays, the log, heartbeat and lease."""
+"""run_purge on real databases, SQLite files and PostgreSQL (every test runs on both): what
+goes, what stays, the log, heartbeat and lease."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,13 +13,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.clock import now_ms, to_iso
 from ingest.cron import bookkeeping
+from ingest.storage.sql import Conn, Location, PgConn, dialect_of
 from purge.runner import AlreadyRunning, run_purge
 from tests.conftest import service_env
+from tests.ingest.cron import job_databases
 from tests.purge.seed import (
     DAY_MS,
     SeededOrg,
@@ -30,7 +35,6 @@ from tests.purge.seed import (
     add_rollup,
     add_session,
     dump,
-    new_db,
     open_db,
 )
 
@@ -74,18 +78,50 @@ def table_days(table: str, plan: str | None) -> int:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return new_db(tmp_path)
+def db(db_location: Location, tmp_path: Path) -> Location:
+    return job_databases.fresh(db_location, tmp_path)
 
 
 @pytest.fixture
-def conn(db: Path) -> Iterator[sqlite3.Connection]:
+def conn(db: Location) -> Iterator[Conn]:
     connection = open_db(db)
     yield connection
     connection.close()
 
 
-def seed_matrix(conn: sqlite3.Connection, now: int) -> dict[str, SeededOrg]:
+@contextlib.contextmanager
+def traced(conn: Conn) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """The statements run on `conn` meanwhile, with their parameters (SQLite: as run, the
+    values in place)."""
+    sql: list[tuple[str, tuple[Any, ...]]] = []
+    if isinstance(conn, sqlite3.Connection):
+        conn.set_trace_callback(lambda text: sql.append((text, ())))
+        try:
+            yield sql
+        finally:
+            conn.set_trace_callback(None)
+        return
+    assert isinstance(conn, PgConn)
+    execute = conn.execute
+
+    def recording(text: str, params: Any = ()) -> Any:
+        sql.append((text, tuple(params)))
+        return execute(text, params)
+
+    conn.execute = recording  # type: ignore[method-assign]
+    try:
+        yield sql
+    finally:
+        del conn.execute
+
+
+def assert_intact(conn: Conn) -> None:
+    """SQLite's own check of the file; PostgreSQL's crash safety is the server's."""
+    if isinstance(conn, sqlite3.Connection):
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+def seed_matrix(conn: Conn, now: int) -> dict[str, SeededOrg]:
     """One org per plan, two properties each, rows of every age in every table."""
     orgs = {plan: add_org(conn, f"org_{plan}", plan) for plan in PLANS}
     for org in orgs.values():
@@ -103,7 +139,7 @@ def seed_matrix(conn: sqlite3.Connection, now: int) -> dict[str, SeededOrg]:
     return orgs
 
 
-def ages_in(conn: sqlite3.Connection, now: int, table: str, where: str, *params: object):
+def ages_in(conn: Conn, now: int, table: str, where: str, *params: object):
     column = TIME_COLUMN[table]
     times = [
         row[0]
@@ -121,7 +157,7 @@ def expired_count(now: int, days: int) -> int:
     return sum(1 for age in AGES if not kept(now, age, days))
 
 
-def test_each_table_keeps_exactly_the_rows_within_its_window(conn: sqlite3.Connection):
+def test_each_table_keeps_exactly_the_rows_within_its_window(conn: Conn):
     now = now_ms()
     orgs = seed_matrix(conn, now)
 
@@ -137,7 +173,7 @@ def test_each_table_keeps_exactly_the_rows_within_its_window(conn: sqlite3.Conne
                     prop,
                 )
     # The seeded rows of our own tables (the run adds its own log rows and heartbeat).
-    assert ages_in(conn, now, "request_rollups", "1") == expected_ages(now, 35)
+    assert ages_in(conn, now, "request_rollups", "1 = 1") == expected_ages(now, 35)
     assert ages_in(conn, now, "purge_log", "table_name = 'seed'") == expected_ages(now, 365)
     assert ages_in(conn, now, "cron_runs", "job = 'alerts'") == expected_ages(now, 90)
 
@@ -177,9 +213,7 @@ def test_each_table_keeps_exactly_the_rows_within_its_window(conn: sqlite3.Conne
 @pytest.mark.parametrize(
     ("plan", "survives"), [("starter", False), ("growth", True), ("pro", True)]
 )
-def test_a_100_day_old_event_goes_only_under_the_90_day_plan(
-    conn: sqlite3.Connection, plan: str, survives: bool
-):
+def test_a_100_day_old_event_goes_only_under_the_90_day_plan(conn: Conn, plan: str, survives: bool):
     now = now_ms()
     orgs = {p: add_org(conn, f"org_{p}", p) for p in PLANS}
     for org in orgs.values():
@@ -194,7 +228,7 @@ def test_a_100_day_old_event_goes_only_under_the_90_day_plan(
     assert left == (2 if survives else 0)
 
 
-def test_purge_log_heartbeat_and_lease(conn: sqlite3.Connection):
+def test_purge_log_heartbeat_and_lease(conn: Conn):
     now = now_ms()
     orgs = seed_matrix(conn, now)
     lines: list[str] = []
@@ -250,7 +284,7 @@ def test_purge_log_heartbeat_and_lease(conn: sqlite3.Connection):
     [(50, 7, 8), (49, 7, 8), (7, 7, 2), (3, 7, 1), (0, 7, 0), (50, 1, 51)],
 )
 def test_chunked_deletes_take_everything_expired(
-    conn: sqlite3.Connection, expired_rows: int, chunk: int, statements: int
+    conn: Conn, expired_rows: int, chunk: int, statements: int
 ):
     now = now_ms()
     org = add_org(conn, "org_starter", "starter", properties=1)
@@ -258,17 +292,19 @@ def test_chunked_deletes_take_everything_expired(
     old = [now - 91 * DAY_MS - i * 1000 for i in range(expired_rows)]
     fresh = [now - i * 1000 for i in range(5)]
     add_events(conn, org, prop, old + fresh)
-    sql: list[str] = []
-    conn.set_trace_callback(sql.append)
+    with traced(conn) as sql:
+        report = run_purge(conn, now, chunk_rows=chunk, pause_s=0)
 
-    report = run_purge(conn, now, chunk_rows=chunk, pause_s=0)
-
-    conn.set_trace_callback(None)
     events = [o for o in report.outcomes if o.target.table == "events"]
     assert [o.rows for o in events] == [expired_rows]
-    deletes = [s for s in sql if s.startswith("DELETE FROM events")]
+    deletes = [s for s, _ in sql if s.startswith("DELETE FROM events")]
     assert len(deletes) == statements
-    assert all(s.rstrip().endswith(f"LIMIT {chunk})") for s in deletes), deletes[:2]
+    # Each chunk's rows are picked `LIMIT chunk`: SQLite's trace shows the values bound.
+    picks = [(s, p) for s, p in sql if s.startswith("SELECT id FROM events")]
+    if dialect_of(conn) == "sqlite":
+        assert all(s.rstrip().endswith(f"LIMIT {chunk})") for s in deletes), deletes[:2]
+    else:
+        assert len(picks) == statements and all(p[-1] == chunk for _, p in picks), picks[:2]
     remaining = [r[0] for r in conn.execute("SELECT received_at FROM events ORDER BY id")]
     assert remaining == fresh
     assert conn.execute(
@@ -277,7 +313,7 @@ def test_chunked_deletes_take_everything_expired(
     ).fetchall() == [(expired_rows,)]
 
 
-def test_dry_run_changes_nothing_and_counts_what_would_go(conn: sqlite3.Connection):
+def test_dry_run_changes_nothing_and_counts_what_would_go(conn: Conn):
     now = now_ms()
     orgs = seed_matrix(conn, now)
     before = dump(conn)
@@ -322,7 +358,7 @@ def finished_pid() -> int:
     ],
 )
 def test_a_second_run_while_the_lease_is_held_raises_and_deletes_nothing(
-    db: Path, conn: sqlite3.Connection, holder
+    db: Location, conn: Conn, holder
 ):
     now = now_ms()
     seed_matrix(conn, now)
@@ -346,7 +382,7 @@ def test_a_second_run_while_the_lease_is_held_raises_and_deletes_nothing(
         other.close()
 
 
-def test_a_dead_holders_lease_is_taken_over_at_once(db: Path, conn: sqlite3.Connection):
+def test_a_dead_holders_lease_is_taken_over_at_once(db: Location, conn: Conn):
     now = now_ms()
     orgs = seed_matrix(conn, now)
     dead = f"{HOST}:{finished_pid()}"
@@ -374,7 +410,7 @@ def test_a_dead_holders_lease_is_taken_over_at_once(db: Path, conn: sqlite3.Conn
     assert conn.execute("SELECT * FROM cron_leases").fetchall() == []
 
 
-def test_another_hosts_expired_lease_is_taken_over(db: Path, conn: sqlite3.Connection):
+def test_another_hosts_expired_lease_is_taken_over(db: Location, conn: Conn):
     now = now_ms()
     other = open_db(db)
     try:
@@ -397,7 +433,7 @@ CHUNK = 500
 
 
 def test_a_run_killed_midway_leaves_whole_chunks_and_the_next_run_finishes(
-    db: Path, conn: sqlite3.Connection, tmp_path: Path
+    db: Location, conn: Conn, tmp_path: Path
 ):
     now = now_ms()
     org = add_org(conn, "org_starter", "starter", properties=1)
@@ -429,7 +465,7 @@ def test_a_run_killed_midway_leaves_whole_chunks_and_the_next_run_finishes(
         first.wait(timeout=30)  # reaped: its pid no longer names a live process
     assert first.returncode == -signal.SIGKILL
 
-    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert_intact(conn)
     left = expired_left()
     assert 0 < left < EXPIRED_ROWS, "the run was not caught midway"
     assert (EXPIRED_ROWS - left) % CHUNK == 0, f"{EXPIRED_ROWS - left} rows deleted"
@@ -463,10 +499,10 @@ def test_a_run_killed_midway_leaves_whole_chunks_and_the_next_run_finishes(
     assert expired_left() == 0
     assert [r[0] for r in conn.execute("SELECT received_at FROM events ORDER BY id")] == fresh
     assert conn.execute("SELECT * FROM cron_leases").fetchall() == []
-    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert_intact(conn)
 
 
-def test_a_long_delete_says_how_far_it_has_got(conn: sqlite3.Connection):
+def test_a_long_delete_says_how_far_it_has_got(conn: Conn):
     now = now_ms()
     org = add_org(conn, "org_starter", "starter", properties=1)
     (prop,) = org.property_ids
