@@ -1,6 +1,6 @@
 """A hand-counted week for the console's data pages, written through the collector's own code
-(enrich, prepare, write_rows: the rows and rollups a real collector stores) into a migrated
-SQLite file, before a real `optiview serve` opens it.
+(enrich, prepare, and each backend's row writer: the rows and rollups a real collector stores)
+into a migrated SQLite file or PostgreSQL database, before a real `optiview serve` opens it.
 
 The range is 2026-03-01 .. 2026-03-03 in Asia/Kolkata (UTC+05:30): local days start at 18:30
 UTC, and the event at 00:15 on March 2 local (18:45 UTC on March 1) is March 2's.
@@ -8,19 +8,18 @@ UTC, and the event at 00:15 on March 2 local (18:45 UTC on March 1) is March 2's
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ingest.collect.enrich import RequestContext, enrich
 from ingest.collect.parse import IncomingEvent
-from ingest.collect.rows import prepare, write_rows
-from ingest.storage.connection import connect
-from ingest.storage.migrations import migrate_database
+from ingest.collect.rows import prepare
+from ingest.storage.backend import migrate
+from ingest.storage.sql import Conn, Location, connect, returning_id
 from tests.ingest.collect.conftest import CHROME as CHROME_WINDOWS
 from tests.ingest.collect.conftest import GPTBOT
+from tests.ingest.stats.seeding import commit_rows
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 ORG = "org_console"
@@ -48,36 +47,40 @@ class Project:
     property_id: int
 
 
-def create(path: Path, project_id: str, *, sources: tuple[str, ...] = ()) -> Project:
-    """A migrated file with one org and project (one property), and the AI sources enabled."""
-    migrate_database(path)
-    with connect(path) as conn:
+def create(location: Location, project_id: str, *, sources: tuple[str, ...] = ()) -> Project:
+    """A migrated database with one org and project (one property), the AI sources enabled."""
+    migrate(location)
+    conn = connect(location)
+    try:
+        conn.execute("BEGIN")
         conn.execute(
-            "INSERT OR IGNORE INTO orgs (id, name, domain, plan, created_at)"
-            " VALUES (?, 'Console Shop', ?, 'pro', 0)",
+            "INSERT INTO orgs (id, name, domain, plan, created_at)"
+            " VALUES (?, 'Console Shop', ?, 'pro', 0) ON CONFLICT (id) DO NOTHING",
             (ORG, DOMAIN),
         )
         conn.execute(
             "INSERT INTO projects (id, org_id, name, domain, created_at) VALUES (?, ?, ?, ?, 0)",
             (project_id, ORG, f"Shop {project_id}", host(project_id)),
         )
-        cursor = conn.execute(
+        property_id = returning_id(
+            conn,
             "INSERT INTO properties (project_id, domain, type, is_default, created_at)"
             " VALUES (?, ?, 'website', 1, 0)",
             (project_id, host(project_id)),
         )
-        assert cursor.lastrowid is not None
         conn.executemany(
             "INSERT INTO project_ai_sources (project_id, source, enabled, updated_at)"
             " VALUES (?, ?, 1, 0)",
             [(project_id, source) for source in sources],
         )
-        conn.commit()
-    return Project(project_id, cursor.lastrowid)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return Project(project_id, property_id)
 
 
 def send(
-    conn: sqlite3.Connection,
+    conn: Conn,
     project: Project,
     ts: int,
     ua: str,
@@ -113,12 +116,10 @@ def send(
         country=country,
     )
     rows = prepare(enrich([event], context), "key_console", project.property_id, project.id, ts)
-    conn.execute("BEGIN IMMEDIATE")
-    write_rows(conn, [rows])
-    conn.execute("COMMIT")
+    commit_rows(conn, [rows])
 
 
-def seed_week(path: Path, project: Project) -> None:
+def seed_week(location: Location, project: Project) -> None:
     """Nine events in the range, two outside it. Hand counts (people, the default filter):
 
     day (Kolkata)  human  bot  ai_crawler
@@ -126,7 +127,7 @@ def seed_week(path: Path, project: Project) -> None:
     Mar 02           2     0       1      s2: /blog/a at 00:15, a click; GPTBot on /blog/a
     Mar 03           2     0       0      s3: /docs/x (utm_source=perplexity.ai), purchase
     """
-    conn = connect(path)
+    conn = connect(location)
     try:
         s1, s2, s3 = "s1-session-aaaaaaaa", "s2-session-bbbbbbbb", "s3-session-cccccccc"
         ref = "https://chatgpt.com/"

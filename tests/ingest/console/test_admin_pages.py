@@ -4,14 +4,16 @@ checklist), sources (the toggle form), data policy (retention by plan, purge log
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
-import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import dbprobe, postgres
 from tests.alerts.conftest import ERROR_500, SlackStandIn
 from tests.conftest import ADMIN_TOKEN, Server, optiview, serving
 from tests.ingest.collect.conftest import Site, provision_on
@@ -19,11 +21,9 @@ from tests.ingest.console.helpers import console, csrf_of
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, slack_module: SlackStandIn
-) -> Iterator[Server]:
-    db = tmp_path_factory.mktemp("console-pages") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url)
+def server(db_location: Path | str, slack_module: SlackStandIn) -> Iterator[Server]:
+    """The module's server, on each backend in turn."""
+    yield from serving(db_location, SLACK_WEBHOOK_URL=slack_module.url)
 
 
 @pytest.fixture(scope="module")
@@ -148,10 +148,11 @@ def test_data_policy_follows_the_plan_and_shows_the_purge_log(
         after = text_of(client.get(path).text)
         assert "No purge has run yet" not in after
         assert f"{org_id} (starter)" in after and "running" in after
-        with sqlite3.connect(server.db) as conn:
-            logged = conn.execute(
-                "SELECT count(*) FROM purge_log WHERE org_id = ? OR org_id IS NULL", (org_id,)
-            ).fetchone()[0]
+        logged = dbprobe.value(
+            server.db,
+            "SELECT count(*) FROM purge_log WHERE org_id = ? OR org_id IS NULL",
+            (org_id,),
+        )
         assert after.count(" ms ") >= min(logged, 50) > 0
 
 
@@ -177,9 +178,19 @@ def test_health_shows_crons_slack_and_sends_a_test_alert(
         slack_module.reset()
 
 
-def test_health_without_slack_says_so(tmp_path_factory: pytest.TempPathFactory) -> None:
-    db = tmp_path_factory.mktemp("no-slack") / "optiview.db"
-    for bare in serving(db, SLACK_WEBHOOK_URL=""):
+@pytest.fixture
+def fresh_db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path | str]:
+    """An empty database of the test's own, on the module's backend."""
+    if backend == "sqlite":
+        yield tmp_path / "optiview.db"
+        return
+    with contextlib.ExitStack() as stack:
+        server_url: str = request.getfixturevalue("postgres_server")
+        yield stack.enter_context(postgres.fresh_database(server_url, "no_slack"))
+
+
+def test_health_without_slack_says_so(fresh_db: Path | str) -> None:
+    for bare in serving(fresh_db, SLACK_WEBHOOK_URL=""):
         with console(bare) as client:
             page = client.get("/console/health")
             assert "not configured" in page.text and "SLACK_WEBHOOK_URL" in page.text

@@ -17,8 +17,9 @@ from tests.ingest.console.helpers import console, csrf_of, read_token, sign_in
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serving(tmp_path_factory.mktemp("console-auth") / "optiview.db")
+def server(db_location: Path | str) -> Iterator[Server]:
+    """The module's server, on each backend in turn (sessions read read_tokens on both)."""
+    yield from serving(db_location)
 
 
 @pytest.fixture(scope="module")

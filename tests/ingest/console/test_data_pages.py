@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.storage.connection import connect
+from ingest.storage.sql import connect
 from tests.conftest import Server, serving
 from tests.ingest.console.pages import signed_in, tables
 from tests.ingest.console.seeding import (
@@ -31,19 +31,23 @@ DATA_PAGES = ("events", "content", "journeys", "referrals", "conversions")
 
 
 @pytest.fixture(scope="module")
-def projects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Project]]:
-    db = tmp_path_factory.mktemp("console-data") / "optiview.db"
+def projects(db_location: Path | str) -> tuple[Path | str, dict[str, Project]]:
+    """The module's database (on each backend in turn) with three projects."""
+    db = db_location
     full = create(db, "prj_full", sources=("chatgpt", "perplexity"))
     seed_week(db, full)
     quiet = create(db, "prj_quiet")  # one pageview, no AI source enabled, no conversion
-    with connect(db) as conn:
+    conn = connect(db)
+    try:
         send(conn, quiet, local(2, 9), CHROME_WINDOWS, "GB", session="q1-session-dddddddd")
+    finally:
+        conn.close()
     empty = create(db, "prj_empty", sources=("chatgpt",))
     return db, {"full": full, "quiet": quiet, "empty": empty}
 
 
 @pytest.fixture(scope="module")
-def server(projects: tuple[Path, dict[str, Project]]) -> Iterator[Server]:
+def server(projects: tuple[Path | str, dict[str, Project]]) -> Iterator[Server]:
     yield from serving(projects[0])
 
 
