@@ -171,12 +171,11 @@ def subtract(conn: Conn, table: str, ids: Sequence[int]) -> None:
     ids = [i for i in ids if i <= watermark]  # rows past it were never added
     if not ids:
         return
-    if dialect == "sqlite":
-        picked: object = "[" + ",".join(str(int(i)) for i in ids) + "]"
-    else:
-        picked = [int(i) for i in ids]
     for sql in _PICKED[dialect][table]:
-        conn.execute(sql, (picked,))
+        if dialect == "sqlite":  # ?1, numbered: one parameter however often it is used
+            conn.execute(sql, ("[" + ",".join(str(int(i)) for i in ids) + "]",))
+        else:  # PostgreSQL numbers no `?`: the array once per use
+            conn.execute(sql, ([int(i) for i in ids],) * sql.count("?"))
     # Found through the partial indexes on empty rows (0008_stats_rollups.sql).
     for sql in _EMPTY:
         conn.execute(sql)

@@ -1,16 +1,26 @@
-"""The collector's writer folds what it commits into the read API's rollups within seconds,
-and counts are exact before and after the fold (real server, real HTTP)."""
+"""The collector's writer puts what it commits into the read API's rollups (on SQLite by a fold
+within seconds, on PostgreSQL in the commit itself), and counts are exact before and after
+(real server, real HTTP, both backends)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
 from ingest.stats import counts, rollups
-from tests.conftest import Server
+from ingest.storage.sql import connect
+from tests import dbprobe
+from tests.conftest import Server, serving
 from tests.ingest.collect.conftest import provision
+
+
+@pytest.fixture(scope="module")
+def server(db_location: Path | str) -> Iterator[Server]:
+    yield from serving(db_location)
 
 
 def test_the_writer_folds_its_rows_within_seconds(server: Server, admin: httpx.Client) -> None:
@@ -21,20 +31,27 @@ def test_the_writer_folds_its_rows_within_seconds(server: Server, admin: httpx.C
     start, end = now - 3_600_000, now + 1
 
     def rolled_up() -> int:
-        with sqlite3.connect(server.db) as conn:
-            row = conn.execute(
-                "SELECT ifnull(sum(events), 0) FROM stats_quarters WHERE property_id = ?",
+        return int(
+            dbprobe.value(
+                server.db,
+                "SELECT coalesce(sum(events), 0) FROM stats_quarters WHERE property_id = ?",
                 (site.property_id,),
-            ).fetchone()
-            return int(row[0])
+            )
+        )
 
-    with sqlite3.connect(server.db) as conn:  # exact whether folded yet or not
+    conn = connect(server.db, create=False)
+    try:  # exact whether folded yet or not
         assert sum(counts.by_class(conn, [site.property_id], start, end).values()) == 12
+    finally:
+        conn.close()
     deadline = time.monotonic() + rollups.FOLD_EVERY_S + 5
     while rolled_up() < 12 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert rolled_up() == 12
-    with sqlite3.connect(server.db) as conn:
+    conn = connect(server.db, create=False)
+    try:
         rows = counts.breakdown(conn, [site.property_id], start, end, "path", "pageviews", None)
         assert sorted(rows) == [("/blog/0", 4), ("/blog/1", 4), ("/blog/2", 4)]
         assert sum(counts.by_class(conn, [site.property_id], start, end).values()) == 12
+    finally:
+        conn.close()
