@@ -69,15 +69,16 @@ def period_passes(db: str, job: str, period_ms: int) -> None:
     )
 
 
-def insert_rollup(db: str, minute: int, requests: int, errors: int, bucket: str) -> None:
+def insert_rollup(db: str, minute: int, requests: int, errors: int, bucket: str, node: str) -> None:
+    """One node's counters for one minute, as its writer would have added them."""
     values = dict.fromkeys(COLUMNS, 0)
     values.update(requests=requests, errors=errors, events=requests, latency_ms_sum=requests)
     values[bucket] = requests
     dbprobe.execute(
         db,
-        f"INSERT INTO request_rollups (minute, {', '.join(COLUMNS)})"
-        f" VALUES (?{', ?' * len(COLUMNS)})",
-        (minute, *(values[c] for c in COLUMNS)),
+        f"INSERT INTO request_rollups (minute, node, {', '.join(COLUMNS)})"
+        f" VALUES (?, ?{', ?' * len(COLUMNS)})",
+        (minute, node, *(values[c] for c in COLUMNS)),
     )
 
 
@@ -124,10 +125,12 @@ def test_one_purge_run_per_period_across_nodes(nodes: list[Server], cluster_db: 
 def test_one_slack_message_per_alert_across_nodes(
     nodes: list[Server], cluster_db: str, slack: SlackStandIn
 ) -> None:
-    # 600 requests, 20% errors, over three earlier minutes of the window: the error rate fires.
-    minute = now_ms() // MINUTE_MS * MINUTE_MS
-    for back in (3, 4, 5):
-        insert_rollup(cluster_db, minute - back * MINUTE_MS, 200, 40, "le_10")
+    # Three nodes' rows of one earlier minute: 200 requests each, 20% errors. No node reaches
+    # the 500 requests the rule needs; their sum does, so the error rate fires only if the
+    # rule sums the nodes.
+    minute = now_ms() // MINUTE_MS * MINUTE_MS - 3 * MINUTE_MS
+    for node in ("node-a", "node-b", "node-c"):
+        insert_rollup(cluster_db, minute, 200, 40, "le_10", node)
     for _ in range(3):
         before = len(runs(cluster_db, "alerts"))
         period_passes(cluster_db, "alerts", MINUTE_MS)
@@ -166,8 +169,8 @@ def test_the_lease_of_a_node_killed_mid_run_moves_at_once(
     # A new alert (p95 over 200 ms) whose message Slack holds for 4 s: the alerts run that
     # sends it holds its lease meanwhile, and is killed then.
     minute = now_ms() // MINUTE_MS * MINUTE_MS
-    for back in (6, 7):
-        insert_rollup(cluster_db, minute - back * MINUTE_MS, 400, 0, "le_1000")
+    for node in ("node-a", "node-b"):
+        insert_rollup(cluster_db, minute - 6 * MINUTE_MS, 400, 0, "le_1000", node)
     slack.delay(4.0)
     period_passes(cluster_db, "alerts", MINUTE_MS)
     wait_for(lambda: texts(slack, P95_FIRING), "the p95 message")
