@@ -131,10 +131,10 @@ def _read_token_live(conn: Conn, token_id: str, project_id: str | None) -> bool:
 
 def _choices(conn: Conn, only: str | None) -> list[ProjectChoice]:
     sql = "SELECT id, name, domain FROM projects"
-    rows = conn.execute(
-        sql + (" WHERE id = ?" if only else "") + " ORDER BY name, id", (only,) if only else ()
-    ).fetchall()
-    return [ProjectChoice(*row) for row in rows]
+    rows = conn.execute(sql + (" WHERE id = ?" if only else ""), (only,) if only else ()).fetchall()
+    # Sorted here, not by ORDER BY: a PostgreSQL database's collation (a locale's, perhaps)
+    # would order names otherwise than SQLite does; Python compares code points, as SQLite.
+    return [ProjectChoice(*row) for row in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 
 async def current_session(request: Request) -> session.Session | None:

@@ -19,9 +19,12 @@ from ingest.stats.endpoints.meta import build as build_meta
 from ingest.stats.query import StatsQuery
 from ingest.stats.sql_filters import class_clause, placeholders
 from ingest.stats.timebuckets import iso
-from ingest.storage.sql import Conn
+from ingest.storage.sql import Conn, dialect_of
 
 MAX_STEPS = 100
+# Ties broken by the session id in code point order, as SQLite compares text: a PostgreSQL
+# database may have been created with a locale's collation, which would order pages otherwise.
+_BYTE_ORDER = {"sqlite": "", "postgres": ' COLLATE "C"'}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,7 @@ def sessions_started(
         FROM sessions
         WHERE property_id IN ({placeholders(len(property_ids))})
             AND last_seen_at >= ? AND started_at >= ? AND started_at < ?{cls}
-        ORDER BY started_at DESC, id DESC, property_id
+        ORDER BY started_at DESC, id{_BYTE_ORDER[dialect_of(conn)]} DESC, property_id
         LIMIT ? OFFSET ?
     """
     params = [*property_ids, start_ms, start_ms, end_ms, *cls_params, limit, offset]

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from ingest.stats.endpoints import journeys
 from ingest.storage.sql import dialect_of
+from tests import postgres
 from tests.ingest.stats.seeding import CURL, DAY, HOUR, D, Site
 
 MINUTE = 60_000
@@ -136,3 +139,45 @@ def test_step_lookup_uses_the_received_at_index(site: Site) -> None:
         " AND indexname = 'events_property_received_at'"
     ).fetchone()
     assert definition.endswith("(property_id, received_at)"), definition
+
+
+@pytest.fixture
+def locale_site(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    """An empty site; on PostgreSQL in a database whose collation is a locale's (ICU en-US,
+    where 'B' sorts after 'a'), as an operator's server may well have by default."""
+    if backend == "sqlite":
+        site = Site(tmp_path / "stats.db")
+        yield site
+        site.conn.close()
+        return
+    server_url: str = request.getfixturevalue("postgres_server")
+    name = postgres.database_name("journeys_icu")
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin:
+        admin.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                " LOCALE 'C.UTF-8'"
+            ).format(sql.Identifier(name))
+        )
+    try:
+        site = Site(f"{server_url}/{name}")
+        yield site
+        site.conn.close()
+    finally:
+        with psycopg.connect(f"{server_url}/postgres", autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def test_sessions_of_one_instant_are_ordered_as_on_sqlite(locale_site: Site) -> None:
+    """Ties by session id, descending, in code point order ('a' after 'B') on both backends,
+    whatever the PostgreSQL database's collation: the pages of an answer stay the same."""
+    for session in ("B-upper", "a-lower", "C-upper"):
+        locale_site.send(D + HOUR, path="/", session=session)
+    assert ids(locale_site) == [
+        ("a-lower", locale_site.main),
+        ("C-upper", locale_site.main),
+        ("B-upper", locale_site.main),
+    ]
+    assert ids(locale_site, limit=1, offset=1) == [("C-upper", locale_site.main)]
