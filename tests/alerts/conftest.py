@@ -1,12 +1,12 @@
 """Shared pieces of the alert tests: a real local HTTP server standing in for Slack's incoming
-webhook, and rollup rows written straight into a migrated SQLite file."""
+webhook, and rollup rows written straight into a migrated database: a SQLite file or the
+module's PostgreSQL database (`db` runs a test on both backends)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -19,8 +19,9 @@ import pytest
 
 from ingest.clock import now_ms
 from ingest.collect.rollups import BUCKET_COLUMNS, COLUMNS, MINUTE_MS
-from ingest.storage.connection import connect
 from ingest.storage.migrations import migrate_database
+from ingest.storage.sql import Conn, Location, connect
+from tests.ingest.cron.job_databases import fresh
 
 # What the stand-in answers, the way Slack (or its absence) would.
 OK = "ok"  # 200 "ok"
@@ -226,7 +227,7 @@ def rollup_row(
     return (minute, *(values[c] for c in COLUMNS))
 
 
-def insert_rollups(conn: sqlite3.Connection, rows: list[tuple[float, ...]]) -> None:
+def insert_rollups(conn: Conn, rows: list[tuple[float, ...]]) -> None:
     conn.executemany(
         f"INSERT INTO request_rollups (minute, {', '.join(COLUMNS)})"
         f" VALUES (?{', ?' * len(COLUMNS)})",
@@ -246,18 +247,19 @@ def new_db(folder: Path, name: str = "optiview.db") -> Path:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return new_db(tmp_path)
+def db(db_location: Location, tmp_path: Path) -> Location:
+    """A migrated database of the test's own, on the module's backend."""
+    return fresh(db_location, tmp_path)
 
 
 @pytest.fixture
-def conn(db: Path) -> Iterator[sqlite3.Connection]:
-    connection = connect(db)
+def conn(db: Location) -> Iterator[Conn]:
+    connection = connect(db, create=False)
     try:
         yield connection
     finally:
         connection.close()
 
 
-def rows(conn: sqlite3.Connection, sql: str, *params: object) -> list[tuple[Any, ...]]:
+def rows(conn: Conn, sql: str, *params: object) -> list[tuple[Any, ...]]:
     return conn.execute(sql, params).fetchall()

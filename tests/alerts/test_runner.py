@@ -1,15 +1,13 @@
-"""run_alerts on real SQLite files, delivering to a real local stand-in for Slack."""
+"""run_alerts on real databases (every test on SQLite and on PostgreSQL), delivering to a real
+local stand-in for Slack."""
 
 from __future__ import annotations
 
 import gc
-import os
 import socket
-import sqlite3
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,10 +16,11 @@ import pytest
 from alerts.message import clock
 from alerts.runner import MAX_DELIVERY_AGE_MS, AlreadyRunning, Report, run_alerts
 from alerts.slack import SlackSender
+from ingest.clock import now_ms
 from ingest.collect.rollups import MINUTE_MS
 from ingest.config import AlertSettings
 from ingest.cron import bookkeeping
-from ingest.storage.connection import connect
+from ingest.storage.sql import Conn, Location, connect, returning_id
 from tests.alerts.conftest import (
     DOWN,
     OK,
@@ -31,6 +30,7 @@ from tests.alerts.conftest import (
     rollup_row,
     rows,
 )
+from tests.ingest.cron.job_databases import dump
 
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
@@ -54,7 +54,7 @@ def sender(slack: SlackStandIn) -> Iterator[SlackSender]:
 
 @dataclass
 class Runs:
-    conn: sqlite3.Connection
+    conn: Conn
     slack: SlackStandIn
     sender: SlackSender
     lines: list[str] = field(default_factory=list)
@@ -67,37 +67,36 @@ class Runs:
 
 
 @pytest.fixture
-def run(conn: sqlite3.Connection, slack: SlackStandIn, sender: SlackSender) -> Runs:
+def run(conn: Conn, slack: SlackStandIn, sender: SlackSender) -> Runs:
     return Runs(conn, slack, sender)
 
 
-def firing_error_rate(conn: sqlite3.Connection, first: int, last: int) -> None:
+def firing_error_rate(conn: Conn, first: int, last: int) -> None:
     """5% errors over 1000 requests a minute, for every minute from first to last."""
     insert_rollups(
         conn, [rollup_row(m, 1000, 50) for m in range(first, last + MINUTE_MS, MINUTE_MS)]
     )
 
 
-def alerts(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def alerts(conn: Conn) -> list[dict[str, Any]]:
     cursor = conn.execute("SELECT * FROM alerts ORDER BY id")
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def heartbeats(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+def heartbeats(conn: Conn) -> list[tuple[Any, ...]]:
     return rows(conn, "SELECT job, status, error, summary FROM cron_runs ORDER BY id")
 
 
-def add_alert(conn: sqlite3.Connection, created_at: int, delivery: str, text: str) -> int:
+def add_alert(conn: Conn, created_at: int, delivery: str, text: str) -> int:
     payload = orjson.dumps({"text": text, "blocks": []}).decode()
-    cursor = conn.execute(
+    return returning_id(
+        conn,
         "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery,"
         " attempts, last_error) VALUES ('error_rate', 'collector', 'firing', ?, ?, ?, ?, ?, ?)",
         (text, payload, created_at, delivery, 0 if delivery == "pending" else 3,
          None if delivery == "pending" else "HTTP 500: internal_error"),
     )  # fmt: skip
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
 
 
 def fields(payload: dict[str, Any]) -> dict[str, str]:
@@ -137,7 +136,7 @@ def everything(payload: dict[str, Any]) -> str:
     ],
 )
 def test_above_threshold_one_alert_is_recorded_and_delivered(
-    conn: sqlite3.Connection,
+    conn: Conn,
     slack: SlackStandIn,
     run: Runs,
     now: int,
@@ -191,9 +190,7 @@ def test_above_threshold_one_alert_is_recorded_and_delivered(
     assert any(line.startswith("alert 1: sent") for line in run.lines)
 
 
-def test_fewer_than_500_requests_fire_nothing(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
-):
+def test_fewer_than_500_requests_fire_nothing(conn: Conn, slack: SlackStandIn, run: Runs, now: int):
     # 100% errors and every request past 10 s, but only 499 of them
     insert_rollups(conn, [rollup_row(now - MINUTE_MS, 499, 499, {"le_inf": 499})])
 
@@ -206,9 +203,7 @@ def test_fewer_than_500_requests_fire_nothing(
     assert heartbeats(conn) == [("alerts", "ok", None, "0 firing, 0 notified, 0 delivered")]
 
 
-def test_rows_outside_the_window_do_not_count(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
-):
+def test_rows_outside_the_window_do_not_count(conn: Conn, slack: SlackStandIn, run: Runs, now: int):
     insert_rollups(
         conn,
         [rollup_row(now, 100_000, 100_000), rollup_row(now - 6 * MINUTE_MS, 100_000, 100_000)],
@@ -222,7 +217,7 @@ def test_rows_outside_the_window_do_not_count(
 
 
 def test_one_message_per_15_minutes_then_a_recovery(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now + 16 * MINUTE_MS)
 
@@ -255,7 +250,7 @@ def test_one_message_per_15_minutes_then_a_recovery(
 
 
 def test_slack_down_records_failed_and_the_next_run_delivers(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
     slack.mode = DOWN
@@ -301,7 +296,7 @@ def test_slack_down_records_failed_and_the_next_run_delivers(
     ],
 )
 def test_a_waiting_alert_is_sent_for_up_to_a_day_then_abandoned(
-    conn: sqlite3.Connection,
+    conn: Conn,
     slack: SlackStandIn,
     run: Runs,
     now: int,
@@ -326,7 +321,7 @@ def test_a_waiting_alert_is_sent_for_up_to_a_day_then_abandoned(
 
 
 def test_alerts_that_are_not_waiting_are_never_sent(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     for delivery in ("sent", "abandoned"):
         add_alert(conn, now - MINUTE_MS, delivery, delivery)
@@ -335,9 +330,7 @@ def test_alerts_that_are_not_waiting_are_never_sent(
     assert [a["delivery"] for a in alerts(conn)] == ["sent", "abandoned"]
 
 
-def test_oldest_waiting_alerts_go_first(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
-):
+def test_oldest_waiting_alerts_go_first(conn: Conn, slack: SlackStandIn, run: Runs, now: int):
     add_alert(conn, now - 3 * MINUTE_MS, "failed", "first")
     add_alert(conn, now - 2 * MINUTE_MS, "pending", "second")
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
@@ -351,12 +344,12 @@ def test_oldest_waiting_alerts_go_first(
 # -- only a delivered message counts: no webhook, or Slack failing ---------------------------
 
 
-def kinds_and_deliveries(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+def kinds_and_deliveries(conn: Conn) -> list[tuple[str, str]]:
     return [(a["kind"], a["delivery"]) for a in alerts(conn)]
 
 
 def test_a_firing_recorded_without_webhook_is_delivered_by_the_next_run_with_one(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     """The lost alert: a run without SLACK_WEBHOOK_URL (an operator's shell) records a FIRING;
     the scheduler's run, which has the webhook, must send it rather than count it as already
@@ -380,7 +373,7 @@ def test_a_firing_recorded_without_webhook_is_delivered_by_the_next_run_with_one
 
 
 def test_cleared_before_any_run_had_a_webhook_firing_then_resolved_arrive_in_order(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
     run(now, webhook_url=None, sender=None)
@@ -394,7 +387,7 @@ def test_cleared_before_any_run_had_a_webhook_firing_then_resolved_arrive_in_ord
 
 
 def test_a_firing_cleared_in_the_first_run_with_a_webhook_goes_out_before_its_resolved(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
     run(now, webhook_url=None, sender=None)
@@ -405,7 +398,7 @@ def test_a_firing_cleared_in_the_first_run_with_a_webhook_goes_out_before_its_re
 
 
 def test_no_resolved_is_sent_while_its_firing_is_undelivered(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
     slack.mode = DOWN
@@ -426,7 +419,7 @@ def test_no_resolved_is_sent_while_its_firing_is_undelivered(
 
 
 def test_a_resolved_whose_firing_was_abandoned_is_abandoned_too(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     start = now - 25 * HOUR_MS
     firing_error_rate(conn, start - 5 * MINUTE_MS, start)
@@ -442,7 +435,7 @@ def test_a_resolved_whose_firing_was_abandoned_is_abandoned_too(
 
 
 def test_without_webhook_a_long_alert_is_recorded_once_not_every_15_minutes(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now + 40 * MINUTE_MS)
     for minutes in (0, 16, 32):
@@ -457,7 +450,7 @@ def test_without_webhook_a_long_alert_is_recorded_once_not_every_15_minutes(
 
 
 def test_a_test_alert_recorded_without_webhook_is_not_sent_later(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     conn.execute(
         "INSERT INTO alerts (rule, subject, kind, message, payload, created_at, delivery)"
@@ -473,7 +466,7 @@ def test_a_test_alert_recorded_without_webhook_is_not_sent_later(
 
 
 def test_without_webhook_alerts_are_recorded_not_sent_with_a_warning(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     waiting = add_alert(conn, now - MINUTE_MS, "failed", "waiting")
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
@@ -495,15 +488,15 @@ def test_without_webhook_alerts_are_recorded_not_sent_with_a_warning(
 
 
 def test_dry_run_writes_and_sends_nothing_but_says_what_would_notify(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
     add_alert(conn, now - MINUTE_MS, "failed", "waiting")
-    before = "\n".join(conn.iterdump())
+    before = dump(conn)
 
     report = run(now, dry_run=True)
 
-    assert "\n".join(conn.iterdump()) == before
+    assert dump(conn) == before
     assert slack.received == []
     assert report.dry_run and report.run_id is None
     assert [(n.kind, n.evaluation.rule, n.evaluation.subject) for n in report.notifications] == [
@@ -513,7 +506,7 @@ def test_dry_run_writes_and_sends_nothing_but_says_what_would_notify(
 
 
 def test_dry_run_respects_the_recorded_dedup_state(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now + 20 * MINUTE_MS)
     run(now)
@@ -528,7 +521,7 @@ def test_dry_run_respects_the_recorded_dedup_state(
 
 @pytest.mark.parametrize(("overdue_minutes", "fires"), [(91, True), (89, False)])
 def test_a_stalled_purge_job_fires_a_cron_stall_alert(
-    conn: sqlite3.Connection,
+    conn: Conn,
     slack: SlackStandIn,
     run: Runs,
     now: int,
@@ -562,13 +555,16 @@ def test_a_stalled_purge_job_fires_a_cron_stall_alert(
 
 
 def test_a_purge_run_going_for_91_minutes_fires(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    db: Location, slack: SlackStandIn, run: Runs, now: int
 ):
-    conn.execute(
-        "INSERT INTO cron_runs (job, started_at, status, holder) VALUES ('purge', ?, 'running', ?)",
-        (now - 91 * MINUTE_MS, f"{HOST}:{os.getpid()}:abcd"),  # alive: this process
-    )
-    run(now)
+    holder = bookkeeping.holder_id()  # alive: this process, holding the lease meanwhile
+    other = connect(db, create=False)
+    try:
+        assert bookkeeping.acquire(other, "purge", holder, now_ms()) is None
+        bookkeeping.start_run(other, "purge", holder, now - 91 * MINUTE_MS)
+        run(now)
+    finally:
+        other.close()
     (text,) = slack.texts()
     assert "[FIRING] Cron job stalled (purge)" in text
     assert "a run has been going for 91 minutes" in text
@@ -578,10 +574,10 @@ def test_a_purge_run_going_for_91_minutes_fires(
 
 
 def test_two_nodes_at_the_same_minute_notify_once(
-    db: Path, conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    db: Location, conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
-    other = connect(db)
+    other = connect(db, create=False)
     try:
         first = run(now)
         second = run(now, conn=other)
@@ -596,7 +592,7 @@ def test_two_nodes_at_the_same_minute_notify_once(
 
 
 def test_a_run_while_another_holds_the_lease_is_refused(
-    conn: sqlite3.Connection, slack: SlackStandIn, run: Runs, now: int
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
 ):
     firing_error_rate(conn, now - 5 * MINUTE_MS, now)
     assert bookkeeping.acquire(conn, "alerts", "otherhost:1:abcd", now) is None
@@ -609,9 +605,7 @@ def test_a_run_while_another_holds_the_lease_is_refused(
     assert heartbeats(conn) == []
 
 
-def test_a_run_without_a_sender_closes_the_one_it_makes(
-    conn: sqlite3.Connection, slack: SlackStandIn, now: int
-):
+def test_a_run_without_a_sender_closes_the_one_it_makes(conn: Conn, slack: SlackStandIn, now: int):
     """BUG: alerts/runner.py run_alerts makes `SlackSender(webhook_url)` when no sender is
     given and never closes it: its kept-alive connection to Slack leaks (ResourceWarning:
     unclosed socket) on every run, e.g. every minute in the scheduler of `optiview serve`."""
