@@ -66,6 +66,11 @@ class Server:
     db: Path | str  # a SQLite path or a postgresql:// URL (tests/dbprobe.py reads either)
     env: dict[str, str]
     process: subprocess.Popen[bytes]
+    log: Path | None = None  # the server's stdout and stderr (start_server sets it)
+
+    def log_text(self) -> str:
+        assert self.log is not None, "this server was not started by start_server"
+        return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -95,7 +100,7 @@ def start_server(db: Path | str, *args: str, **env_extra: str) -> Server:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", db, env, process)
+    server = Server(f"http://127.0.0.1:{port}", db, env, process, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
