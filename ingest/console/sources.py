@@ -9,11 +9,9 @@ from starlette.responses import RedirectResponse, Response
 from ingest import provisioning
 from ingest.admin import bodies, queries
 from ingest.clock import now_ms
-from ingest.collect.invalidation import announce
 from ingest.console.context import SECURITY_HEADERS, checked_form, page_context, render
 from ingest.http import state
 from ingest.sources import DEFAULT_ENABLED, describe_sources
-from ingest.storage.sql import Conn
 
 
 async def sources_page(request: Request) -> Response:
@@ -37,13 +35,11 @@ async def save_sources(request: Request) -> Response:
     assert ctx.project is not None
     project_id = ctx.project.id
     update = bodies.sources_update({"enabled": form.get("enabled", [])})
-
-    def save(conn: Conn) -> None:
-        provisioning.set_sources(conn, project_id, update, now_ms())
-        # Every other node's collector forgets its cached sources when this commits.
-        announce(conn)
-
-    await state(request).db.transaction(save)
+    # set_sources announces the change inside this transaction: on PostgreSQL every other
+    # node's collector forgets its cached sources at COMMIT.
+    await state(request).db.transaction(
+        lambda conn: provisioning.set_sources(conn, project_id, update, now_ms())
+    )
     # This worker's collector must not keep counting a source just switched off.
     state(request).collector.directory.forget()
     return RedirectResponse(
