@@ -2,7 +2,11 @@
 tests): sign in, install (the verification turns green by itself while a partner page sends
 the first event), sources, data policy and health (the test-alert button reaches a local
 Slack stand-in), each empty and with data; and a read token that cannot reach another
-project or an admin action. Screenshots go to tests/artifacts/console/ (git-ignored)."""
+project or an admin action. Screenshots go to tests/artifacts/console/ (git-ignored).
+
+SQLite only: these hold the browser's side (the polling verification, forms, buttons); the
+same pages on PostgreSQL are held over HTTP by test_admin_pages.py and test_auth.py, and the
+cross-node sources change by test_sources_nodes.py."""
 
 from __future__ import annotations
 

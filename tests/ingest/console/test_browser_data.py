@@ -1,7 +1,11 @@
 """The console's data pages in a real browser (Debian's chromium via Playwright, as the tag's
 tests): signed in through the sign-in page, the zone chosen with the nav's picker, each page
 loaded with data and empty. Screenshots go to tests/artifacts/console/ (git-ignored) for a
-person to look at."""
+person to look at.
+
+SQLite only: these hold what the browser does with the pages (scripts, the zone picker,
+layout); the same pages' figures on PostgreSQL are held over HTTP by test_data_pages.py,
+and a second browser run would add half a minute for no new database path."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Dashboard answers are reused for OPTIVIEW_STATS_CACHE_MS, per database and question, so a
-page read in a loop costs the collector's machine one computation per few seconds."""
+page read in a loop costs the collector's machine one computation per few seconds.
+
+SQLite only: the cache lives in each process, before any database is asked (the answers it
+keeps are the ones test_api_timeseries.py and test_data_pages.py check on both backends)."""
 
 from __future__ import annotations
 
