@@ -30,7 +30,7 @@ from ingest.storage.datafile import (
     ensure_database_file,
 )
 from ingest.storage.migrations import MigrationError
-from ingest.storage.sql import DATABASE_ERRORS, Location, redacted
+from ingest.storage.sql import DATABASE_ERRORS, Location, is_postgres_url, redacted
 from purge import cli as purge_cli
 
 EXIT_FAILURE = 1
@@ -110,6 +110,17 @@ def announce_database(path: Location) -> None:
     print(f"optiview: {describe(path, configured)}", file=sys.stderr, flush=True)
 
 
+def database_error(exc: Exception, location: Location | None) -> str:
+    """What went wrong with the database, without a traceback, naming a server's database
+    (its password masked, also where the driver's message repeats the URL)."""
+    text = str(exc).strip()
+    if location is not None and is_postgres_url(location):
+        location = str(location)
+        text = text.replace(location, redacted(location))
+        return f"cannot use the database {redacted(location)}: {text}"
+    return f"cannot use the database: {text}"
+
+
 def _print_answer(result: object, field: str | None) -> int:
     answer = result if isinstance(result, Answer) else Answer(result)
     if field is not None and answer.exit_code == 0:
@@ -149,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return alerts_cli.run(args)
     if args.group == "db":  # reads its own source, never the settings' database
         return db_copy_cli.run(args)
+    path: Location | None = None
     try:
         path = database_location()
         announce_database(path)
@@ -193,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optiview: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except DATABASE_ERRORS as exc:
-        print(f"optiview: error: cannot use the database: {exc}", file=sys.stderr)
+        print(f"optiview: error: {database_error(exc, path)}", file=sys.stderr)
         return EXIT_FAILURE
     if isinstance(result, dict) and "secret" in result:
         print(

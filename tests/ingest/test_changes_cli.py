@@ -1,16 +1,17 @@
 """The CLI's update and delete commands, run as an operator would, and the purge applying a
-changed plan."""
+changed plan; on both backends, one database per module (each test has domains of its own)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
+import uuid
 from typing import Any
 
 import pytest
 
 from ingest.clock import now_ms
+from ingest.storage.sql import Location
+from tests import dbprobe
 from tests.conftest import optiview, service_env
 
 DAY_MS = 86_400_000
@@ -22,11 +23,15 @@ def ok(*args: str, env: dict[str, str]) -> Any:
     return json.loads(result.stdout)
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    env = service_env(tmp_path / "optiview.db")
+@pytest.fixture(scope="module")
+def env(db_location: Location) -> dict[str, str]:
+    env = service_env(db_location)
     assert optiview("migrate", env=env).returncode == 0
     return env
+
+
+def unique_domain() -> str:
+    return f"acme-{uuid.uuid4().hex[:10]}.com"
 
 
 def partner(env: dict[str, str], domain: str, plan: str = "starter") -> tuple[str, str, int]:
@@ -38,24 +43,25 @@ def partner(env: dict[str, str], domain: str, plan: str = "starter") -> tuple[st
     return org["id"], project["id"], project["default_property_id"]
 
 
-def add_events(db: Path, property_id: int, project_id: str, ages_days: list[int]) -> None:
+def add_events(db: Location, property_id: int, project_id: str, ages_days: list[int]) -> None:
     now = now_ms()
-    with sqlite3.connect(db) as conn:
-        conn.executemany(
+    for age in ages_days:
+        dbprobe.execute(
+            db,
             "INSERT INTO events (property_id, project_id, key_id, type, ua_class, ts, received_at)"
             " VALUES (?, ?, 'key_seed', 'pageview', 'human', ?, ?)",
-            [(property_id, project_id, now - d * DAY_MS, now - d * DAY_MS) for d in ages_days],
+            (property_id, project_id, now - age * DAY_MS, now - age * DAY_MS),
         )
 
 
-def event_ages(db: Path, property_id: int) -> list[int]:
+def event_ages(db: Location, property_id: int) -> list[int]:
     now = now_ms()
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT received_at FROM events WHERE property_id = ? ORDER BY received_at DESC",
-            (property_id,),
-        ).fetchall()
-    return [round((now - r[0]) / DAY_MS) for (r,) in [(row,) for row in rows]]
+    rows = dbprobe.rows(
+        db,
+        "SELECT received_at FROM events WHERE property_id = ? ORDER BY received_at DESC",
+        (property_id,),
+    )
+    return [round((now - received_at) / DAY_MS) for (received_at,) in rows]
 
 
 @pytest.mark.parametrize(
@@ -65,8 +71,8 @@ def event_ages(db: Path, property_id: int) -> list[int]:
 def test_the_next_purge_applies_a_changed_plan(
     env: dict[str, str], before: str, after: str, kept: list[int]
 ):
-    db = Path(env["OPTIVIEW_DB"])
-    org_id, project_id, prop = partner(env, "acme.com", before)
+    db = env["OPTIVIEW_DB"]
+    org_id, project_id, prop = partner(env, unique_domain(), before)
     add_events(db, prop, project_id, [30, 100, 200, 400])
     changed = ok("org", "update", org_id, "--plan", after, env=env)
     assert changed["plan"] == after
@@ -77,7 +83,7 @@ def test_the_next_purge_applies_a_changed_plan(
 
 
 def test_update_commands(env: dict[str, str]):
-    org_id, project_id, prop = partner(env, "acme.com")
+    org_id, project_id, prop = partner(env, unique_domain())
     org = ok("org", "update", org_id, "--name", "Acme Corp", env=env)
     assert (org["name"], org["plan"], org["warnings"]) == ("Acme Corp", "starter", [])
     project = ok("project", "update", project_id, "--description", "the shop", env=env)
@@ -100,19 +106,20 @@ def test_update_commands(env: dict[str, str]):
 
 
 def test_a_second_org_on_a_domain_is_warned_on_stderr(env: dict[str, str]):
-    first, _, _ = partner(env, "acme.com")
-    result = optiview("org", "create", "--name", "Acme 2", "--domain", "acme.com", "--plan",
+    domain = unique_domain()
+    first, _, _ = partner(env, domain)
+    result = optiview("org", "create", "--name", "Acme 2", "--domain", domain, "--plan",
                       "pro", env=env)  # fmt: skip
     assert result.returncode == 0
-    warning = f"organization {first} (Acme) already claims domain acme.com"
+    warning = f"organization {first} (Acme) already claims domain {domain}"
     assert f"optiview: warning: {warning}" in result.stderr
     assert json.loads(result.stdout)["warnings"] == [warning]
 
 
 def test_delete_needs_yes_and_removes_only_that_partner(env: dict[str, str]):
-    db = Path(env["OPTIVIEW_DB"])
-    org_id, project_id, prop = partner(env, "acme.com")
-    _, other_project, other_prop = partner(env, "other.com")
+    db = env["OPTIVIEW_DB"]
+    org_id, project_id, prop = partner(env, unique_domain())
+    _, other_project, other_prop = partner(env, unique_domain())
     add_events(db, prop, project_id, [1, 2, 3])
     add_events(db, other_prop, other_project, [1, 2])
 

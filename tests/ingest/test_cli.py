@@ -1,7 +1,9 @@
-"""The `optiview` CLI as an operator uses it: runbook steps 1-4 on a fresh database file.
+"""The `optiview` CLI as an operator uses it: runbook steps 1-4 on a fresh database.
 
-Every command runs as a real subprocess (`python -m ingest ...`) against a SQLite file in a
-temporary directory; the stored rows are checked by opening that file with sqlite3.
+Every command runs as a real subprocess (`python -m ingest ...`), on both backends: a SQLite
+file in a temporary directory and a fresh PostgreSQL database (`db_location`); the stored rows
+are checked through tests/dbprobe.py. The help, argument and secrets tests touch no database
+and run once.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import hmac
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ import pytest
 
 from ingest import __version__
 from ingest.storage.migrations import available
+from ingest.storage.sql import Location
+from tests import dbprobe, postgres
 from tests.conftest import KEY_HASH_SECRET, optiview, service_env
 
 KEY_ID = re.compile(r"^key_[0-9A-Za-z]{10,}$")
@@ -47,15 +50,16 @@ def fails(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def key_row(db: Path, key_id: str) -> dict[str, Any]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        row = conn.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
-    finally:
-        conn.close()
-    assert row is not None, key_id
-    return dict(row)
+KEY_COLUMNS = (
+    "id, property_id, name, secret_hash, status, created_at, expires_at, revoked_at,"
+    " rotated_at, last_used_at"
+)
+
+
+def key_row(db: Location, key_id: str) -> dict[str, Any]:
+    found = dbprobe.rows(db, f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,))
+    assert len(found) == 1, key_id
+    return dict(zip(KEY_COLUMNS.replace(" ", "").split(","), found[0], strict=True))
 
 
 def hmac_hex(secret: str) -> str:
@@ -64,7 +68,7 @@ def hmac_hex(secret: str) -> str:
 
 @dataclass
 class Runbook:
-    db: Path
+    db: Location
     env: dict[str, str]
     org: dict[str, Any]
     project: dict[str, Any]
@@ -74,9 +78,9 @@ class Runbook:
 
 
 @pytest.fixture(scope="module")
-def runbook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runbook]:
-    """Runbook steps 1-4 with the CLI only, on a fresh database file."""
-    db = tmp_path_factory.mktemp("cli") / "o.db"
+def runbook(db_location: Location) -> Iterator[Runbook]:
+    """Runbook steps 1-4 with the CLI only, on a fresh database."""
+    db = db_location
     env = service_env(db)
     optiview("migrate", env=env, check=True)
     org = ok(
@@ -346,14 +350,11 @@ def test_property_create_with_duplicate_domain_is_a_conflict(runbook: Runbook) -
     )
     assert "conflict" in result.stderr
     assert "shop.example.com" in result.stderr
-    conn = sqlite3.connect(runbook.db)
-    try:
-        (count,) = conn.execute(
-            "SELECT count(*) FROM properties WHERE project_id = ? AND domain = ?",
-            (runbook.project["id"], "shop.example.com"),
-        ).fetchone()
-    finally:
-        conn.close()
+    count = dbprobe.value(
+        runbook.db,
+        "SELECT count(*) FROM properties WHERE project_id = ? AND domain = ?",
+        (runbook.project["id"], "shop.example.com"),
+    )
     assert count == 1
 
 
@@ -447,8 +448,21 @@ def test_property_arguments_follow_the_api_id_rule(tmp_path: Path, value: str) -
 # --- migrate and the console script ----------------------------------------------------------
 
 
-def test_migrate_applies_then_reports_up_to_date(tmp_path: Path) -> None:
-    db = tmp_path / "o.db"
+@pytest.fixture
+def empty_location(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Location]:
+    """A database of the test's own on the module's backend, with nothing in it yet."""
+    if backend == "sqlite":
+        yield tmp_path / "o.db"
+        return
+    server_url: str = request.getfixturevalue("postgres_server")
+    with postgres.fresh_database(server_url, "cli_migrate") as url:
+        yield url
+
+
+def test_migrate_applies_then_reports_up_to_date(empty_location: Location) -> None:
+    db = empty_location
     env = service_env(db)
     first = optiview("migrate", env=env)
     assert first.returncode == 0, first.stderr
@@ -458,11 +472,7 @@ def test_migrate_applies_then_reports_up_to_date(tmp_path: Path) -> None:
     for migration in available():
         assert migration.name in first.stderr
 
-    conn = sqlite3.connect(db)
-    try:
-        names = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
-    finally:
-        conn.close()
+    names = [r[0] for r in dbprobe.rows(db, "SELECT name FROM d1_migrations ORDER BY id")]
     assert names == [m.name for m in available()]
 
     second = optiview("migrate", env=env)
@@ -482,3 +492,37 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"optiview {__version__}"
+
+
+# --- a database the command cannot use ---------------------------------------------------------
+
+
+def cannot_use(location: str, *args: str) -> str:
+    """Run a command on a database it cannot use; return what it said (exit 1, no traceback)."""
+    result = fails(*args, env=service_env(location))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "optiview: error: cannot use the database " in result.stderr, result.stderr
+    assert "sekrit" not in result.stderr, result.stderr  # the URL's password, masked
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("migrate",),
+        ("org", "list"),
+        ("key", "revoke", "key_x"),
+        ("read-token", "list", "--project", "prj_x"),
+    ],
+)
+def test_an_unreachable_postgresql_server_is_a_clear_error(command: tuple[str, ...]) -> None:
+    port = postgres.free_port()  # nothing listens there
+    said = cannot_use(f"postgresql://optiview:sekrit@127.0.0.1:{port}/optiview", *command)
+    assert f"postgresql://optiview:***@127.0.0.1:{port}/optiview" in said
+    assert "Connection refused" in said
+
+
+def test_a_missing_postgresql_database_is_a_clear_error(postgres_server: str) -> None:
+    name = postgres.database_name("never_created")
+    said = cannot_use(f"{postgres_server}/{name}", "org", "list")
+    assert f'database "{name}" does not exist' in said
