@@ -1,9 +1,8 @@
 """`optiview alerts run` and `python -m alerts run`, as cron or an operator runs them, against
-a local stand-in for Slack."""
+a local stand-in for Slack; on SQLite and on PostgreSQL (the tests given `db`)."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -14,7 +13,8 @@ import pytest
 from ingest.clock import to_iso
 from ingest.collect.rollups import MINUTE_MS
 from ingest.cron import bookkeeping
-from ingest.storage.connection import connect
+from ingest.storage.sql import Location, connect
+from tests import dbprobe
 from tests.alerts.conftest import (
     DOWN,
     NOT_FOUND,
@@ -25,6 +25,7 @@ from tests.alerts.conftest import (
     rollup_row,
 )
 from tests.conftest import optiview, service_env
+from tests.ingest.cron.job_databases import dump
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -55,9 +56,9 @@ def now() -> int:
 
 
 @pytest.fixture
-def firing_db(db: Path, now: int) -> Iterator[Path]:
+def firing_db(db: Location, now: int) -> Iterator[Location]:
     """5% errors over 5000 requests in the last five minutes."""
-    conn = connect(db)
+    conn = connect(db, create=False)
     try:
         insert_rollups(
             conn, [rollup_row(now - k * MINUTE_MS, 1000, 50, {"le_10": 1000}) for k in range(1, 6)]
@@ -67,29 +68,25 @@ def firing_db(db: Path, now: int) -> Iterator[Path]:
     yield db
 
 
-def env_for(db: Path, slack: SlackStandIn, **extra: str) -> dict[str, str]:
+def env_for(db: Location, slack: SlackStandIn, **extra: str) -> dict[str, str]:
     return service_env(db, SLACK_WEBHOOK_URL=slack.url, **extra)
 
 
-def query(db: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def query(db: Location, sql: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in dbprobe.rows(db, sql)]
 
 
-def snapshot(db: Path) -> str:
-    conn = sqlite3.connect(db)
+def snapshot(db: Location) -> str:
+    conn = connect(db, create=False)
     try:
-        return "\n".join(conn.iterdump())
+        return dump(conn)
     finally:
         conn.close()
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
 def test_a_run_with_firing_rollups_exits_0_and_slack_gets_the_message(
-    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+    firing_db: Location, slack: SlackStandIn, now: int, cli: Cli
 ):
     result = cli("run", "--now", to_iso(now), env=env_for(firing_db, slack))
 
@@ -106,7 +103,7 @@ def test_a_run_with_firing_rollups_exits_0_and_slack_gets_the_message(
     assert query(firing_db, "SELECT job, status FROM cron_runs") == [("alerts", "ok")]
 
 
-def test_without_now_it_evaluates_the_current_time(firing_db: Path, slack: SlackStandIn):
+def test_without_now_it_evaluates_the_current_time(firing_db: Location, slack: SlackStandIn):
     result = optiview_alerts("run", env=env_for(firing_db, slack))
     assert result.returncode == 0, result.stderr
     # the rows are in the 5 minutes before the minute the test started; the run may start in
@@ -117,7 +114,7 @@ def test_without_now_it_evaluates_the_current_time(firing_db: Path, slack: Slack
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
 def test_dry_run_says_would_notify_and_changes_nothing(
-    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+    firing_db: Location, slack: SlackStandIn, now: int, cli: Cli
 ):
     before = snapshot(firing_db)
 
@@ -156,7 +153,7 @@ def test_optiview_alerts_run_help_states_the_rules():
     ],
 )
 def test_bad_arguments_exit_2(
-    firing_db: Path, slack: SlackStandIn, cli: Cli, args: list[str], mentions: list[str]
+    firing_db: Location, slack: SlackStandIn, cli: Cli, args: list[str], mentions: list[str]
 ):
     before = snapshot(firing_db)
     result = cli(*args, env=env_for(firing_db, slack))
@@ -169,7 +166,7 @@ def test_bad_arguments_exit_2(
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
 def test_slack_down_still_exits_0_and_the_next_run_delivers(
-    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+    firing_db: Location, slack: SlackStandIn, now: int, cli: Cli
 ):
     slack.mode = DOWN
     result = cli("run", "--now", to_iso(now), env=env_for(firing_db, slack))
@@ -193,7 +190,7 @@ def test_slack_down_still_exits_0_and_the_next_run_delivers(
 
 
 def test_a_revoked_webhook_is_not_retried_and_the_run_exits_0(
-    firing_db: Path, slack: SlackStandIn, now: int
+    firing_db: Location, slack: SlackStandIn, now: int
 ):
     slack.mode = NOT_FOUND
     result = optiview_alerts("run", "--now", to_iso(now), env=env_for(firing_db, slack))
@@ -206,7 +203,7 @@ def test_a_revoked_webhook_is_not_retried_and_the_run_exits_0(
     ]
 
 
-def test_without_webhook_it_warns_and_records(firing_db: Path, slack: SlackStandIn, now: int):
+def test_without_webhook_it_warns_and_records(firing_db: Location, slack: SlackStandIn, now: int):
     result = optiview_alerts(
         "run", "--now", to_iso(now), env=service_env(firing_db, SLACK_WEBHOOK_URL="")
     )
@@ -218,7 +215,7 @@ def test_without_webhook_it_warns_and_records(firing_db: Path, slack: SlackStand
 
 
 def test_a_firing_recorded_from_a_shell_without_webhook_reaches_slack_on_the_next_run(
-    firing_db: Path, slack: SlackStandIn, now: int
+    firing_db: Location, slack: SlackStandIn, now: int
 ):
     """The lost alert: an operator's shell without SLACK_WEBHOOK_URL records the FIRING; the
     next run with the webhook (the scheduler's, or cron's) sends it instead of counting it as
@@ -249,7 +246,7 @@ def test_a_firing_recorded_from_a_shell_without_webhook_reaches_slack_on_the_nex
 
 
 def test_on_a_fresh_database_a_purge_that_never_ran_is_stalled_a_day_and_a_half_later(
-    db: Path, slack: SlackStandIn, now: int
+    db: Location, slack: SlackStandIn, now: int
 ):
     """`alerts run --now` two days after the database was created said the purge was on
     time, because it had never run."""
@@ -265,7 +262,7 @@ def test_on_a_fresh_database_a_purge_that_never_ran_is_stalled_a_day_and_a_half_
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
 def test_production_refuses_a_now_ahead_of_the_clock_and_sends_nothing(
-    firing_db: Path, slack: SlackStandIn, now: int, cli: Cli
+    firing_db: Location, slack: SlackStandIn, now: int, cli: Cli
 ):
     before = snapshot(firing_db)
     ahead = to_iso(now + 2 * 24 * 60 * MINUTE_MS)
@@ -285,14 +282,14 @@ def test_production_refuses_a_now_ahead_of_the_clock_and_sends_nothing(
     assert slack.received == []
 
 
-def test_production_takes_the_current_minute(firing_db: Path, slack: SlackStandIn, now: int):
+def test_production_takes_the_current_minute(firing_db: Location, slack: SlackStandIn, now: int):
     env = env_for(firing_db, slack, OPTIVIEW_ENV="production")
     result = optiview_alerts("run", "--now", to_iso(now), env=env)
     assert result.returncode == 0, result.stderr
     assert len(slack.received) == 1
 
 
-def test_alerts_test_sends_a_test_message_and_records_it(db: Path, slack: SlackStandIn):
+def test_alerts_test_sends_a_test_message_and_records_it(db: Location, slack: SlackStandIn):
     result = optiview_alerts("test", env=env_for(db, slack))
 
     assert result.returncode == 0, result.stderr
@@ -302,7 +299,7 @@ def test_alerts_test_sends_a_test_message_and_records_it(db: Path, slack: SlackS
     assert query(db, "SELECT kind, delivery, attempts FROM alerts") == [("test", "sent", 1)]
 
 
-def test_alerts_test_without_webhook_exits_1_and_records_nothing(db: Path, slack: SlackStandIn):
+def test_alerts_test_without_webhook_exits_1_and_records_nothing(db: Location, slack: SlackStandIn):
     result = optiview_alerts("test", env=service_env(db, SLACK_WEBHOOK_URL=""))
 
     assert result.returncode == 1
@@ -312,7 +309,7 @@ def test_alerts_test_without_webhook_exits_1_and_records_nothing(db: Path, slack
 
 
 def test_alerts_test_that_slack_refuses_exits_1_and_is_retried_by_the_next_run(
-    db: Path, slack: SlackStandIn
+    db: Location, slack: SlackStandIn
 ):
     slack.mode = DOWN
     result = optiview_alerts("test", env=env_for(db, slack))
@@ -327,15 +324,14 @@ def test_alerts_test_that_slack_refuses_exits_1_and_is_retried_by_the_next_run(
 
 
 def test_another_run_holding_the_lease_is_skipped_with_exit_0(
-    firing_db: Path, slack: SlackStandIn, now: int
+    firing_db: Location, slack: SlackStandIn, now: int
 ):
-    conn = connect(firing_db)
+    conn = connect(firing_db, create=False)  # held open: on PostgreSQL the lease is its session
     try:
         assert bookkeeping.acquire(conn, "alerts", "otherhost:1:abcd", now) is None
+        result = optiview_alerts("run", "--now", to_iso(now), env=env_for(firing_db, slack))
     finally:
         conn.close()
-
-    result = optiview_alerts("run", "--now", to_iso(now), env=env_for(firing_db, slack))
 
     assert result.returncode == 0, result.stderr
     assert "alerts: skipped: another alerts run holds the lock (otherhost:1:abcd)" in (
@@ -355,14 +351,14 @@ def test_a_database_that_cannot_be_used_exits_1(tmp_path: Path, slack: SlackStan
     assert slack.received == []
 
 
-def test_optiview_alerts_needs_its_action(firing_db: Path, slack: SlackStandIn):
+def test_optiview_alerts_needs_its_action(firing_db: Location, slack: SlackStandIn):
     result = optiview_alerts(env=env_for(firing_db, slack))
     assert result.returncode == 2
     assert "run" in result.stderr
     assert slack.received == []
 
 
-def test_python_m_alerts_alone_runs_once(firing_db: Path, slack: SlackStandIn):
+def test_python_m_alerts_alone_runs_once(firing_db: Location, slack: SlackStandIn):
     result = python_m_alerts(env=env_for(firing_db, slack))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("alerts: 1 firing, 1 notified, 1 delivered")
