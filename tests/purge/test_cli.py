@@ -1,10 +1,8 @@
-"""`optiview purge run` and `python -m purge run`, as an operator or cron runs them."""
+"""`optiview purge run` and `python -m purge run`, as an operator or cron runs them; the tests
+given a database run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,7 +11,11 @@ from pathlib import Path
 import pytest
 
 from ingest.clock import now_ms, to_iso
+from ingest.cron import bookkeeping
+from ingest.storage.sql import Location, dialect_of
+from tests import dbprobe
 from tests.conftest import optiview, service_env
+from tests.ingest.cron.job_databases import fresh
 from tests.purge.seed import (
     DAY_MS,
     add_ai_referral,
@@ -21,7 +23,6 @@ from tests.purge.seed import (
     add_org,
     add_session,
     dump,
-    new_db,
     open_db,
 )
 
@@ -52,9 +53,14 @@ ENTRY_POINTS = [
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def empty_db(db_location: Location, tmp_path: Path) -> Location:
+    return fresh(db_location, tmp_path)
+
+
+@pytest.fixture
+def db(empty_db: Location) -> Location:
     """A starter org with 3 expired rows (an event, a session, an AI referral) and 3 kept."""
-    path = new_db(tmp_path)
+    path = empty_db
     conn = open_db(path)
     try:
         starter = add_org(conn, "org_starter", "starter", properties=1)
@@ -70,13 +76,12 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+def rows(db: Location, sql: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in dbprobe.rows(db, sql)]
 
 
-def snapshot(db: Path) -> str:
-    conn = sqlite3.connect(db)
+def snapshot(db: Location) -> str:
+    conn = open_db(db)
     try:
         return dump(conn)
     finally:
@@ -84,7 +89,7 @@ def snapshot(db: Path) -> str:
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
-def test_dry_run_says_what_would_go_and_deletes_nothing(db: Path, cli: Cli):
+def test_dry_run_says_what_would_go_and_deletes_nothing(db: Location, cli: Cli):
     before = snapshot(db)
 
     result = cli("run", "--now", NOW_ISO, "--dry-run", env=service_env(db))
@@ -102,7 +107,7 @@ def test_dry_run_says_what_would_go_and_deletes_nothing(db: Path, cli: Cli):
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
-def test_a_real_run_deletes_and_says_how_many(db: Path, cli: Cli):
+def test_a_real_run_deletes_and_says_how_many(db: Location, cli: Cli):
     result = cli("run", "--now", NOW_ISO, env=service_env(db))
 
     assert result.returncode == 0, result.stderr
@@ -124,12 +129,12 @@ def test_a_real_run_deletes_and_says_how_many(db: Path, cli: Cli):
     assert "purge: deleted 0 rows in " in again.stdout
 
 
-def production(db: Path) -> dict[str, str]:
+def production(db: Location) -> dict[str, str]:
     return service_env(db, OPTIVIEW_ENV="production")
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
-def test_production_refuses_a_now_ahead_of_the_clock_and_deletes_nothing(db: Path, cli: Cli):
+def test_production_refuses_a_now_ahead_of_the_clock_and_deletes_nothing(db: Location, cli: Cli):
     """`purge run --now <far future>` deleted every event of a partner, and the purge's own
     history, on a production database."""
     before = snapshot(db)
@@ -147,7 +152,7 @@ def test_production_refuses_a_now_ahead_of_the_clock_and_deletes_nothing(db: Pat
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
-def test_production_takes_a_future_now_with_dry_run(db: Path, cli: Cli):
+def test_production_takes_a_future_now_with_dry_run(db: Location, cli: Cli):
     before = snapshot(db)
     result = cli("run", "--now", to_iso(now_ms() + 400 * DAY_MS), "--dry-run", env=production(db))
     assert result.returncode == 0, result.stderr
@@ -159,13 +164,13 @@ def test_production_takes_a_future_now_with_dry_run(db: Path, cli: Cli):
     "offset_ms",
     [pytest.param(30_000, id="30-s-ahead"), pytest.param(-400 * DAY_MS, id="in-the-past")],
 )
-def test_production_takes_a_now_within_a_minute_or_in_the_past(db: Path, offset_ms: int):
+def test_production_takes_a_now_within_a_minute_or_in_the_past(db: Location, offset_ms: int):
     result = optiview_purge("run", "--now", to_iso(now_ms() + offset_ms), env=production(db))
     assert result.returncode == 0, result.stderr
     assert rows(db, "SELECT job, status FROM cron_runs") == [("purge", "ok")]
 
 
-def test_development_still_takes_a_future_now(db: Path):
+def test_development_still_takes_a_future_now(db: Location):
     result = optiview_purge("run", "--now", to_iso(now_ms() + 400 * DAY_MS), env=service_env(db))
     assert result.returncode == 0, result.stderr
     assert "purge: deleted " in result.stdout
@@ -182,7 +187,7 @@ def test_development_still_takes_a_future_now(db: Path):
         (["--chunk", "many"], ["--chunk"]),
     ],
 )
-def test_bad_arguments_exit_2(db: Path, cli: Cli, args: list[str], mentions: list[str]):
+def test_bad_arguments_exit_2(db: Location, cli: Cli, args: list[str], mentions: list[str]):
     before = snapshot(db)
 
     result = cli("run", *args, env=service_env(db))
@@ -195,23 +200,22 @@ def test_bad_arguments_exit_2(db: Path, cli: Cli, args: list[str], mentions: lis
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
-def test_a_run_while_another_holds_the_lease_is_skipped(db: Path, cli: Cli):
-    holder = f"{socket.gethostname()}:{os.getpid()}"  # this test process: alive
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "INSERT INTO cron_leases (job, holder, run_id, expires_at)"
-            " VALUES ('purge', ?, NULL, ?)",
-            (holder, now_ms() + 10 * 60_000),
-        )
-    before = snapshot(db)
+def test_a_run_while_another_holds_the_lease_is_skipped(db: Location, cli: Cli):
+    holder = bookkeeping.holder_id()  # this test process: alive, its session open meanwhile
+    conn = open_db(db)
+    try:
+        assert bookkeeping.acquire(conn, "purge", holder, now_ms()) is None
+        before = snapshot(db)
 
-    result = cli("run", "--now", NOW_ISO, env=service_env(db))
+        result = cli("run", "--now", NOW_ISO, env=service_env(db))
 
-    assert result.returncode == 0, result.stderr
-    assert "purge: skipped" in result.stderr
-    assert holder in result.stderr
-    assert snapshot(db) == before
-    assert rows(db, "SELECT count(*) FROM cron_runs") == [(0,)]
+        assert result.returncode == 0, result.stderr
+        assert "purge: skipped" in result.stderr
+        assert holder in result.stderr
+        assert snapshot(db) == before
+        assert rows(db, "SELECT count(*) FROM cron_runs") == [(0,)]
+    finally:
+        conn.close()
 
 
 def corrupt_file(tmp_path: Path) -> Path:
@@ -239,21 +243,34 @@ def test_an_unusable_database_fails_with_a_message(
 
 
 @pytest.mark.parametrize("cli", ENTRY_POINTS)
-def test_a_run_that_fails_midway_exits_1_and_records_the_failure(db: Path, cli: Cli):
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE content")
+def test_a_run_that_fails_midway_exits_1_and_records_the_failure(db: Location, cli: Cli):
+    # Renamed rather than dropped: a PostgreSQL test database is the module's, emptied for the
+    # next test, not remade.
+    dbprobe.execute(db, "ALTER TABLE content RENAME TO content_away")
+    try:
+        result = cli("run", "--now", NOW_ISO, env=service_env(db))
+        errors = rows(db, "SELECT job, status, error FROM cron_runs")
+        leases = rows(db, "SELECT * FROM cron_leases")
+    finally:
+        dbprobe.execute(db, "ALTER TABLE content_away RENAME TO content")
 
-    result = cli("run", "--now", NOW_ISO, env=service_env(db))
-
-    assert result.returncode == 1, result.stderr
-    assert "purge: error: the run failed: OperationalError: no such table: content" in (
-        result.stderr
+    conn = open_db(db)
+    try:
+        sqlite = dialect_of(conn) == "sqlite"
+    finally:
+        conn.close()
+    error = (
+        "OperationalError: no such table: content"
+        if sqlite
+        else 'UndefinedTable: relation "content" does not exist'
     )
+    assert result.returncode == 1, result.stderr
+    assert f"purge: error: the run failed: {error}" in result.stderr
     assert "Traceback" not in result.stderr
-    assert rows(db, "SELECT job, status, error FROM cron_runs") == [
-        ("purge", "failed", "OperationalError: no such table: content")
-    ]
-    assert rows(db, "SELECT * FROM cron_leases") == []
+    assert [(job, status, str(message).startswith(error)) for job, status, message in errors] == [
+        ("purge", "failed", True)
+    ], errors
+    assert leases == []
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"]])
@@ -275,7 +292,7 @@ def test_python_m_purge_help(tmp_path: Path, args: list[str]):
 
 
 @pytest.mark.parametrize("args", [["--dry-run", "run"], ["run", "--dry-run"], ["--dry-run"]])
-def test_python_m_purge_options_mean_the_same_before_and_after_run(db: Path, args: list[str]):
+def test_python_m_purge_options_mean_the_same_before_and_after_run(db: Location, args: list[str]):
     before = snapshot(db)
 
     result = python_m_purge(*args, "--now", NOW_ISO, env=service_env(db))
@@ -303,14 +320,14 @@ def test_optiview_purge_help_describes_the_retention(tmp_path: Path):
     assert not (tmp_path / "unused.db").exists()
 
 
-def test_python_m_purge_alone_runs_once(tmp_path: Path):
-    result = python_m_purge("--dry-run", env=service_env(new_db(tmp_path)))
+def test_python_m_purge_alone_runs_once(empty_db: Location):
+    result = python_m_purge("--dry-run", env=service_env(empty_db))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("purge: would delete 0 rows")
 
 
-def test_a_long_run_prints_progress_to_stderr(tmp_path: Path):
-    path = new_db(tmp_path)
+def test_a_long_run_prints_progress_to_stderr(empty_db: Location):
+    path = empty_db
     conn = open_db(path)
     try:
         org = add_org(conn, "org_starter", "starter", properties=1)
