@@ -32,7 +32,7 @@ from ingest.stats import batch_rollups
 from ingest.stats import rollups as stats_rollups
 from ingest.storage import postgres_rows
 from ingest.storage.backend import Storage
-from ingest.storage.database import StorageLost, StorageUnavailable
+from ingest.storage.database import CommitOutcomeUnknown, StorageLost, StorageUnavailable
 from ingest.storage.sql import Conn, PgConn
 
 log = logging.getLogger("optiview.writer")
@@ -231,7 +231,7 @@ class GroupCommitWriter:
             try:
                 await self._db.transaction(write, deadline)
                 return
-            except StorageLost:
+            except (StorageLost, CommitOutcomeUnknown):  # a retry could store the rows twice
                 raise
             except StorageUnavailable:
                 pause = RETRY_PAUSE_S * 2**attempt

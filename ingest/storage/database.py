@@ -40,6 +40,11 @@ class StorageUnavailable(Exception):
     """The database could not take the work now (locked past busy_timeout, disk, I/O)."""
 
 
+class CommitOutcomeUnknown(StorageUnavailable):
+    """The connection was lost during COMMIT and whether it committed could not be found out:
+    the work must not be retried (it may be stored), only reported as failed."""
+
+
 class StorageLost(StorageUnavailable):
     """The file at the database path is no longer the one opened: it will not come back
     without a restart, so nothing more is written or read through this Database."""

@@ -12,6 +12,13 @@ or statement timeout, a full disk, too many connections: psycopg's OperationalEr
 become `StorageUnavailable`; a connection found broken is dropped and the next call opens a
 new one. Other errors (bad SQL, constraint violations) propagate unchanged.
 
+A connection lost during COMMIT leaves its outcome unknown (the server may have committed and
+died before answering): retrying would store the work twice. Each write transaction learns its
+transaction id with its BEGIN (no extra round trip), and after such a loss a new connection
+asks `pg_xact_status`: committed is success, aborted is a plain StorageUnavailable (safe to
+retry); when even that cannot be asked, `CommitOutcomeUnknown` (never retried). Needs
+PostgreSQL 13 or later.
+
 `synchronous_commit` is on: COMMIT returns once the commit is flushed to the server's disk,
 so an acknowledged event survives a server crash. Off trades the last commits before a server
 crash (never a corruption) for speed.
@@ -31,7 +38,7 @@ from typing import Any, Literal, TypeVar
 import psycopg
 
 from ingest.storage.connection import BUSY_TIMEOUT_MS
-from ingest.storage.database import READER_THREADS, StorageUnavailable
+from ingest.storage.database import READER_THREADS, CommitOutcomeUnknown, StorageUnavailable
 from ingest.storage.sql import PgConn, prepare_postgres
 
 log = logging.getLogger("optiview.storage")
@@ -46,6 +53,8 @@ WRITER_NAME = "optiview-writer"
 READER_NAME = "optiview-reader"
 # libpq does not honour less than 2 s.
 MIN_CONNECT_TIMEOUT_S = 2
+# How long a lost COMMIT's outcome is asked after (its backend may still be finishing it).
+OUTCOME_WAIT_S = 2.0
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -148,12 +157,12 @@ class PostgresDatabase:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, self._transaction, work, deadline)
 
-    def _begin(self, name: str, begin: str) -> Connection:
-        """This thread's connection with `begin` sent on it."""
+    def _begin(self, name: str, begin: str) -> tuple[Connection, psycopg.Cursor[Any]]:
+        """This thread's connection with `begin` sent on it, and the cursor of its results."""
         reused = getattr(self._local, "conn", None) is not None
         conn = self._connection(name)
         try:
-            conn.execute(begin)
+            return conn, conn.execute(begin)
         except psycopg.OperationalError as exc:
             if not (conn.closed or conn.broken):
                 raise StorageUnavailable(f"cannot start a transaction: {exc}") from exc
@@ -165,27 +174,71 @@ class PostgresDatabase:
             log.warning("a PostgreSQL connection was lost, reconnecting: %s", exc)
             conn = self._connection(name)
             try:
-                conn.execute(begin)
+                return conn, conn.execute(begin)
             except psycopg.OperationalError as again:
                 self._end(conn)
                 raise StorageUnavailable(f"cannot start a transaction: {again}") from again
-        return conn
 
     def _transaction(self, work: Work[T], deadline: float) -> T:
         # lock_timeout = 0 would mean no limit: one millisecond still tries the lock once.
         wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
-        conn = self._begin(WRITER_NAME, f"BEGIN; SET LOCAL lock_timeout = {wait_ms}")
+        conn, begun = self._begin(
+            WRITER_NAME,
+            f"BEGIN; SET LOCAL lock_timeout = {wait_ms}; SELECT pg_current_xact_id()::text",
+        )
+        while begun.nextset():  # past BEGIN's and SET's results, to the SELECT's
+            pass
+        xid = str(begun.fetchone()[0])  # type: ignore[index]
         try:
             result = work(PgConn(conn))
-            # A COMMIT that fails on a lost connection leaves the outcome unknown: the caller
-            # is told the write failed (503), never that it succeeded when it may not have.
-            conn.execute("COMMIT")
         except BaseException as exc:
             self._end(conn)
             if is_unavailable(exc):
                 raise StorageUnavailable(f"write failed: {exc}") from exc
             raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            lost = conn.closed or conn.broken
+            self._end(conn)
+            if not is_unavailable(exc):
+                raise
+            if not lost:  # refused by the server (a serialization failure): rolled back
+                raise StorageUnavailable(f"write failed: {exc}") from exc
+            if self._committed(xid, exc):
+                log.warning("a COMMIT's connection was lost after it committed: %s", exc)
+                return result
+            raise StorageUnavailable(f"write failed, rolled back: {exc}") from exc
         return result
+
+    def _committed(self, xid: str, lost: BaseException) -> bool:
+        """Whether a transaction whose COMMIT lost its connection committed, asked on a new
+        connection (its backend may still be ending it: asked until OUTCOME_WAIT_S)."""
+        give_up = time.monotonic() + OUTCOME_WAIT_S
+        while True:
+            why = self._ask_status(xid)
+            if why in ("committed", "aborted"):
+                return why == "committed"
+            if time.monotonic() >= give_up:
+                raise CommitOutcomeUnknown(
+                    f"the connection was lost during COMMIT ({lost}) and whether it committed"
+                    f" cannot be told ({why})"
+                ) from lost
+            time.sleep(0.05)
+
+    def _ask_status(self, xid: str) -> str:
+        """pg_xact_status of the transaction ('committed', 'aborted', 'in progress'), or why
+        it could not be asked."""
+        try:
+            conn = self._connection(WRITER_NAME)
+        except StorageUnavailable as exc:
+            return str(exc)
+        try:
+            row = conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()
+        except psycopg.OperationalError as exc:
+            self._end(conn)
+            return str(exc)
+        return str(row[0]) if row else "unknown"
 
     async def read(self, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
@@ -199,7 +252,7 @@ class PostgresDatabase:
     def _read(self, work: Work[T]) -> T:
         # One snapshot for the whole read, as the SQLite readers get with BEGIN: a page's
         # queries agree with each other. Read-only, so a write slipped into a read fails.
-        conn = self._begin(READER_NAME, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn, _ = self._begin(READER_NAME, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             result = work(PgConn(conn))
             conn.execute("COMMIT")

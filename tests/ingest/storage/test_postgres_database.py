@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from ingest.storage.backend import Storage, is_postgres_url, open_database
-from ingest.storage.database import Database, StorageUnavailable
+from ingest.storage.database import CommitOutcomeUnknown, Database, StorageUnavailable
 from ingest.storage.migrations import migrate_database as migrate_sqlite
 from ingest.storage.pg_migrations import migrate_database
 from ingest.storage.postgres_database import WRITER_NAME, PostgresDatabase
@@ -222,17 +222,79 @@ async def test_a_serialization_failure_is_unavailable(url: str) -> None:
     await db.transaction(lambda conn: insert_org(conn, "org_s"))
     try:
 
+        def repeatable_read(conn: Conn) -> None:
+            # For the writer's session: its BEGIN runs a query (the transaction id), so a
+            # SET TRANSACTION inside the work would come too late.
+            conn.execute(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+            )
+
         def lost_race(conn: Conn) -> None:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             conn.execute("SELECT name FROM orgs WHERE id = 'org_s'")  # the snapshot is taken
             with psycopg.connect(url, autocommit=True) as other:
                 other.execute("UPDATE orgs SET name = 'other' WHERE id = 'org_s'")
             conn.execute("UPDATE orgs SET name = 'mine' WHERE id = 'org_s'")
 
+        await db.transaction(repeatable_read)
         with pytest.raises(StorageUnavailable, match="could not serialize"):
             await db.transaction(lost_race)
         assert org_names(url) == {"org_s": "other"}
     finally:
+        await db.close()
+
+
+@pytest.mark.asyncio
+async def test_a_commit_whose_connection_dies_is_told_apart_by_its_outcome(url: str) -> None:
+    """A backend that dies during COMMIT: here a deferred trigger kills its own backend at
+    COMMIT, before the commit record, so the outcome is 'aborted' and the caller may retry."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$"
+        )
+        admin.execute(
+            "CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON orgs"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.name = 'doomed')"
+            " EXECUTE FUNCTION die()"
+        )
+    db = await PostgresDatabase.open(url)
+    try:
+        with pytest.raises(StorageUnavailable, match="rolled back") as raised:
+            await db.transaction(lambda conn: insert_org(conn, "org_d", "doomed"))
+        assert not isinstance(raised.value, CommitOutcomeUnknown)
+        assert org_names(url) == {}
+        await db.transaction(lambda conn: insert_org(conn, "org_e"))  # a new connection
+        assert org_names(url) == {"org_e": "A"}
+    finally:
+        await db.close()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("DROP TRIGGER die_at_commit ON orgs")
+
+
+@pytest.mark.asyncio
+async def test_a_lost_commits_outcome_is_read_from_the_server(url: str) -> None:
+    """The question asked after a lost COMMIT, for each answer the server can give."""
+    db = await PostgresDatabase.open(url)
+    other = psycopg.connect(url, autocommit=True)
+    try:
+        lost = OSError("connection lost")
+        for end, committed in (("COMMIT", True), ("ROLLBACK", False)):
+            cursor = other.execute("BEGIN; SELECT pg_current_xact_id()::text")
+            cursor.nextset()
+            row = cursor.fetchone()
+            assert row is not None
+            other.execute(end)
+            assert await asyncio.to_thread(db._committed, str(row[0]), lost) is committed
+        # A transaction still open is asked about until the wait runs out.
+        cursor = other.execute("BEGIN; SELECT pg_current_xact_id()::text")
+        cursor.nextset()
+        row = cursor.fetchone()
+        assert row is not None
+        with pytest.raises(CommitOutcomeUnknown, match="in progress"):
+            await asyncio.to_thread(db._committed, str(row[0]), lost)
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
         await db.close()
 
 
