@@ -113,6 +113,7 @@ _PICKED: dict[Dialect, dict[str, list[str]]] = {
     },
     "postgres": {table: build("id = ANY(?)", -1, "postgres") for table, build in _FOLD.items()},
 }
+_NEWER_POSTGRES = {table: build("id > ?", 1, "postgres") for table, build in _FOLD.items()}
 # Every stored row, for `rebuild` on PostgreSQL (where there is no watermark to reset).
 _EVERY_ROW = {table: build("true", 1, "postgres") for table, build in _FOLD.items()}
 # A watermark past every id: PostgreSQL's rows are in the rollups from their own commit.
@@ -161,6 +162,23 @@ def fold(conn: Conn) -> None:
     conn.execute("UPDATE stats_folded SET events_id = ?, ai_referrals_id = ? WHERE id = 1", newest)
 
 
+def fold_copied(conn: Conn) -> None:
+    """After `optiview db copy` into PostgreSQL (inside its transaction): add the copied rows
+    that SQLite had not folded yet (past the copied watermark), since from now on PostgreSQL
+    counts each commit's rows in that commit and folds nothing later."""
+    row = conn.execute(
+        "SELECT events_id, ai_referrals_id FROM stats_folded WHERE id = 1"
+    ).fetchone()
+    after = (int(row[0]), int(row[1])) if row else (0, 0)
+    for table, newest in zip(("events", "ai_referrals"), after, strict=True):
+        for sql in _NEWER_POSTGRES[table]:
+            conn.execute(sql, (newest,) * sql.count("?"))
+    conn.execute(
+        "UPDATE stats_folded SET events_id = (SELECT coalesce(max(id), 0) FROM events),"
+        " ai_referrals_id = (SELECT coalesce(max(id), 0) FROM ai_referrals) WHERE id = 1"
+    )
+
+
 def subtract(conn: Conn, table: str, ids: Sequence[int]) -> None:
     """Take rows about to be deleted out of the rollups (call before the DELETE, inside its
     transaction); rollup rows left at zero go."""
@@ -194,4 +212,13 @@ def rebuild(conn: Conn) -> None:
             conn.execute(sql)
 
 
-__all__ = ["FOLD_EVERY_S", "HOUR_MS", "QUARTER_MS", "fold", "folded", "rebuild", "subtract"]
+__all__ = [
+    "FOLD_EVERY_S",
+    "HOUR_MS",
+    "QUARTER_MS",
+    "fold",
+    "fold_copied",
+    "folded",
+    "rebuild",
+    "subtract",
+]

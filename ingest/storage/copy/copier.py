@@ -19,9 +19,11 @@ import psycopg
 from psycopg import sql
 from psycopg.adapt import Dumper
 
+from ingest.stats import rollups
 from ingest.storage.copy import source, target
 from ingest.storage.copy.progress import CopyProgress
 from ingest.storage.copy.source import CopyError, LastEvent, Table
+from ingest.storage.sql import PgConn
 
 DEFAULT_BATCH = 5000
 
@@ -96,6 +98,8 @@ def _copy(
                 current = table.name
                 report.rows[table.name] = _copy_table(src, conn, table, batch, progress)
             current = ""
+            # The read API's rollups, completed with the rows SQLite had not folded yet.
+            rollups.fold_copied(PgConn(conn))
             copied = {t.name for t in tables}
             for table_name, column in sorted(target.identity_columns(conn).items()):
                 if table_name in copied:

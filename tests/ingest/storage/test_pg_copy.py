@@ -347,3 +347,29 @@ def test_ctrl_c_rolls_the_whole_copy_back(source: Path, empty_db: str, tmp_path:
     assert "interrupted: nothing was copied" in rest
     assert "Traceback" not in rest
     assert pg_count(empty_db, "events") == 0 and pg_count(empty_db, "orgs") == 0
+
+
+def test_rows_sqlite_had_not_folded_are_in_the_copied_rollups(
+    source: Path, empty_db: str, tmp_path: Path
+) -> None:
+    """PostgreSQL folds nothing later (each commit counts its own rows): the copy itself adds
+    the rows past SQLite's watermark to the read API's rollups."""
+    unfolded = tmp_path / "unfolded.db"
+    shutil.copyfile(source, unfolded)
+    with sqlite3.connect(unfolded) as conn:  # rows written after the last fold
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(events)") if row[1] != "id"]
+        listed = ", ".join(columns)
+        conn.execute(f"INSERT INTO events ({listed}) SELECT {listed} FROM events")
+        total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        folded = conn.execute("SELECT sum(events) FROM stats_quarters").fetchone()[0]
+    assert folded < total
+    done = copy(unfolded, empty_db)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(empty_db) as conn:
+        row = conn.execute(
+            "SELECT (SELECT sum(events) FROM stats_quarters),"
+            " (SELECT sum(events) FROM stats_hours WHERE dimension = 'path'),"
+            " (SELECT count(*) FROM events)"
+        ).fetchone()
+    assert row is not None
+    assert (int(row[0]), int(row[1]), int(row[2])) == (total, total, total)
