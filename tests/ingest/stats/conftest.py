@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from ingest.storage.backend import migrate
 from ingest.storage.sql import Conn, connect, returning_id
 from tests import postgres
 from tests.conftest import Server, serving
-from tests.ingest.stats.seeding import Site
 
 
 @pytest.fixture(scope="session")
@@ -31,21 +29,6 @@ def server(server: Server, backend: str, request: pytest.FixtureRequest) -> Serv
         return server
     found: Server = request.getfixturevalue("postgres_stats_server")
     return found
-
-
-@pytest.fixture
-def fresh_site(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
-    """A site in a database of the test's own, on the module's backend (`db_location` is the
-    module's): for the few tests that change the schema or need an empty database."""
-    with contextlib.ExitStack() as stack:
-        if backend == "sqlite":
-            location: Path | str = tmp_path / "stats.db"
-        else:
-            server_url: str = request.getfixturevalue("postgres_server")
-            location = stack.enter_context(postgres.fresh_database(server_url, "stats_fresh"))
-        site = Site(location)
-        stack.callback(site.conn.close)
-        yield site
 
 
 # What a counts test writes, emptied before each one (events and their derived tables carry no
