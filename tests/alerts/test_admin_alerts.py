@@ -1,13 +1,11 @@
 """POST /api/admin/alerts/test and the alerts in GET /api/admin/health, on a real server whose
-SLACK_WEBHOOK_URL is a local stand-in for Slack."""
+SLACK_WEBHOOK_URL is a local stand-in for Slack; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +15,8 @@ from alerts.runner import run_alerts
 from alerts.slack import SlackSender
 from ingest.admin.alerting import NO_WEBHOOK
 from ingest.config import AlertSettings
-from ingest.storage.connection import connect
+from ingest.storage.sql import Location, connect
+from tests import dbprobe, postgres
 from tests.alerts.conftest import DOWN, ERROR_500, OK, SlackStandIn, current_minute
 from tests.conftest import ADMIN_TOKEN, Server, optiview, serving
 
@@ -25,17 +24,22 @@ HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, slack_module: SlackStandIn
-) -> Iterator[Server]:
-    db = tmp_path_factory.mktemp("admin-alerts") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url)
+def server(db_location: Location, slack_module: SlackStandIn) -> Iterator[Server]:
+    yield from serving(db_location, SLACK_WEBHOOK_URL=slack_module.url)
 
 
 @pytest.fixture(scope="module")
-def server_without_webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    db = tmp_path_factory.mktemp("admin-alerts-no-webhook") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL="")
+def server_without_webhook(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """A server of its own database, on the module's backend."""
+    if backend == "sqlite":
+        db = tmp_path_factory.mktemp("admin-alerts-no-webhook") / "optiview.db"
+        yield from serving(db, SLACK_WEBHOOK_URL="")
+        return
+    server_url: str = request.getfixturevalue("postgres_server")
+    with postgres.fresh_database(server_url, "admin_alerts_no_webhook") as url:
+        yield from serving(url, SLACK_WEBHOOK_URL="")
 
 
 @pytest.fixture
@@ -44,8 +48,8 @@ def admin(server: Server) -> Iterator[httpx.Client]:
         yield c
 
 
-def alert_row(db: Path, alert_id: int) -> dict[str, Any]:
-    conn = sqlite3.connect(db)
+def alert_row(db: Location, alert_id: int) -> dict[str, Any]:
+    conn = connect(db, create=False)
     try:
         cursor = conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         names = [d[0] for d in cursor.description]
@@ -57,12 +61,7 @@ def alert_row(db: Path, alert_id: int) -> dict[str, Any]:
 
 
 def newest_alert_id(server: Server) -> int:
-    conn = sqlite3.connect(server.db)
-    try:
-        (found,) = conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()
-    finally:
-        conn.close()
-    return int(found)
+    return int(dbprobe.value(server.db, "SELECT coalesce(max(id), 0) FROM alerts"))
 
 
 def test_a_test_alert_reaches_slack(server: Server, admin: httpx.Client, slack: SlackStandIn):
@@ -85,7 +84,7 @@ def test_a_test_alert_reaches_slack(server: Server, admin: httpx.Client, slack: 
 
 
 def _retry_in_process(server: Server, slack: SlackStandIn) -> None:
-    conn = connect(server.db)
+    conn = connect(server.db, create=False)
     sender = SlackSender(slack.url, backoff_s=0.01)
     try:
         report = run_alerts(conn, current_minute(), AlertSettings(), slack.url, sender=sender)
@@ -234,7 +233,7 @@ def test_a_test_alert_still_being_sent_is_not_sent_again_by_an_alerts_run(
     posting.start()
     try:
         (in_flight,) = slack.wait_for(1)  # the endpoint's send has reached Slack
-        conn = connect(server.db)  # an alerts run meanwhile
+        conn = connect(server.db, create=False)  # an alerts run meanwhile
         sender = SlackSender(slack.url, backoff_s=0.01)
         try:
             run_alerts(conn, current_minute(), AlertSettings(), slack.url, sender=sender)
