@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -42,12 +41,6 @@ BUSY_RETRIES = 2  # for errors that come at once; a timed-out wait leaves no bud
 RETRY_PAUSE_S = 0.01
 BREAKER_OPEN_S = 1.0  # after a failed flush, refuse at once for this long
 KEY_TOUCH_EVERY_MS = 60_000  # last_used_at is kept to the minute, not written per request
-
-
-# PostgreSQL refuses an unqualified target column in ON CONFLICT's SET (`requests` is
-# ambiguous with excluded's); qualified, both engines accept it. A no-op once rollups.py
-# qualifies the columns itself (requested of its owner).
-ROLLUP_UPSERT = re.sub(r"= (\w+) \+ excluded\.", r"= request_rollups.\1 + excluded.", UPSERT_SQL)
 
 
 class Overloaded(Exception):
@@ -215,7 +208,7 @@ class GroupCommitWriter:
                 if fold:  # the read API's rollups, a few seconds of rows at once
                     stats_rollups.fold(conn)
             if rollups:
-                conn.executemany(ROLLUP_UPSERT, upsert_rows(rollups))
+                conn.executemany(UPSERT_SQL, upsert_rows(rollups))
             if touches:
                 conn.executemany(
                     "UPDATE api_keys SET last_used_at = ? WHERE id = ?",

@@ -32,7 +32,7 @@ def test_bucket_of_a_latency(latency_ms: float, column: str):
 def test_bounds_and_columns_agree():
     assert len(BUCKET_COLUMNS) == len(BUCKET_BOUNDS_MS) + 1
     assert list(BUCKET_BOUNDS_MS) == sorted(BUCKET_BOUNDS_MS)
-    assert UPSERT_SQL.count("?") == len(COLUMNS) + 1 <= 100  # D1 binds at most 100
+    assert UPSERT_SQL.count("?") == len(COLUMNS) + 2 <= 100  # minute, node; D1 binds at most 100
 
 
 def test_record_counts_requests_errors_events_and_buckets_per_minute():
