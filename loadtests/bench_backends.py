@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -294,6 +295,14 @@ def markdown(
             f" events/s {ratio(pg_three.committed_per_s, pg_one.committed_per_s):.2f}, p95"
             f" {pg_three.p95_ms:.1f} ms against {pg_one.p95_ms:.1f} ms.",
         ]
+    if len(rounds) > 1:
+        pg_vs_sqlite = [ratio(r[1].committed_per_s, r[0].committed_per_s) for r in rounds]
+        three_vs_one = [ratio(r[2].committed_per_s, r[1].committed_per_s) for r in rounds]
+        lines.append(
+            f"- Median over {len(rounds)} rounds: PostgreSQL / SQLite"
+            f" {statistics.median(pg_vs_sqlite):.2f}, three nodes / one"
+            f" {statistics.median(three_vs_one):.2f}."
+        )
     lines += [
         "",
         "| writers | events/commit | committed events/s | commits | counters match |",
