@@ -21,7 +21,7 @@ from ingest.classify.content import CONTENT_TYPES
 from ingest.stats.counts import snapshot
 from ingest.stats.endpoints.meta import build as build_meta
 from ingest.stats.query import StatsQuery
-from ingest.stats.rollups import HOUR_MS, folded
+from ingest.stats.rollups import EVERY_ID, HOUR_MS, folded
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
 from ingest.stats.timebuckets import iso
 from ingest.storage.sql import Conn
@@ -107,8 +107,10 @@ def pages_in_range(
             watermarks = folded(conn)
             segments = [(a, b, None) for a, b in ((start_ms, first), (last, end_ms)) if a < b]
             # Whole hours: the rollup holds the rows up to the watermark; newer rows are
-            # counted from the tables until the next fold adds them.
-            segments.append((first, last, watermarks))
+            # counted from the tables until the next fold adds them (on PostgreSQL there
+            # are none: each commit folded its own rows).
+            if watermarks != (EVERY_ID, EVERY_ID):
+                segments.append((first, last, watermarks))
             _add_hours(conn, found, property_ids, first, last, ua_class, watermarks[0])
         for a, b, past in segments:
             for property_id, path, views, ai_views, crawler_views in _rows_between(
