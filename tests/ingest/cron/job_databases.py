@@ -7,12 +7,16 @@ rows the migrations themselves wrote put back, identities restarted.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ingest.storage.backend import migrate
 from ingest.storage.sql import Conn, Location, connect, dialect_of, is_postgres_url
+from tests import postgres
 
 # Per PostgreSQL database: the rows the migrations left, table by table.
 _MIGRATED: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
@@ -79,3 +83,17 @@ def connections(location: Location, count: int) -> Iterator[Conn]:
     """`count` connections of their own (as separate nodes would have)."""
     for _ in range(count):
         yield connect(location, create=False)
+
+
+@contextlib.contextmanager
+def own_database(
+    backend: str, folder: Path, request: pytest.FixtureRequest, label: str
+) -> Iterator[Location]:
+    """A new, empty database of its own on `backend` (not the module's `db_location`): a
+    SQLite path in `folder`, or a new PostgreSQL database, dropped afterwards."""
+    if backend == "sqlite":
+        yield folder / "optiview.db"
+        return
+    server_url: str = request.getfixturevalue("postgres_server")
+    with postgres.fresh_database(server_url, label) as url:
+        yield url

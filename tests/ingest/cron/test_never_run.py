@@ -1,10 +1,9 @@
 """A cron job that never ran is stalled once the service has run for its period and 90 minutes:
-the service's start is the first migration's applied_at, read from real SQLite files, and
-/health of a real server says so."""
+the service's start is the first migration's applied_at, read from real databases (SQLite files
+and PostgreSQL), and /health of a real server says so."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +13,11 @@ import pytest
 
 from ingest.clock import now_ms, to_iso
 from ingest.cron.bookkeeping import applied_at_ms, job_state
-from ingest.storage.connection import connect
-from ingest.storage.migrations import migrate_database
+from ingest.storage.backend import migrate
+from ingest.storage.sql import Location, connect
+from tests import dbprobe
 from tests.conftest import Server, serving
+from tests.ingest.cron.job_databases import own_database
 
 MIN = 60_000
 DAY = 24 * 60 * MIN
@@ -39,10 +40,16 @@ def test_applied_at_ms(stored: object, expected: int | None):
     assert applied_at_ms(stored) == expected
 
 
-def test_the_service_start_is_the_first_migration(tmp_path: Path):
-    db = tmp_path / "optiview.db"
-    migrate_database(db)
-    conn = connect(db)
+@pytest.fixture
+def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Location]:
+    """Migrated by the test itself: its migration time is what the tests read."""
+    with own_database(backend, tmp_path, request, "never_run") as location:
+        yield location
+
+
+def test_the_service_start_is_the_first_migration(db: Location):
+    migrate(db)
+    conn = connect(db, create=False)
     try:
         conn.execute("UPDATE d1_migrations SET applied_at = '2026-01-02 03:04:05' WHERE id = 1")
         conn.execute("UPDATE d1_migrations SET applied_at = '2026-06-01 00:00:00' WHERE id > 1")
@@ -53,11 +60,10 @@ def test_the_service_start_is_the_first_migration(tmp_path: Path):
     assert state.last_status is None
 
 
-def test_a_fresh_database_knows_when_it_was_migrated(tmp_path: Path):
+def test_a_fresh_database_knows_when_it_was_migrated(db: Location):
     before = now_ms()
-    db = tmp_path / "optiview.db"
-    migrate_database(db)
-    conn = connect(db)
+    migrate(db)
+    conn = connect(db, create=False)
     try:
         since = job_state(conn, "alerts").service_since
     finally:
@@ -67,15 +73,15 @@ def test_a_fresh_database_knows_when_it_was_migrated(tmp_path: Path):
 
 
 @pytest.fixture(scope="module")
-def migrated_two_days_ago(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    db = tmp_path_factory.mktemp("never-run") / "optiview.db"
-    migrate_database(db)
+def migrated_two_days_ago(db_location: Location) -> Iterator[Server]:
+    db = db_location
+    migrate(db)
     two_days_ago = datetime.fromtimestamp((now_ms() - 2 * DAY) / 1000, tz=UTC)
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "UPDATE d1_migrations SET applied_at = ? WHERE id = 1",
-            (two_days_ago.strftime("%Y-%m-%d %H:%M:%S"),),
-        )
+    dbprobe.execute(
+        db,
+        "UPDATE d1_migrations SET applied_at = ? WHERE id = 1",
+        (two_days_ago.strftime("%Y-%m-%d %H:%M:%S"),),
+    )
     yield from serving(db)  # the test environment turns the scheduler off: nothing ever runs
 
 

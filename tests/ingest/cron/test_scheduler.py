@@ -1,9 +1,9 @@
-"""The in-process scheduler of `optiview serve`: it runs the purge by itself when on."""
+"""The in-process scheduler of `optiview serve`: it runs the purge by itself when on; on
+SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,16 +19,20 @@ from ingest.config import load_settings
 from ingest.cron import bookkeeping
 from ingest.cron.scheduler import Scheduler
 from ingest.serve import scheduled_jobs
+from ingest.storage.backend import migrate
+from ingest.storage.sql import Location
+from tests import dbprobe
 from tests.conftest import ADMIN_TOKEN, Server, service_env, serving
-from tests.purge.seed import DAY_MS, add_events, add_org, new_db, open_db
+from tests.ingest.cron.job_databases import own_database
+from tests.purge.seed import DAY_MS, add_events, add_org, open_db
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def seeded_db(folder: Path) -> tuple[Path, int]:
+def seeded_db(path: Location) -> int:
     """A starter org with one expired event (100 days old) and one fresh; returns the fresh
     event's time."""
-    path = new_db(folder)
+    migrate(path)
     conn = open_db(path)
     try:
         org = add_org(conn, "org_starter", "starter", properties=1)
@@ -36,25 +40,29 @@ def seeded_db(folder: Path) -> tuple[Path, int]:
         add_events(conn, org, org.property_ids[0], [now_ms() - 100 * DAY_MS, fresh])
     finally:
         conn.close()
-    return path, fresh
+    return fresh
 
 
 @pytest.fixture(scope="module")
-def scheduled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, int]]:
-    db, fresh = seeded_db(tmp_path_factory.mktemp("scheduled"))
-    for running in serving(db, OPTIVIEW_SCHEDULER="on", OPTIVIEW_SCHEDULER_TICK_S="0.2"):
+def scheduled(db_location: Location) -> Iterator[tuple[Server, int]]:
+    fresh = seeded_db(db_location)
+    for running in serving(db_location, OPTIVIEW_SCHEDULER="on", OPTIVIEW_SCHEDULER_TICK_S="0.2"):
         yield running, fresh
 
 
 @pytest.fixture(scope="module")
-def unscheduled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    db, _ = seeded_db(tmp_path_factory.mktemp("unscheduled"))
-    yield from serving(db)  # the test environment turns the scheduler off
+def unscheduled(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    with own_database(
+        backend, tmp_path_factory.mktemp("unscheduled"), request, "unscheduled"
+    ) as db:
+        seeded_db(db)
+        yield from serving(db)  # the test environment turns the scheduler off
 
 
-def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, params).fetchall()
+def rows(db: Location, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in dbprobe.rows(db, sql, params)]
 
 
 def purge_check(server: Server) -> dict[str, Any]:
@@ -117,18 +125,30 @@ def test_with_the_scheduler_off_nothing_runs(unscheduled: Server):
     assert "optiview purge run" in item["hint"]
 
 
-def test_a_tick_takes_over_from_a_purge_whose_process_died(tmp_path: Path):
+def test_a_tick_takes_over_from_a_purge_whose_process_died(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+):
     """A purge killed midway (the server or a cron run crashed) leaves its heartbeat running
     and its lease; the next scheduled run is to take over at once."""
-    db, fresh = seeded_db(tmp_path)
+    with own_database(backend, tmp_path, request, "tick_takes_over") as db:
+        takes_over(db)
+
+
+def takes_over(db: Location) -> None:
+    fresh = seeded_db(db)
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait(timeout=30)
     dead = f"{socket.gethostname()}:{process.pid}"
+    started = now_ms() - 60 * 60_000  # an hour ago
+    # The dead run's own connection (its session, on PostgreSQL) is gone with it.
+    gone = open_db(db)
+    try:
+        assert bookkeeping.acquire(gone, "purge", dead, started) is None
+        dead_run = bookkeeping.start_run(gone, "purge", dead, started)
+    finally:
+        gone.close()
     conn = open_db(db)
     try:
-        started = now_ms() - 60 * 60_000  # an hour ago
-        assert bookkeeping.acquire(conn, "purge", dead, started) is None
-        dead_run = bookkeeping.start_run(conn, "purge", dead, started)
         settings = load_settings(service_env(db))
 
         Scheduler(settings, {"purge": scheduled_jobs(settings)["purge"]}, tick_s=0.2).tick(conn)
