@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.stats import batch_rollups
 from ingest.storage import postgres_rows
 from ingest.storage.postgres_database import PostgresDatabase
 from ingest.storage.sql import Conn, Location, PgConn, connect, is_postgres_url, redacted
@@ -208,13 +209,19 @@ def measure_setup(setup: Setup, location: Location, args: argparse.Namespace, wo
     return setup
 
 
-async def writer(url: str, groups: list[list[Any]], until: float, committed: Committed) -> None:
+async def writer(
+    url: str, groups: list[list[Any]], until: float, committed: Committed, read_rollups: bool
+) -> None:
     """bench_pg_writer's writer, through the storage seam: the work gets a PgConn, whose
-    psycopg connection (`raw`) takes the COPY, as the collector's writer does."""
+    psycopg connection (`raw`) takes the COPY, as the collector's writer does; with
+    `read_rollups`, each commit also adds its rows to the read API's rollups, last, as a
+    node's commit does."""
 
     def write(conn: Conn, group: list[Any]) -> None:
         assert isinstance(conn, PgConn)
         postgres_rows.write_rows(conn.raw, group)
+        if read_rollups:
+            batch_rollups.write_rollups(conn.raw, group)
 
     db = await PostgresDatabase.open(url, synchronous_commit=True)
     try:
@@ -231,7 +238,9 @@ async def writer(url: str, groups: list[list[Any]], until: float, committed: Com
         await db.close()
 
 
-async def commit_path(server: str, writers: int, seconds: float, batch: int) -> dict[str, Any]:
+async def commit_path(
+    server: str, writers: int, seconds: float, batch: int, read_rollups: bool = True
+) -> dict[str, Any]:
     """N writers committing `batch`-event groups into one fresh database (bench_pg_writer's
     traffic and checks); the counters must equal what was committed."""
     traffic = [Traffic(f"w{w}", seed=w + 1) for w in range(writers)]
@@ -239,12 +248,15 @@ async def commit_path(server: str, writers: int, seconds: float, batch: int) -> 
     with bench_pg_writer.fresh_database(server) as url:
         committed = Committed()
         started = time.monotonic()
-        await asyncio.gather(*(writer(url, g, started + seconds, committed) for g in groups))
+        await asyncio.gather(
+            *(writer(url, g, started + seconds, committed, read_rollups) for g in groups)
+        )
         elapsed = time.monotonic() - started
         found = stored(url)
     return {
         "writers": writers,
         "batch": batch,
+        "read_rollups": read_rollups,
         "seconds": round(elapsed, 2),
         "commits": committed.commits,
         "events": committed.events,
@@ -296,21 +308,23 @@ def markdown(
             f" {pg_three.p95_ms:.1f} ms against {pg_one.p95_ms:.1f} ms.",
         ]
     if len(rounds) > 1:
-        pg_vs_sqlite = [ratio(r[1].committed_per_s, r[0].committed_per_s) for r in rounds]
-        three_vs_one = [ratio(r[2].committed_per_s, r[1].committed_per_s) for r in rounds]
+        backends = [ratio(r[1].committed_per_s, r[0].committed_per_s) for r in rounds]
+        scale_out = [ratio(r[2].committed_per_s, r[1].committed_per_s) for r in rounds]
         lines.append(
             f"- Median over {len(rounds)} rounds: PostgreSQL / SQLite"
-            f" {statistics.median(pg_vs_sqlite):.2f}, three nodes / one"
-            f" {statistics.median(three_vs_one):.2f}."
+            f" {statistics.median(backends):.2f}, three nodes / one"
+            f" {statistics.median(scale_out):.2f}."
         )
     lines += [
         "",
-        "| writers | events/commit | committed events/s | commits | counters match |",
-        "|---|---|---|---|---|",
+        "| writers | events/commit | read API rollups too | committed events/s | commits"
+        " | counters match |",
+        "|---|---|---|---|---|---|",
     ]
     for w in writers:
         lines.append(
-            f"| {w['writers']} | {w['batch']} | {w['events_per_s']:,} | {w['commits']:,} |"
+            f"| {w['writers']} | {w['batch']} | {'yes' if w['read_rollups'] else 'no'} |"
+            f" {w['events_per_s']:,} | {w['commits']:,} |"
             f" {'yes' if w['counters_match'] else 'NO'} |"
         )
     return "\n".join(lines) + "\n"
@@ -328,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", type=int, nargs="+", default=[3, 6])
     parser.add_argument("--writer-seconds", type=float, default=10.0, dest="writer_seconds")
     parser.add_argument("--batch", type=int, default=200, help="events per writer commit")
+    parser.add_argument(
+        "--read-rollups", choices=("with", "without", "both"), default="with",
+        help="whether the writers' commits add to the read API's rollups, as a node's do",
+    )  # fmt: skip
     parser.add_argument(
         "--server", default=bench_pg_writer.SERVER, help="postgresql://user@host:port"
     )
@@ -360,11 +378,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench:   {setups[-1]}", file=sys.stderr, flush=True)
             rounds.append(setups)
     writers = []
-    for count in args.writers:
-        print(f"bench: commit path, {count} writers ...", file=sys.stderr, flush=True)
-        writers.append(
-            asyncio.run(commit_path(args.server, count, args.writer_seconds, args.batch))
-        )
+    kinds = {"with": [True], "without": [False], "both": [False, True]}[args.read_rollups]
+    for read_rollups in kinds:
+        for count in args.writers:
+            print(f"bench: commit path, {count} writers ...", file=sys.stderr, flush=True)
+            writers.append(
+                asyncio.run(
+                    commit_path(args.server, count, args.writer_seconds, args.batch, read_rollups)
+                )
+            )
     report = markdown(rounds, writers, args, facts)
     (args.out / "bench-backends.md").write_text(report)
     (args.out / "bench-backends.json").write_text(

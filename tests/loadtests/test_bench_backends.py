@@ -32,6 +32,7 @@ def test_a_tiny_run_measures_every_setup_and_loses_nothing(
         assert setup["p95_ms"] > 0 and set(setup["cpu_s"]) == {"nodes", "postgresql", "wrk"}
         assert setup["cpu_s"]["nodes"] > 0, setup
     [writers] = report["writers"]
+    assert writers["read_rollups"] is True
     assert writers["counters_match"] and writers["events"] == writers["commits"] * 50 > 0
     markdown = (tmp_path / "bench-backends.md").read_text()
     assert "PostgreSQL / SQLite, one node: committed events/s" in markdown
