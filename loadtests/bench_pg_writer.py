@@ -37,6 +37,7 @@ from ingest.sources import PINNED_IDS
 from ingest.storage import postgres_rows
 from ingest.storage.pg_migrations import migrate_database
 from ingest.storage.postgres_database import PostgresDatabase
+from ingest.storage.sql import PgConn
 
 OUT = Path(__file__).parent / "out"
 SERVER = os.environ.get("OPTIVIEW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -209,7 +210,11 @@ async def writer(
         while time.monotonic() < until:
             group = renamed(groups[n % len(groups)], n // len(groups))
             n += 1
-            await db.transaction(lambda conn, g=group: postgres_rows.write_rows(conn, g))
+
+            def write(conn: PgConn, g: list[Prepared] = group) -> None:
+                postgres_rows.write_rows(conn.raw, g)
+
+            await db.transaction(write)
             committed.commits += 1
             committed.events += sum(p.count for p in group)
             committed.session_events += sum(len(p.sessions) for p in group)
