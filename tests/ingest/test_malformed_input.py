@@ -1,22 +1,30 @@
 """Every malformed input, over real HTTP, gets a 4xx JSON error whose detail names what was
-wrong; none reaches a 500. One case per input, for the collector and the admin API."""
+wrong; none reaches a 500. One case per input, for the collector and the admin API, on both
+backends (PostgreSQL refuses more than SQLite does, such as U+0000 in text: same answers)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server
+from tests.conftest import ADMIN_TOKEN, Server, serving
 from tests.ingest.admin.conftest import unique_domain
 from tests.ingest.collect.conftest import Site, provision
 
 BIG = "99999999999999999999999"
 JUST_OVER = str(2**63)  # SQLite's INTEGER is signed 64-bit
+
+
+@pytest.fixture(scope="module")
+def server(db_location: Path | str) -> Iterator[Server]:
+    """The module's server, on each backend in turn (overrides the session's SQLite one)."""
+    yield from serving(db_location)
 
 
 @pytest.fixture(scope="module")
@@ -346,8 +354,22 @@ ADMIN_CASES: list[Any] = [
             "POST", "/orgs", 413, "larger than", content=b'{"name": "' + b"a" * 70_000 + b'"}'
         ),
     ),
+    # Ids are base62: one with a control character names nothing (PostgreSQL text cannot even
+    # hold U+0000, so it is answered before any lookup, as SQLite's lookup would).
     ("org-id-nul", AdminCase("GET", "/orgs/%00", 404, "does not exist")),
+    ("org-id-nul-patch", AdminCase("PATCH", "/orgs/o%00", 404, "organization o", json={})),
     ("key-id-nul", AdminCase("POST", "/keys/%00/revoke", 404, "does not exist")),
+    ("key-id-nul-get", AdminCase("GET", "/keys/key_%00", 404, "key key_")),
+    ("project-id-nul", AdminCase("GET", "/projects/p%00/onboarding-status", 404, "project p")),
+    ("project-id-nul-delete", AdminCase("DELETE", "/projects/p%00", 404, "does not exist")),
+    (
+        "read-token-id-nul",
+        AdminCase("DELETE", "/projects/{project}/read-tokens/rt_%00", 404, "read token rt_"),
+    ),
+    (
+        "install-key-id-nul",
+        AdminCase("GET", "/projects/{project}/install", 404, "key k", params={"key_id": "k\x00"}),
+    ),
 ]
 
 
