@@ -1,4 +1,9 @@
-"""Who may read stats: the admin token reads every project, a read token its own project."""
+"""Who may read stats: the admin token reads every project, a read token its own project.
+
+A read token is looked up in the database on every request, never cached: a revocation is
+honoured from the next request by every node sharing the database (one indexed read, next to
+the stats query it guards), so nothing needs announcing to other nodes.
+"""
 
 from __future__ import annotations
 

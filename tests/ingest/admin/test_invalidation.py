@@ -1,6 +1,7 @@
 """Several nodes on one PostgreSQL database: every admin write that changes what the collector
 caches announces it (NOTIFY, delivered at COMMIT), and another node's collector honours a
-revoked key or a deactivated property within 1 s, not after its cache's TTL.
+revoked key or a deactivated property within 1 s, not after its cache's TTL; a revoked read
+token is refused by every node from the next request.
 
 PostgreSQL only: on SQLite every worker is on one machine, `announce` does nothing and the
 TTL is the bound (the admin tests run on both backends; this module is about the NOTIFY).
@@ -139,3 +140,21 @@ def test_a_property_deactivated_on_one_node_is_refused_by_another_within_a_secon
     patched = admin_a.patch(f"/properties/{on_b.property_id}", json={"active": False})
     assert patched.status_code == 200
     assert refused_within(on_b, "property_inactive") < HONOURED_WITHIN_S
+
+
+def test_a_read_token_revoked_on_one_node_is_refused_by_another_at_once(
+    node_a: Server, node_b: Server, admin_a: httpx.Client
+) -> None:
+    """Read tokens are looked up on every request, never cached: nothing to announce."""
+    site = provision(node_a, admin_a)
+    token = created(
+        admin_a.post(f"/projects/{site.project_id}/read-tokens", json={"name": "Dashboard"})
+    )
+    stats = f"{node_b.url}/api/v1/projects/{site.project_id}/stats/timeseries"
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    assert httpx.get(stats, headers=headers, timeout=10).status_code == 200
+    revoked = admin_a.delete(f"/projects/{site.project_id}/read-tokens/{token['id']}")
+    assert revoked.status_code == 200
+    refused = httpx.get(stats, headers=headers, timeout=10)
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == f"read token {token['id']} is revoked"
