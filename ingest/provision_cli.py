@@ -1,4 +1,5 @@
-"""CLI provisioning commands: the admin API's operations, on the database file directly."""
+"""CLI provisioning commands: the admin API's operations, on the database directly (a SQLite
+file or a PostgreSQL database: the same work functions, in the same transactions)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from ingest.fields import positive_id
 from ingest.models import PLANS, Org
 from ingest.sources import KNOWN_SOURCES, describe_sources
 from ingest.stats import tokens as read_tokens
-from ingest.storage.database import Database
+from ingest.storage.backend import Storage
 from ingest.storage.sql import Conn
 
-Command = Callable[[argparse.Namespace, Settings, Database], Awaitable[Any]]
+Command = Callable[[argparse.Namespace, Settings, Storage], Awaitable[Any]]
 
 EXIT_NOT_VERIFIED = 3  # 1 is an error, 2 a usage error: a script can tell "not yet" apart
 POLL_S = 1.0
@@ -80,7 +81,7 @@ def _warn(warnings: list[str]) -> list[str]:
     return warnings
 
 
-async def org_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def org_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     new = bodies.new_org({"name": args.name, "domain": args.domain, "plan": args.plan})
 
     def create(conn: Conn) -> tuple[Org, list[str]]:
@@ -96,7 +97,7 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-async def org_update(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def org_update(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     changes = bodies.org_changes(_given(args, "name", "domain", "plan"))
     org, warnings = await db.transaction(
         lambda conn: provisioning_changes.update_org(conn, args.org_id, changes)
@@ -104,7 +105,7 @@ async def org_update(args: argparse.Namespace, settings: Settings, db: Database)
     return {**org.to_json(), "warnings": _warn(warnings)}
 
 
-async def project_update(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def project_update(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     changes = bodies.project_changes(_given(args, "name", "description"))
     project = await db.transaction(
         lambda conn: provisioning_changes.update_project(conn, args.project_id, changes)
@@ -112,7 +113,7 @@ async def project_update(args: argparse.Namespace, settings: Settings, db: Datab
     return project.to_json()
 
 
-async def property_update(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def property_update(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     changes = bodies.property_changes(_given(args, "active"))
     prop = await db.transaction(
         lambda conn: provisioning_changes.update_property(conn, args.property_id, changes)
@@ -123,7 +124,7 @@ async def property_update(args: argparse.Namespace, settings: Settings, db: Data
 def remover(scope: provisioning_changes.Scope, attribute: str) -> Command:
     """Delete with --yes; without it, refuse and say what would be deleted."""
 
-    async def delete(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+    async def delete(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
         target = getattr(args, attribute)
         if not args.yes:
             would = await db.read(lambda conn: provisioning_changes.count_rows(conn, scope, target))
@@ -136,15 +137,15 @@ def remover(scope: provisioning_changes.Scope, attribute: str) -> Command:
     return delete
 
 
-async def org_list(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def org_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     return await db.read(queries.all_orgs)
 
 
-async def org_show(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def org_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     return await db.read(lambda conn: queries.org_detail(conn, args.org_id))
 
 
-async def project_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def project_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     new = bodies.new_project(
         {"name": args.name, "domain": args.domain, "description": args.description}
     )
@@ -156,15 +157,15 @@ async def project_create(args: argparse.Namespace, settings: Settings, db: Datab
     return answer
 
 
-async def project_list(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def project_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     return await db.read(lambda conn: queries.org_projects(conn, args.org))
 
 
-async def project_show(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def project_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     return await db.read(lambda conn: queries.project_detail(conn, args.project_id))
 
 
-async def property_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def property_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     new = bodies.new_property({"domain": args.domain, "type": args.type})
     prop = await db.transaction(
         lambda conn: provisioning.create_property(conn, args.project, new, now_ms())
@@ -172,11 +173,11 @@ async def property_create(args: argparse.Namespace, settings: Settings, db: Data
     return prop.to_json()
 
 
-async def property_show(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def property_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     return await db.read(lambda conn: queries.property_detail(conn, args.property_id))
 
 
-async def key_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def key_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     new = bodies.new_key({"name": args.name, "expires_at": args.expires_at})
     key, secret = await db.transaction(
         lambda conn: provisioning.create_key(
@@ -186,32 +187,32 @@ async def key_create(args: argparse.Namespace, settings: Settings, db: Database)
     return {**key.to_json(), "secret": secret}
 
 
-async def key_list(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def key_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     return await db.read(lambda conn: queries.property_keys(conn, args.property))
 
 
-async def key_show(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def key_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     return await db.read(lambda conn: queries.key_detail(conn, args.key_id))
 
 
-async def key_revoke(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def key_revoke(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     key = await db.transaction(lambda conn: provisioning.revoke_key(conn, args.key_id, now_ms()))
     return key.to_json()
 
 
-async def key_rotate(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def key_rotate(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     key, secret = await db.transaction(
         lambda conn: provisioning.rotate_key(conn, args.key_id, settings.key_hash_secret, now_ms())
     )
     return {**key.to_json(), "secret": secret}
 
 
-async def sources_show(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def sources_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     enabled = await db.read(lambda conn: queries.project_sources(conn, args.project))
     return describe_sources(args.project, enabled)
 
 
-async def sources_set(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def sources_set(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     # An empty list disables every source: that must be asked for, never the result of a
     # command line whose names were forgotten.
     if args.none == bool(args.sources):
@@ -229,7 +230,7 @@ async def sources_set(args: argparse.Namespace, settings: Settings, db: Database
     return await sources_show(args, settings, db)
 
 
-async def install(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def install(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     base_url = args.base_url or settings.public_url
     if not base_url:
         if settings.production:
@@ -251,7 +252,7 @@ async def install(args: argparse.Namespace, settings: Settings, db: Database) ->
     return Answer(info["snippet"]) if args.html else info
 
 
-async def install_verify(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def install_verify(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     """Exit 0 once an event has arrived; with --wait, poll until then or the time is up."""
     deadline = time.monotonic() + args.wait
     next_report = 0.0
@@ -277,12 +278,12 @@ async def install_verify(args: argparse.Namespace, settings: Settings, db: Datab
     return Answer(answer, EXIT_NOT_VERIFIED)
 
 
-async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     facts = await db.read(lambda conn: queries.onboarding_facts(conn, args.project))
     return onboarding.summary(facts, now_ms())
 
 
-async def read_token_create(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def read_token_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     name = bodies.text({"name": args.name}, "name")
     record, token = await db.transaction(
         lambda conn: read_tokens.create(
@@ -293,12 +294,12 @@ async def read_token_create(args: argparse.Namespace, settings: Settings, db: Da
     return {**record.to_json(), "token": token}
 
 
-async def read_token_list(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def read_token_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     listed = await db.read(lambda conn: read_tokens.listed(conn, args.project))
     return read_tokens.listing(args.project, listed)
 
 
-async def read_token_revoke(args: argparse.Namespace, settings: Settings, db: Database) -> Any:
+async def read_token_revoke(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     record = await db.transaction(
         lambda conn: read_tokens.revoke(conn, args.project, args.token_id, now_ms())
     )
