@@ -200,13 +200,7 @@ class GroupCommitWriter:
         deadline: float,
         fold: bool = False,
     ) -> None:
-        def write(conn: Conn) -> None:
-            if isinstance(conn, PgConn):
-                postgres_rows.write_rows(conn.raw, prepared)
-            else:
-                write_rows(conn, prepared)
-                if fold:  # the read API's rollups, a few seconds of rows at once
-                    stats_rollups.fold(conn)
+        def counters(conn: Conn) -> None:
             if rollups:
                 conn.executemany(UPSERT_SQL, upsert_rows(rollups))
             if touches:
@@ -215,7 +209,20 @@ class GroupCommitWriter:
                     # In key order: two nodes touching the same keys lock them in one order.
                     [(when, key_id) for key_id, when in sorted(touches.items())],
                 )
-            if isinstance(conn, PgConn):
+
+        def write(conn: Conn) -> None:
+            if not isinstance(conn, PgConn):
+                write_rows(conn, prepared)
+                if fold:  # the read API's rollups, a few seconds of rows at once
+                    stats_rollups.fold(conn)
+                counters(conn)
+                return
+            postgres_rows.copy_rows(conn.raw, prepared)
+            # The statements after the COPYs go out together and are answered together: one
+            # round trip instead of one each (a pipeline; their errors arrive at its end).
+            with conn.raw.pipeline():
+                postgres_rows.upsert_rows(conn.raw, prepared)
+                counters(conn)
                 # Last: the rollup rows are the ones every node's commits share, so they are
                 # held locked from here to COMMIT only.
                 batch_rollups.write_rollups(conn.raw, prepared)

@@ -123,20 +123,30 @@ def columns(rows: Sequence[Row]) -> list[list[Any]]:
 
 def write_rows(conn: Connection, group: Sequence[Prepared]) -> None:
     """Write a group's rows inside the caller's transaction: two COPYs, two upserts."""
+    copy_rows(conn, group)
+    upsert_rows(conn, group)
+
+
+def copy_rows(conn: Connection, group: Sequence[Prepared]) -> None:
+    """The appended rows, events and AI referrals, by COPY (which cannot run in a pipeline)."""
     events = [r for p in group for r in p.events]
     if events:
         with conn.cursor().copy(COPY_EVENTS) as copy:
             for row in events:
                 # off_site is an INTEGER 0/1 column: a bool would be sent as 't'/'f'.
                 copy.write_row((*row[:OFF_SITE], int(row[OFF_SITE])))
+    referrals = [r for p in group for r in p.referrals]
+    if referrals:
+        with conn.cursor().copy(COPY_REFERRALS) as copy:
+            for row in referrals:
+                copy.write_row(row)
+
+
+def upsert_rows(conn: Connection, group: Sequence[Prepared]) -> None:
+    """The merged sessions and content, one statement each (fine in a pipeline)."""
     sessions = merge_sessions(r for p in group for r in p.sessions)
     if sessions:
         conn.execute(UPSERT_SESSIONS, columns(sessions))
     content = merge_content(r for p in group for r in p.content)
     if content:
         conn.execute(UPSERT_CONTENT, columns(content))
-    referrals = [r for p in group for r in p.referrals]
-    if referrals:
-        with conn.cursor().copy(COPY_REFERRALS) as copy:
-            for row in referrals:
-                copy.write_row(row)
