@@ -27,7 +27,7 @@ from ingest.cron.scheduler import Scheduler, Work
 from ingest.serve import scheduled_jobs
 from ingest.storage.sql import Conn, Location
 from tests.alerts.conftest import SlackStandIn, current_minute, insert_rollups, rollup_row
-from tests.conftest import service_env
+from tests.conftest import Server, service_env, start_server
 from tests.ingest.cron.job_databases import connections, fresh
 
 NODES = 3
@@ -237,3 +237,40 @@ def test_a_killed_holders_lease_moves_to_the_next_node_at_once(db: Location, nod
     bookkeeping.release(nodes[0], "purge", taker)
     assert bookkeeping.acquire(nodes[2], "purge", "node-2", current_minute()) is None
     bookkeeping.release(nodes[2], "purge", "node-2")
+
+
+def test_three_serving_nodes_run_each_job_once_and_send_one_message(
+    db: Location, nodes: list[Conn], slack: SlackStandIn
+):
+    """`optiview serve` processes, each with its scheduler ticking every 0.2 s."""
+    firing_error_rate(nodes[0])
+    servers: list[Server] = []
+
+    def start(i: int) -> None:
+        servers.append(
+            start_server(
+                db,
+                OPTIVIEW_SCHEDULER="on",
+                OPTIVIEW_SCHEDULER_TICK_S="0.2",
+                OPTIVIEW_NODE=f"node-{i}",
+                SLACK_WEBHOOK_URL=slack.url,
+            )
+        )
+
+    try:
+        # Started together, so that their first ticks meet.
+        starting = [threading.Thread(target=start, args=(i,)) for i in range(NODES)]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join(timeout=60)
+        assert len(servers) == NODES
+        wait_for(lambda: all(runs(nodes[0], job) for job in JOBS), 20.0)
+        time.sleep(2.0)  # ten more ticks on every node: time for a second run to show
+    finally:
+        for server in servers:
+            server.stop()
+
+    for job in JOBS:
+        assert runs(nodes[0], job) == [("ok", None)], job
+    assert len(slack.received) == 1, slack.texts()
