@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ingest.cron.jobs import JOBS, JobState, due
-from ingest.storage.sql import Conn, dialect_of, returning_id
+from ingest.storage.sql import DATABASE_ERRORS, Conn, dialect_of, returning_id
 
 LEASE_MS = 5 * 60_000  # renewed as the run makes progress
 # The advisory locks of the cron jobs are the two-key form (this space, the job's number), so
@@ -95,6 +95,17 @@ def _try_lock(conn: Conn, job: str) -> bool:
 
 def _unlock(conn: Conn, job: str) -> None:
     conn.execute("SELECT pg_advisory_unlock(?, ?)", lock_key(job))
+
+
+def let_go(conn: Conn) -> None:
+    """After a run, on a connection that lives on (the scheduler's): no transaction left open
+    and, on PostgreSQL, none of the jobs' locks kept. A run that failed so badly that it could
+    not release its lease would otherwise hold it for as long as the node lives."""
+    with contextlib.suppress(*DATABASE_ERRORS):
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if dialect_of(conn) == "postgres":
+            conn.execute("SELECT pg_advisory_unlock_all()")
 
 
 def alive_check(conn: Conn, job: str) -> Callable[[str], bool]:

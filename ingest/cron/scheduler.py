@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 
 from ingest.clock import now_ms
 from ingest.config import Settings
-from ingest.cron.bookkeeping import job_state, scheduled
+from ingest.cron.bookkeeping import job_state, let_go, scheduled
 from ingest.cron.jobs import JOBS, due
 from ingest.storage.sql import DATABASE_ERRORS, Conn, connect
 
@@ -69,8 +69,11 @@ class Scheduler:
                 return
             try:
                 if due(job_state(conn, name), JOBS[name], now_ms()):
-                    with scheduled():
-                        work(conn, now_ms())
+                    try:
+                        with scheduled():
+                            work(conn, now_ms())
+                    finally:
+                        let_go(conn)
             except Exception as exc:
                 # Recorded in the job's heartbeat by the job itself; the scheduler carries on.
                 log.warning("scheduled %s failed: %s: %s", name, type(exc).__name__, exc)

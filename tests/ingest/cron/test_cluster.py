@@ -274,3 +274,27 @@ def test_three_serving_nodes_run_each_job_once_and_send_one_message(
     for job in JOBS:
         assert runs(nodes[0], job) == [("ok", None)], job
     assert len(slack.received) == 1, slack.texts()
+
+
+def test_a_scheduled_run_that_could_not_release_its_lease_leaves_no_lock_behind(
+    postgres_db: str,
+):
+    """PostgreSQL only: about the scheduler's long-lived session, which would keep a lock its
+    run failed to release for as long as the node lives (SQLite's lease is a row that
+    expires)."""
+    db = fresh(postgres_db, Path("/nonexistent"))  # a URL: no folder used
+    scheduler_conn, other = connections(db, 2)
+    try:
+
+        def broken(conn: Conn, now: int) -> None:
+            assert bookkeeping.acquire(conn, "purge", "broken-run", now) is None
+            raise RuntimeError("failed before releasing its lease")
+
+        settings = load_settings(service_env(db))
+        Scheduler(settings, {"purge": broken}, 1.0).tick(scheduler_conn)
+
+        assert bookkeeping.acquire(other, "purge", "next", current_minute()) is None
+        bookkeeping.release(other, "purge", "next")
+    finally:
+        scheduler_conn.close()
+        other.close()
