@@ -219,8 +219,13 @@ async def writer(
 
     def write(conn: Conn, group: list[Any]) -> None:
         assert isinstance(conn, PgConn)
-        postgres_rows.write_rows(conn.raw, group)
-        if read_rollups:
+        if not read_rollups:
+            postgres_rows.write_rows(conn.raw, group)
+            return
+        # As ingest/collect/writer.py: the COPYs, then the upserts in one pipeline.
+        postgres_rows.copy_rows(conn.raw, group)
+        with conn.raw.pipeline():
+            postgres_rows.upsert_rows(conn.raw, group)
             batch_rollups.write_rollups(conn.raw, group)
 
     db = await PostgresDatabase.open(url, synchronous_commit=True)
