@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from ingest.classify.useragent import classify_user_agent
@@ -50,10 +51,14 @@ class Collector:
         listener = None
         if db.dialect == "postgres":
             loop = asyncio.get_running_loop()
-            # The caches belong to the event loop's thread: the forget is handed to it.
-            listener = Listener(
-                str(settings.db), lambda: loop.call_soon_threadsafe(directory.forget)
-            )
+
+            def changed() -> None:
+                # The caches belong to the event loop's thread: the forget is handed to it
+                # (unless the loop has ended, RuntimeError: then nothing reads them any more).
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(directory.forget)
+
+            listener = Listener(str(settings.db), changed)
             listener.start()
         return cls(
             settings=settings,

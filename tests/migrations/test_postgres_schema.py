@@ -33,8 +33,9 @@ POSTGRES_FAMILY = {
     "timestamp without time zone": "timestamp",
 }
 # Columns that are SQLite rowid aliases (INTEGER PRIMARY KEY) but always given by the code, so
-# their twins need no identity: a per-minute key and a one-row table's fixed id.
-KEYED_BY_CODE = {("request_rollups", "minute"), ("stats_folded", "id")}
+# their twins need no identity: a one-row table's fixed id (request_rollups.minute was one
+# until 0011 keyed the table by minute and node).
+KEYED_BY_CODE = {("stats_folded", "id")}
 ON_DELETE = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 Schema = dict[str, dict[str, Any]]

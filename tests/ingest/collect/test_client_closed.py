@@ -1,11 +1,14 @@
 """A client that hangs up mid-body is no server error: counted as client_closed, logged without a
-traceback, and left out of the rollups the alerts read. On both HTTP servers."""
+traceback, and left out of the rollups the alerts read. On both HTTP servers.
+
+SQLite only: this is about the HTTP servers' handling of a hang-up, which happens before any
+storage is touched; the rollups' write path is the same group commit the PostgreSQL tests
+cover (test_rollups_and_country.py runs on both)."""
 
 from __future__ import annotations
 
 import re
 import socket
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import dbprobe
 from tests.conftest import ADMIN_TOKEN, Server, serving
 from tests.ingest.collect.conftest import provision_on
 
@@ -42,17 +46,15 @@ def metric(text: str, name: str, label: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def rollup_totals(db: Path) -> tuple[int, int]:
-    with sqlite3.connect(db) as conn:
-        requests, errors = conn.execute(
-            "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(errors), 0) FROM request_rollups"
-        ).fetchone()
+def rollup_totals(db: Path | str) -> tuple[int, int]:
+    (requests, errors), *_ = dbprobe.rows(
+        db, "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(errors), 0) FROM request_rollups"
+    )
     return int(requests), int(errors)
 
 
 def server_log(server: Server) -> str:
-    port = server.url.rpartition(":")[2]
-    return (server.db.parent / f"server-{port}.log").read_text()
+    return server.log_text()
 
 
 @pytest.fixture(scope="module")

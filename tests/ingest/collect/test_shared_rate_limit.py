@@ -1,6 +1,7 @@
 """Rate limits shared through Redis (OPTIVIEW_REDIS_URL): the bucket script's arithmetic, the
 limiter's fallback to local buckets while Redis is gone, and two `optiview serve` nodes
-spending one budget."""
+spending one budget. The nodes share a SQLite file: the budget lives in Redis, whatever the
+database (tests/cluster/ runs nodes on PostgreSQL)."""
 
 from __future__ import annotations
 

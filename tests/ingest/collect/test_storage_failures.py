@@ -4,6 +4,10 @@ or the database file was deleted or replaced under the running server.
 Nothing refused may be stored, nothing is acknowledged into a file that is gone, refusals are
 quick 503s with Retry-After that the tag can read, and the collector recovers by itself once
 the lock is gone.
+
+SQLite only: write locks held by another connection and database files deleted or replaced
+are SQLite's own failures. PostgreSQL's (killed connections, a server refusing them, a COMMIT
+lost with its connection) are in test_postgres_failures.py and tests/ingest/test_health.py.
 """
 
 from __future__ import annotations

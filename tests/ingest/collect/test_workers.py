@@ -2,6 +2,10 @@
 
 Neither may make the other fail, a revocation made through either must reach both within the
 promised 5 s, and /metrics must count the service rather than whichever worker answers it.
+
+SQLite only: workers sharing one file (its locks, its TTL-bound caches) are the embedded case.
+Several processes on one PostgreSQL database are nodes: test_invalidation.py (revocation
+within 1 s across nodes) and tests/cluster/ cover them.
 """
 
 from __future__ import annotations
