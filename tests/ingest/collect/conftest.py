@@ -1,7 +1,7 @@
 """A provisioned site (org, project, property, key) on the module's server, and a sender.
 
-The `server` here is the module's own, on `db_location`: every test that uses `site` runs on
-SQLite and on PostgreSQL.
+The `server` here follows the module's `backend`: every test that uses `site` runs on SQLite
+and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from tests import dbprobe
+from tests import dbprobe, postgres
 from tests.conftest import ADMIN_TOKEN, Server, serving
 
 CHROME = (
@@ -106,10 +105,24 @@ def provision_on(server: Server) -> Site:
         return provision(server, admin)
 
 
+@pytest.fixture(scope="session")
+def sqlite_collect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serving(tmp_path_factory.mktemp("collect") / "optiview.db")
+
+
+@pytest.fixture(scope="session")
+def postgres_collect_server(postgres_server: str) -> Iterator[Server]:
+    with postgres.fresh_database(postgres_server, "collect") as url:
+        yield from serving(url)
+
+
 @pytest.fixture(scope="module")
-def server(db_location: Path | str) -> Iterator[Server]:
-    """The module's server, on each backend in turn (overrides the session's SQLite one)."""
-    yield from serving(db_location)
+def server(backend: str, request: pytest.FixtureRequest) -> Server:
+    """The server of the module's backend: every test that uses it runs on SQLite and on
+    PostgreSQL. One per backend for the whole session (each test provisions a site of its own),
+    so the second backend costs one server start, not one per module."""
+    found: Server = request.getfixturevalue(f"{backend}_collect_server")
+    return found
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from tests.ingest.collect.conftest import Site, provision_on
 
 @pytest.fixture(scope="module")
 def cdn_server(db_location: Path | str) -> Iterator[Server]:
-    # The module's database on each backend; `site`'s server shares it, for the last test only.
+    # The module's own database on each backend (`site` is on the shared server of the backend).
     yield from serving(db_location, OPTIVIEW_COUNTRY_HEADER="CF-IPCountry")
 
 
