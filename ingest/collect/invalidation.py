@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from ingest.storage.sql import Conn, dialect_of
+from ingest.storage.sql import KEEPALIVES, Conn, dialect_of
 
 log = logging.getLogger("optiview.invalidation")
 
@@ -65,6 +65,7 @@ class Listener:
                     autocommit=True,
                     application_name=LISTENER_NAME,
                     connect_timeout=CONNECT_TIMEOUT_S,
+                    **KEEPALIVES,
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     failures = 0

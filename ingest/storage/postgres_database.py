@@ -39,7 +39,7 @@ import psycopg
 
 from ingest.storage.connection import BUSY_TIMEOUT_MS
 from ingest.storage.database import READER_THREADS, CommitOutcomeUnknown, StorageUnavailable
-from ingest.storage.sql import PgConn, prepare_postgres
+from ingest.storage.sql import KEEPALIVES, PgConn, prepare_postgres
 
 log = logging.getLogger("optiview.storage")
 
@@ -119,6 +119,7 @@ class PostgresDatabase:
                 autocommit=True,  # BEGIN and COMMIT are sent explicitly, in one hop each
                 application_name=name,
                 connect_timeout=max(MIN_CONNECT_TIMEOUT_S, math.ceil(self._busy_timeout_ms / 1000)),
+                **KEEPALIVES,  # a silent dead server is noticed, not waited for forever
             )
             prepare_postgres(conn)
             conn.execute(f"SET synchronous_commit = {'on' if self._synchronous_commit else 'off'}")
