@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -24,11 +24,12 @@ from ingest.jsonbody import read_limited
 from ingest.models import Org
 from ingest.sources import describe_sources
 from ingest.stats import tokens as read_tokens
-from ingest.storage.sql import Conn
+from ingest.storage.sql import INTEGRITY_ERRORS, Conn
 
 log = logging.getLogger("optiview.admin")
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 
 async def _body(request: Request) -> Any:
@@ -77,6 +78,21 @@ def _changed(request: Request) -> None:
     state(request).collector.directory.forget()
 
 
+async def _write(request: Request, work: Callable[[Conn], T]) -> T:
+    """One admin write transaction. Conflicts with another node's write are checked under
+    held rows (catalog.hold); should a constraint still refuse one, it is a 409 to repeat,
+    not a 500 (the transaction was rolled back whole)."""
+    try:
+        return await state(request).db.transaction(work)
+    except INTEGRITY_ERRORS as exc:
+        log.warning("admin write refused by a constraint: %s", exc)
+        raise ApiError(
+            ErrorCode.CONFLICT,
+            "another change to the same record was committed at the same time; nothing of"
+            " this request was stored: repeat it",
+        ) from None
+
+
 def reader(query: Callable[[Conn, Any], Any], convert: Callable[[Request], Any]) -> Handler:
     """A GET handler answering `query(conn, convert(request))`."""
 
@@ -98,7 +114,7 @@ async def create_org(request: Request) -> Response:
         warnings = provisioning_changes.domain_claims(conn, new.domain)
         return provisioning.create_org(conn, new, now_ms()), warnings
 
-    org, warnings = await state(request).db.transaction(create)
+    org, warnings = await _write(request, create)
     _warn(warnings)
     return json_response({**org.to_json(), "warnings": warnings}, 201)
 
@@ -111,8 +127,8 @@ def _warn(warnings: list[str]) -> None:
 async def update_org(request: Request) -> Response:
     org_id = _org_id(request)
     changes = bodies.org_changes(await _body(request))
-    org, warnings = await state(request).db.transaction(
-        lambda conn: provisioning_changes.update_org(conn, org_id, changes)
+    org, warnings = await _write(
+        request, lambda conn: provisioning_changes.update_org(conn, org_id, changes)
     )
     _warn(warnings)
     return json_response({**org.to_json(), "warnings": warnings})
@@ -121,8 +137,8 @@ async def update_org(request: Request) -> Response:
 async def update_project(request: Request) -> Response:
     project_id = _project_id(request)
     changes = bodies.project_changes(await _body(request))
-    project = await state(request).db.transaction(
-        lambda conn: provisioning_changes.update_project(conn, project_id, changes)
+    project = await _write(
+        request, lambda conn: provisioning_changes.update_project(conn, project_id, changes)
     )
     return json_response(project.to_json())
 
@@ -130,8 +146,8 @@ async def update_project(request: Request) -> Response:
 async def update_property(request: Request) -> Response:
     property_id = _property_id(request)
     changes = bodies.property_changes(await _body(request))
-    prop = await state(request).db.transaction(
-        lambda conn: provisioning_changes.update_property(conn, property_id, changes)
+    prop = await _write(
+        request, lambda conn: provisioning_changes.update_property(conn, property_id, changes)
     )
     _changed(request)
     return json_response(prop.to_json())
@@ -150,8 +166,8 @@ def remover(scope: provisioning_changes.Scope, ident: Callable[[Request], str | 
             if confirm is not None:
                 how = f"confirm must be {target}, not {confirm[:100]!r}: {how}"
             raise provisioning_changes.unconfirmed(would, how)
-        removal = await db.transaction(
-            lambda conn: provisioning_changes.remove(conn, scope, target)
+        removal = await _write(
+            request, lambda conn: provisioning_changes.remove(conn, scope, target)
         )
         _changed(request)
         log.warning("deleted %s %s: %s", scope, target, removal.summary())
@@ -163,8 +179,8 @@ def remover(scope: provisioning_changes.Scope, ident: Callable[[Request], str | 
 async def create_project(request: Request) -> Response:
     org_id = _org_id(request)
     new = bodies.new_project(await _body(request))
-    project, prop = await state(request).db.transaction(
-        lambda conn: provisioning.create_project(conn, org_id, new, now_ms())
+    project, prop = await _write(
+        request, lambda conn: provisioning.create_project(conn, org_id, new, now_ms())
     )
     _changed(request)
     return json_response(queries.project_created(project, prop), 201)
@@ -173,8 +189,8 @@ async def create_project(request: Request) -> Response:
 async def create_property(request: Request) -> Response:
     project_id = _project_id(request)
     new = bodies.new_property(await _body(request))
-    prop = await state(request).db.transaction(
-        lambda conn: provisioning.create_property(conn, project_id, new, now_ms())
+    prop = await _write(
+        request, lambda conn: provisioning.create_property(conn, project_id, new, now_ms())
     )
     _changed(request)
     return json_response(prop.to_json(), 201)
@@ -184,10 +200,11 @@ async def create_key(request: Request) -> Response:
     property_id = _property_id(request)
     new = bodies.new_key(await _body(request))
     app = state(request)
-    key, secret = await app.db.transaction(
+    key, secret = await _write(
+        request,
         lambda conn: provisioning.create_key(
             conn, property_id, new, app.settings.key_hash_secret, now_ms()
-        )
+        ),
     )
     _changed(request)  # the collector caches unknown key ids too
     return json_response({**key.to_json(), "secret": secret}, 201)
@@ -195,9 +212,7 @@ async def create_key(request: Request) -> Response:
 
 async def revoke_key(request: Request) -> Response:
     key_id = _key_id(request)
-    key = await state(request).db.transaction(
-        lambda conn: provisioning.revoke_key(conn, key_id, now_ms())
-    )
+    key = await _write(request, lambda conn: provisioning.revoke_key(conn, key_id, now_ms()))
     _changed(request)
     return json_response(key.to_json())
 
@@ -205,8 +220,9 @@ async def revoke_key(request: Request) -> Response:
 async def rotate_key(request: Request) -> Response:
     key_id = _key_id(request)
     app = state(request)
-    key, secret = await app.db.transaction(
-        lambda conn: provisioning.rotate_key(conn, key_id, app.settings.key_hash_secret, now_ms())
+    key, secret = await _write(
+        request,
+        lambda conn: provisioning.rotate_key(conn, key_id, app.settings.key_hash_secret, now_ms()),
     )
     _changed(request)
     return json_response({**key.to_json(), "secret": secret})
@@ -217,8 +233,8 @@ async def sources(request: Request) -> Response:
     db = state(request).db
     if request.method == "PUT":
         update = bodies.sources_update(await _body(request))
-        await db.transaction(
-            lambda conn: provisioning.set_sources(conn, project_id, update, now_ms())
+        await _write(
+            request, lambda conn: provisioning.set_sources(conn, project_id, update, now_ms())
         )
         _changed(request)
     enabled = await db.read(lambda conn: queries.project_sources(conn, project_id))
@@ -288,10 +304,11 @@ async def create_read_token(request: Request) -> Response:
     project_id = _project_id(request)
     name = bodies.text(await _body(request), "name")
     app = state(request)
-    record, token = await app.db.transaction(
+    record, token = await _write(
+        request,
         lambda conn: read_tokens.create(
             conn, project_id, name, app.settings.key_hash_secret, now_ms()
-        )
+        ),
     )
     return json_response({**record.to_json(), "token": token}, 201)
 
@@ -304,8 +321,8 @@ async def list_read_tokens(request: Request) -> Response:
 
 async def revoke_read_token(request: Request) -> Response:
     project_id, token_id = _project_id(request), _text_id(request, "token_id")
-    record = await state(request).db.transaction(
-        lambda conn: read_tokens.revoke(conn, project_id, token_id, now_ms())
+    record = await _write(
+        request, lambda conn: read_tokens.revoke(conn, project_id, token_id, now_ms())
     )
     return json_response(record.to_json())
 

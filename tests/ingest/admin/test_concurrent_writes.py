@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
 
 from ingest import catalog, provisioning, provisioning_changes
+from ingest.admin import routes
 from ingest.errors import ApiError
 from ingest.models import NewOrg, NewProject, NewProperty, SourcesUpdate
-from ingest.storage.backend import migrate
+from ingest.storage.backend import migrate, open_database
 from ingest.storage.sql import Conn, connect
 from tests.ingest.admin.conftest import unique_domain
 
@@ -151,3 +154,26 @@ def test_a_project_deleted_twice_is_gone_for_the_second(database: str, first: Co
     with pytest.raises(ApiError) as refused:
         second.outcome()
     assert refused.value.status == 404
+
+
+@pytest.mark.asyncio
+async def test_a_write_a_constraint_still_refuses_is_a_409_on_both_backends(
+    db_location: Path | str,
+) -> None:
+    """The net under the held rows: a UNIQUE violation is a 409 to repeat, never a 500."""
+    migrate(db_location)
+    storage = await open_database(db_location)
+    request: Any = SimpleNamespace(
+        app=SimpleNamespace(state=SimpleNamespace(optiview=SimpleNamespace(db=storage)))
+    )
+    insert = (
+        "INSERT INTO orgs (id, name, domain, plan, created_at)"
+        " VALUES ('org_twice', 'A', 'a.example', 'pro', 0)"
+    )
+    try:
+        await routes._write(request, lambda conn: conn.execute(insert))
+        with pytest.raises(ApiError) as refused:
+            await routes._write(request, lambda conn: conn.execute(insert))
+        assert refused.value.status == 409 and "repeat it" in refused.value.detail
+    finally:
+        await storage.close()
