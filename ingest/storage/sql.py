@@ -31,12 +31,14 @@ Location = Path | str  # a SQLite file path, or a postgresql:// URL
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 # For the service's long-lived connections: a server that vanished without closing them (a
 # host gone, a network cut) leaves a silent socket; TCP keepalives notice it within about 20 s
-# instead of never, and the connection is replaced.
+# when idle, and tcp_user_timeout when data sent goes unacknowledged (instead of the kernel's
+# retransmissions, about 15 minutes), and the connection is replaced.
 KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 10,
     "keepalives_interval": 3,
     "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
 }
 
 # Errors a caller outside the request path (CLI, cron) reports as "cannot use the database".
