@@ -72,6 +72,9 @@ CONFIRM = Param(
 _ADMIN = {401: None, 503: None}
 _READ = {**_ADMIN, 404: None}
 _WRITE = {**_ADMIN, 400: None, 408: None, 413: None}
+# Every admin write may also meet another node's write of the same record committed at once:
+# 409, repeat it (ingest.admin.routes._write).
+_CHANGE = {**_READ, 409: None}
 _RETRY = ("Retry-After",)
 
 PUBLIC: tuple[Operation, ...] = (
@@ -128,9 +131,10 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/orgs/{org_id}", "One organization with its projects",
               {200: "OrgDetail", **_READ}, params=(ORG_ID,)),
     Operation("patch", "/orgs/{org_id}", "Change an organization's name, domain or plan",
-              {200: "OrgWritten", **_WRITE, 404: None}, params=(ORG_ID,), body="OrgChanges"),
+              {200: "OrgWritten", **_WRITE, 404: None, 409: None}, params=(ORG_ID,),
+              body="OrgChanges"),
     Operation("delete", "/orgs/{org_id}", "Delete an organization with all its data",
-              {200: "Removal", **_READ, 400: None}, params=(ORG_ID, CONFIRM)),
+              {200: "Removal", **_CHANGE, 400: None}, params=(ORG_ID, CONFIRM)),
     Operation("post", "/orgs/{org_id}/projects", "Create a project and its default property",
               {201: "ProjectCreated", **_WRITE, 404: None, 409: None},
               params=(ORG_ID,), body="NewProject"),
@@ -139,10 +143,10 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/projects/{project_id}", "One project with its properties",
               {200: "ProjectDetail", **_READ}, params=(PROJECT_ID,)),
     Operation("patch", "/projects/{project_id}", "Change a project's name or description",
-              {200: "Project", **_WRITE, 404: None}, params=(PROJECT_ID,),
+              {200: "Project", **_WRITE, 404: None, 409: None}, params=(PROJECT_ID,),
               body="ProjectChanges"),
     Operation("delete", "/projects/{project_id}", "Delete a project with all its data",
-              {200: "Removal", **_READ, 400: None}, params=(PROJECT_ID, CONFIRM)),
+              {200: "Removal", **_CHANGE, 400: None}, params=(PROJECT_ID, CONFIRM)),
     Operation("post", "/projects/{project_id}/properties", "Add a property",
               {201: "Property", **_WRITE, 404: None, 409: None},
               params=(PROJECT_ID,), body="NewProperty"),
@@ -151,7 +155,7 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/projects/{project_id}/sources", "Every known AI source with its flag",
               {200: "Sources", **_READ}, params=(PROJECT_ID,)),
     Operation("put", "/projects/{project_id}/sources", "Choose the AI sources attributed",
-              {200: "Sources", **_WRITE, 404: None},
+              {200: "Sources", **_WRITE, 404: None, 409: None},
               params=(PROJECT_ID,), body="SourcesUpdate"),
     Operation("get", "/projects/{project_id}/install",
               "The install snippet: JSON, or the snippet alone as text/html",
@@ -168,20 +172,20 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
               {200: "OnboardingStatus", **_READ}, params=(PROJECT_ID,)),
     Operation("post", "/projects/{project_id}/read-tokens",
               "Create a read token for the read API; the token is shown once",
-              {201: "ReadTokenWithToken", **_WRITE, 404: None},
+              {201: "ReadTokenWithToken", **_WRITE, 404: None, 409: None},
               params=(PROJECT_ID,), body="NewReadToken"),
     Operation("get", "/projects/{project_id}/read-tokens", "The project's read tokens, never"
               " the tokens", {200: "ReadTokens", **_READ}, params=(PROJECT_ID,)),
     Operation("delete", "/projects/{project_id}/read-tokens/{token_id}",
-              "Revoke a read token (idempotent)", {200: "ReadToken", **_READ},
+              "Revoke a read token (idempotent)", {200: "ReadToken", **_CHANGE},
               params=(PROJECT_ID, Param("token_id", "path", _STRING, required=True))),
     Operation("get", "/properties/{property_id}", "One property with its keys",
               {200: "PropertyDetail", **_READ, 400: None}, params=(PROPERTY_ID,)),
     Operation("patch", "/properties/{property_id}", "Deactivate or reactivate a property",
-              {200: "Property", **_WRITE, 404: None}, params=(PROPERTY_ID,),
+              {200: "Property", **_WRITE, 404: None, 409: None}, params=(PROPERTY_ID,),
               body="PropertyChanges"),
     Operation("delete", "/properties/{property_id}", "Delete a property with all its data",
-              {200: "Removal", **_READ, 400: None}, params=(PROPERTY_ID, CONFIRM)),
+              {200: "Removal", **_CHANGE, 400: None}, params=(PROPERTY_ID, CONFIRM)),
     Operation("post", "/properties/{property_id}/keys", "Create a key; its secret is shown once",
               {201: "KeyWithSecret", **_WRITE, 404: None, 409: None},
               params=(PROPERTY_ID,), body="NewKey"),
@@ -189,7 +193,7 @@ ADMIN_OPERATIONS: tuple[Operation, ...] = (
               {200: "Keys", **_READ, 400: None}, params=(PROPERTY_ID,)),
     Operation("get", "/keys/{key_id}", "One key", {200: "Key", **_READ}, params=(KEY_ID,)),
     Operation("post", "/keys/{key_id}/revoke", "Revoke a key (idempotent)",
-              {200: "Key", **_READ}, params=(KEY_ID,)),
+              {200: "Key", **_CHANGE}, params=(KEY_ID,)),
     Operation("post", "/keys/{key_id}/rotate", "A new secret for the same key id",
               {200: "KeyWithSecret", **_READ, 409: None}, params=(KEY_ID,)),
     Operation("get", "/health", "Health checks, environment, Slack and recent alerts",
