@@ -17,7 +17,7 @@ from alerts.message import clock
 from alerts.runner import MAX_DELIVERY_AGE_MS, AlreadyRunning, Report, run_alerts
 from alerts.slack import SlackSender
 from ingest.clock import now_ms
-from ingest.collect.rollups import MINUTE_MS
+from ingest.collect.rollups import COLUMNS, MINUTE_MS, UPSERT_SQL, upsert_rows
 from ingest.config import AlertSettings
 from ingest.cron import bookkeeping
 from ingest.storage.sql import Conn, Location, connect, returning_id
@@ -211,6 +211,31 @@ def test_rows_outside_the_window_do_not_count(conn: Conn, slack: SlackStandIn, r
     run(now)
     assert alerts(conn) == []
     assert slack.received == []
+
+
+def test_the_rules_count_every_nodes_rows_of_a_minute(
+    conn: Conn, slack: SlackStandIn, run: Runs, now: int
+):
+    """Three nodes wrote 200 requests each per minute (migration 0011: a row per minute and
+    node): no node alone reaches the 500 requests the rules need over the window, together
+    they do (3,000, with 5% errors, and one more request)."""
+    minutes = range(now - 5 * MINUTE_MS, now, MINUTE_MS)
+    for node in ("node-a", "node-b", "node-c"):
+        counters = {m: list(rollup_row(m, 200, 10)[1:]) for m in minutes}
+        conn.executemany(UPSERT_SQL, upsert_rows(counters, node))
+    # A node's second commit of a minute adds to its own row.
+    conn.executemany(UPSERT_SQL, upsert_rows({now - MINUTE_MS: [0.0] * len(COLUMNS)}, "node-a"))
+    conn.executemany(UPSERT_SQL, upsert_rows({now - MINUTE_MS: list(rollup_row(0, 1, 1)[1:])}, "node-a"))
+    assert conn.execute(
+        "SELECT count(*), count(DISTINCT minute) FROM request_rollups"
+    ).fetchone() == (15, 5)
+
+    report = run(now)
+
+    (firing,) = [e for e in report.evaluations if e.rule == "error_rate" and e.firing]
+    assert firing.window is not None
+    assert (firing.window.requests, firing.window.errors) == (3001, 151)
+    assert len(slack.received) == 1
 
 
 # -- deduplication across runs, and recovery -------------------------------------------------
