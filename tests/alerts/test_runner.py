@@ -224,8 +224,9 @@ def test_the_rules_count_every_nodes_rows_of_a_minute(
         counters = {m: list(rollup_row(m, 200, 10)[1:]) for m in minutes}
         conn.executemany(UPSERT_SQL, upsert_rows(counters, node))
     # A node's second commit of a minute adds to its own row.
-    conn.executemany(UPSERT_SQL, upsert_rows({now - MINUTE_MS: [0.0] * len(COLUMNS)}, "node-a"))
-    conn.executemany(UPSERT_SQL, upsert_rows({now - MINUTE_MS: list(rollup_row(0, 1, 1)[1:])}, "node-a"))
+    last = now - MINUTE_MS
+    conn.executemany(UPSERT_SQL, upsert_rows({last: [0.0] * len(COLUMNS)}, "node-a"))
+    conn.executemany(UPSERT_SQL, upsert_rows({last: list(rollup_row(0, 1, 1)[1:])}, "node-a"))
     assert conn.execute(
         "SELECT count(*), count(DISTINCT minute) FROM request_rollups"
     ).fetchone() == (15, 5)
