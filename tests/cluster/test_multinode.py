@@ -2,7 +2,7 @@
 fresh database. Load spread over them is stored exactly once with its counters; a node killed
 with SIGKILL under load loses nothing it acknowledged; the schedulers of all three make one
 purge run and one alerts run per period and one Slack message per alert; the lease of a node
-killed mid-run moves to another node at once.
+killed mid-run moves to another node at once; every surviving node reports the same jobs in /health.
 
 Periods are made to pass by moving the job's recorded runs back by one period: the nodes'
 schedulers then find the job due on their next tick (0.2 s), all of them at once.
@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from ingest.clock import now_ms
@@ -205,3 +206,26 @@ def test_the_lease_of_a_node_killed_mid_run_moves_at_once(
     assert interrupted[0][2] != "running", interrupted
     # One node's message died with it; the error rate still went out once in all.
     assert len(texts(slack, ERROR_RATE_FIRING)) == 1, slack.texts()
+
+
+def test_every_live_node_reports_the_same_jobs_in_health(nodes: list[Server]) -> None:
+    """The survivors are healthy and read one set of heartbeats: each job's last success is
+    the same whichever node is asked."""
+    survivors = live(nodes)
+    assert survivors
+
+    def same_jobs() -> list[dict[str, Any]] | None:
+        answers = [httpx.get(node.url + "/health", timeout=10) for node in survivors]
+        assert [a.status_code for a in answers] == [200] * len(survivors)
+        checks = [a.json()["checks"] for a in answers]
+        assert {c["database"]["status"] for c in checks} == {"ok"}
+        assert {c["migrations"]["status"] for c in checks} == {"ok"}
+        jobs = [
+            {name: job["last_success_at"] for name, job in c["crons"]["jobs"].items()}
+            for c in checks
+        ]
+        # asked one after the other: a run may finish in between, so ask again then
+        return jobs if all(j == jobs[0] for j in jobs) else None
+
+    jobs = wait_for(same_jobs, "the same jobs' state from every node", timeout_s=3.0)
+    assert set(jobs[0]) == {"purge", "alerts"} and None not in jobs[0].values(), jobs
