@@ -11,14 +11,17 @@ stalled flush gets only what is left of it, so a held lock cannot make requests 
 multiple of the timeout.
 
 The rows go in by the backend's own path: executemany on SQLite, COPY and one merged upsert
-per table on PostgreSQL (postgres_rows.py), where each commit also adds its own rows to the
-read API's rollups (batch_rollups.py) instead of a later fold by id.
+per table on PostgreSQL (postgres_rows.py), where each commit also appends its own counts to
+the read API's rollups' pending deltas (batch_rollups.py) instead of a later fold by id, and a
+task of the writer's folds those deltas into the rollups every FOLD_EVERY_S on a connection of
+its own (one node at a time: the others find the advisory lock taken and skip).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -32,6 +35,7 @@ from ingest.stats import rollups as stats_rollups
 from ingest.storage import postgres_rows
 from ingest.storage.backend import Storage
 from ingest.storage.database import CommitOutcomeUnknown, StorageLost, StorageUnavailable
+from ingest.storage.postgres_database import PostgresDatabase
 from ingest.storage.sql import Conn, PgConn
 
 log = logging.getLogger("optiview.writer")
@@ -85,9 +89,14 @@ class GroupCommitWriter:
         # adds its own rows to the rollups.
         self._stats_pending = db.dialect == "sqlite"
         self._task: asyncio.Task[None] | None = None
+        self._fold_task: asyncio.Task[None] | None = None
+        self._written = asyncio.Event()  # set once the last rows are written, at close
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-commit")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="group-commit")
+        if isinstance(self._db, PostgresDatabase):
+            self._fold_task = loop.create_task(self._fold_loop(self._db), name="rollup-fold")
 
     @property
     def failing(self) -> bool:
@@ -124,6 +133,24 @@ class GroupCommitWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        self._written.set()
+        if self._fold_task is not None:
+            await self._fold_task
+
+    async def _fold_loop(self, db: PostgresDatabase) -> None:
+        """PostgreSQL: fold the rollups' pending deltas every FOLD_EVERY_S, and once more after
+        the last rows at close (readers are exact either way: they add the pending deltas; the
+        fold keeps what they add to a few seconds' worth)."""
+        while not self._written.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._written.wait(), stats_rollups.FOLD_EVERY_S)
+            last = self._written.is_set()  # then wait for another node's fold, not skip
+            try:
+                await db.upkeep(functools.partial(stats_rollups.fold_pending, wait=last))
+            except StorageUnavailable as exc:  # the deltas wait, counted, for the next fold
+                log.debug("folding the read API's rollups failed, retried later: %s", exc)
+            except Exception:
+                log.exception("folding the read API's rollups failed")
 
     async def _run(self) -> None:
         while True:

@@ -23,11 +23,12 @@ _PROJECT_PROPERTIES = "SELECT id FROM properties WHERE project_id = ?"
 
 # The collector's tables carry property_id without a foreign key (see 0002_collector.sql).
 _DATA_TABLES = ("events", "sessions", "content", "ai_referrals", "api_keys", "stats_quarters",
-                "stats_hours")  # fmt: skip
-# The read API's rollups of the rows above (0008_stats_rollups.sql): deleted with them, not
-# reported, since their row count says how many hours and values the data spans, not what
-# a partner loses.
-DERIVED = frozenset({"stats_quarters", "stats_hours"})
+                "stats_hours", "stats_quarters_pending", "stats_hours_pending")  # fmt: skip
+# The read API's rollups of the rows above (0008_stats_rollups.sql) and their pending deltas
+# (0012_stats_pending.sql, PostgreSQL): deleted with them, not reported, since their row count
+# says how many hours and values the data spans, not what a partner loses.
+DERIVED = frozenset({"stats_quarters", "stats_hours", "stats_quarters_pending",
+                     "stats_hours_pending"})  # fmt: skip
 
 # (table, WHERE clause with one `?` for the id), in deletion order.
 STATEMENTS: dict[Scope, tuple[tuple[str, str], ...]] = {

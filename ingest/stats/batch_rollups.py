@@ -5,10 +5,12 @@ work on PostgreSQL: ids are taken at INSERT, not at COMMIT, so with several writ
 can commit after a higher one was folded and would be missed for ever. Here each commit adds
 its own rows instead: the group's event and AI referral rows (as `rows.prepare` makes them) are
 counted per rollup key in Python, by the rules of rollups.py's SQL ('' for NULL, events by the
-quarter or hour of `ts`, referrals by `landed_at`), and each table gets one `unnest` upsert
-(ON CONFLICT cannot touch a row twice in one statement), keys sorted so two nodes lock shared
-rollup rows in one order and cannot deadlock. The writer sends them last in its transaction:
-they touch the hottest rows, which are then held locked for the shortest time.
+quarter or hour of `ts`, referrals by `landed_at`), and each table gets one `unnest` INSERT
+into its pending deltas (`stats_quarters_pending`, `stats_hours_pending`; 0012_stats_pending.sql).
+Appending locks no shared row: upserting into the rollups themselves made every writer of every
+node queue on the same hot rows until COMMIT (4.2k events/s with 3 writers, 2.8k with 6, against
+17.5k/20.4k without the rollups: loadtests/RESULTS.md). rollups.fold moves the deltas into the
+rollups every couple of seconds, one node at a time; readers add the deltas still pending.
 """
 
 from __future__ import annotations
@@ -35,20 +37,16 @@ _R_PROPERTY, _R_CLASS, _R_LANDED = map(
 )
 _REFERRAL_DIMS = tuple((d, REFERRAL_COLUMNS.index(d)) for d in REFERRAL_DIMENSIONS)
 
-_ADD = ", ".join(f"{c} = {{table}}.{c} + excluded.{c}" for c in
-                 ("events", "pageviews", "conversions", "ai_referrals"))  # fmt: skip
-UPSERT_QUARTERS = f"""INSERT INTO stats_quarters (property_id, quarter, ua_class, events,
+# Plain appends (no key, no ON CONFLICT), sent in the writer's pipeline: no round trip of their
+# own, where a COPY would need one each.
+APPEND_QUARTERS = """INSERT INTO stats_quarters_pending (property_id, quarter, ua_class, events,
     pageviews, conversions, ai_referrals)
     SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[],
-        %s::bigint[], %s::bigint[])
-    ON CONFLICT (property_id, quarter, ua_class)
-    DO UPDATE SET {_ADD.format(table="stats_quarters")}"""
-UPSERT_HOURS = f"""INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, events,
-    pageviews, conversions, ai_referrals)
+        %s::bigint[], %s::bigint[])"""
+APPEND_HOURS = """INSERT INTO stats_hours_pending (property_id, dimension, hour, ua_class, value,
+    events, pageviews, conversions, ai_referrals)
     SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[],
-        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
-    ON CONFLICT (property_id, dimension, hour, ua_class, value)
-    DO UPDATE SET {_ADD.format(table="stats_hours")}"""
+        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"""
 
 
 def bucket(ms: int, size: int) -> int:
@@ -96,14 +94,15 @@ def count_rows(events: Iterable[Row], referrals: Iterable[Row]) -> tuple[list[Ro
 
 
 def write_rollups(conn: Connection, group: Sequence[Prepared]) -> None:
-    """Add the group's rows to the rollups, inside the caller's transaction (PostgreSQL)."""
+    """Append the group's counts to the rollups' pending deltas, inside the caller's
+    transaction (PostgreSQL): exact from its COMMIT on, for readers, who add them."""
     quarters, hours = count_rows(
         (r for p in group for r in p.events), (r for p in group for r in p.referrals)
     )
     if quarters:
-        conn.execute(UPSERT_QUARTERS, columns(quarters))
+        conn.execute(APPEND_QUARTERS, columns(quarters))
     if hours:
-        conn.execute(UPSERT_HOURS, columns(hours))
+        conn.execute(APPEND_HOURS, columns(hours))
 
 
 __all__ = ["bucket", "count_rows", "write_rollups"]

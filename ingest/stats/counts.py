@@ -204,7 +204,8 @@ def _series(
                 where += " AND ua_class = ?"
                 params.append(ua_class)
             for quarter, count in conn.execute(
-                f"SELECT quarter, sum({metric}) FROM stats_quarters WHERE {where} GROUP BY quarter",
+                f"SELECT quarter, sum({metric}) FROM {rollups.table(conn, 'stats_quarters')}"
+                f" WHERE {where} GROUP BY quarter",
                 params,
             ):
                 if quarter not in cut and count:
@@ -299,7 +300,8 @@ def _breakdown(
         if first < last:
             rolled = "path" if dimension == "content_type" else dimension
             sql = (
-                f"SELECT value, sum({metric}) FROM stats_hours WHERE {_in(property_ids)}"
+                f"SELECT value, sum({metric}) FROM {rollups.table(conn, 'stats_hours')}"
+                f" WHERE {_in(property_ids)}"
                 " AND dimension = ? AND hour >= ? AND hour < ?"
             )
             rollup_params: list[object] = [*property_ids, rolled, first, last]
@@ -340,7 +342,8 @@ def _by_class(
     first, last, _ = _quarters_clean([start_ms, end_ms])
     if first < last:
         for ua_class, count in conn.execute(
-            f"SELECT ua_class, sum(events) FROM stats_quarters WHERE {_in(property_ids)}"
+            f"SELECT ua_class, sum(events) FROM {rollups.table(conn, 'stats_quarters')}"
+            f" WHERE {_in(property_ids)}"
             " AND quarter >= ? AND quarter < ? GROUP BY ua_class",
             (*property_ids, first, last),
         ):

@@ -11,9 +11,15 @@ runs `fold` in one of its commits every FOLD_EVERY_S) and subtracts the rows the
 themselves, in the same snapshot, so counts are exact whatever the client clocks said.
 
 On PostgreSQL ids are taken at INSERT, not at COMMIT: with several writers a lower id can
-commit after a higher one was folded, so a watermark would miss it. There every commit adds
-its own rows (batch_rollups.py); `folded` answers a watermark past every id (the readers'
-tail is empty), `fold` has nothing to do, and `subtract` takes out every row it is given.
+commit after a higher one was folded, so a watermark would miss it. There every commit appends
+its own counts to `stats_quarters_pending` / `stats_hours_pending` (batch_rollups.py; no
+ON CONFLICT, so no rollup row is locked by the writers, of any node), and `fold` moves them
+into the rollups every FOLD_EVERY_S, one node at a time (a transaction-scoped advisory lock;
+the others skip): one statement per table deletes the pending rows its snapshot sees and adds
+their sums, so a delta committed meanwhile stays pending for the next fold. Readers read each
+rollup with its pending rows (`table`), in one snapshot: the fold moves counts atomically.
+`folded` answers a watermark past every id (the readers' tail is empty) and `subtract`
+appends the negated counts of the rows it is given to the pending tables.
 An unknown value or class is stored as '' (the key columns cannot be NULL; the collector
 stores no empty strings in these columns).
 """
@@ -37,6 +43,14 @@ ROLLED_UP_TABLES = frozenset({"events", "ai_referrals"})
 FOLD_EVERY_S = 2.0
 
 _ADD = """ON CONFLICT ({key}) DO UPDATE SET {sets}"""
+_COUNTERS = ("events", "pageviews", "conversions", "ai_referrals")
+_KEYS = {
+    "stats_quarters": ("property_id", "quarter", "ua_class"),
+    "stats_hours": ("property_id", "dimension", "hour", "ua_class", "value"),
+}
+# The fold's transaction-scoped advisory lock: one folder at a time across nodes (a key of its
+# own, "optifold" in ASCII; the migrations' lock is "optiview", the cron jobs' two-key).
+FOLD_LOCK_KEY = 0x6F707469666F6C64
 
 
 def _upsert(table: str, key: str, columns: Sequence[str]) -> str:
@@ -51,7 +65,17 @@ def _count_where(dialect: Dialect, condition: str) -> str:
     return f"count(*) FILTER (WHERE {condition})"
 
 
-def _events_sql(selection: str, sign: int, dialect: Dialect = "sqlite") -> list[str]:
+def _into(table: str, key: str, columns: Sequence[str], pending: bool) -> tuple[str, str]:
+    """The table a fold statement inserts into, and its ON CONFLICT clause (none for the
+    append-only pending tables)."""
+    if pending:
+        return f"{table}_pending", ""
+    return table, _upsert(table, key, columns)
+
+
+def _events_sql(
+    selection: str, sign: int, dialect: Dialect = "sqlite", pending: bool = False
+) -> list[str]:
     pageviews = _count_where(dialect, "type = 'pageview'")
     conversions = _count_where(dialect, "type = 'conversion'")
     counts = f"{sign} * count(*), {sign} * {pageviews}, {sign} * {conversions}"
@@ -62,19 +86,25 @@ def _events_sql(selection: str, sign: int, dialect: Dialect = "sqlite") -> list[
         f" coalesce({d}, '') AS value, type FROM {events} WHERE {selection}"
         for d in EVENT_DIMENSIONS
     )
+    quarters, on_quarter = _into(
+        "stats_quarters", "property_id, quarter, ua_class", metric_columns, pending
+    )
+    hours, on_hour = _into(
+        "stats_hours", "property_id, dimension, hour, ua_class, value", metric_columns, pending
+    )
     return [
-        "INSERT INTO stats_quarters (property_id, quarter, ua_class, events, pageviews,"
+        f"INSERT INTO {quarters} (property_id, quarter, ua_class, events, pageviews,"
         f" conversions) SELECT property_id, ts - ts % {QUARTER_MS}, ua_class, {counts}"
-        f" FROM {events} WHERE {selection} GROUP BY 1, 2, 3 "
-        + _upsert("stats_quarters", "property_id, quarter, ua_class", metric_columns),
-        "INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, events,"
+        f" FROM {events} WHERE {selection} GROUP BY 1, 2, 3 " + on_quarter,
+        f"INSERT INTO {hours} (property_id, dimension, hour, ua_class, value, events,"
         f" pageviews, conversions) SELECT property_id, dimension, hour, ua_class, value, {counts}"
-        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 "
-        + _upsert("stats_hours", "property_id, dimension, hour, ua_class, value", metric_columns),
+        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 " + on_hour,
     ]
 
 
-def _referrals_sql(selection: str, sign: int, dialect: Dialect = "sqlite") -> list[str]:
+def _referrals_sql(
+    selection: str, sign: int, dialect: Dialect = "sqlite", pending: bool = False
+) -> list[str]:
     referrals = _table("ai_referrals", dialect)
     dims = " UNION ALL ".join(
         f"SELECT property_id, '{d}' AS dimension, landed_at - landed_at % {HOUR_MS} AS hour,"
@@ -82,17 +112,19 @@ def _referrals_sql(selection: str, sign: int, dialect: Dialect = "sqlite") -> li
         f" FROM {referrals} WHERE {selection}"
         for d in REFERRAL_DIMENSIONS
     )
+    quarters, on_quarter = _into(
+        "stats_quarters", "property_id, quarter, ua_class", ("ai_referrals",), pending
+    )
+    hours, on_hour = _into(
+        "stats_hours", "property_id, dimension, hour, ua_class, value", ("ai_referrals",), pending
+    )
     return [
-        "INSERT INTO stats_quarters (property_id, quarter, ua_class, ai_referrals)"
+        f"INSERT INTO {quarters} (property_id, quarter, ua_class, ai_referrals)"
         f" SELECT property_id, landed_at - landed_at % {QUARTER_MS}, coalesce(ua_class, ''),"
-        f" {sign} * count(*) FROM {referrals} WHERE {selection} GROUP BY 1, 2, 3 "
-        + _upsert("stats_quarters", "property_id, quarter, ua_class", ("ai_referrals",)),
-        "INSERT INTO stats_hours (property_id, dimension, hour, ua_class, value, ai_referrals)"
+        f" {sign} * count(*) FROM {referrals} WHERE {selection} GROUP BY 1, 2, 3 " + on_quarter,
+        f"INSERT INTO {hours} (property_id, dimension, hour, ua_class, value, ai_referrals)"
         f" SELECT property_id, dimension, hour, ua_class, value, {sign} * count(*)"
-        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 "
-        + _upsert(
-            "stats_hours", "property_id, dimension, hour, ua_class, value", ("ai_referrals",)
-        ),
+        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 " + on_hour,
     ]
 
 
@@ -111,17 +143,49 @@ _PICKED: dict[Dialect, dict[str, list[str]]] = {
         table: build("id IN (SELECT value FROM json_each(?1))", -1)
         for table, build in _FOLD.items()
     },
-    "postgres": {table: build("id = ANY(?)", -1, "postgres") for table, build in _FOLD.items()},
+    # Appended to the pending tables: the purge locks no rollup row the fold or a node needs.
+    "postgres": {
+        table: build("id = ANY(?)", -1, "postgres", pending=True) for table, build in _FOLD.items()
+    },
 }
 _NEWER_POSTGRES = {table: build("id > ?", 1, "postgres") for table, build in _FOLD.items()}
 # Every stored row, for `rebuild` on PostgreSQL (where there is no watermark to reset).
 _EVERY_ROW = {table: build("true", 1, "postgres") for table, build in _FOLD.items()}
-# A watermark past every id: PostgreSQL's rows are in the rollups from their own commit.
+# A watermark past every id: PostgreSQL's rows are counted (pending) by their own commit.
 EVERY_ID = 2**63 - 1
 _EMPTY = (
     "DELETE FROM stats_quarters WHERE events = 0 AND ai_referrals = 0",
     "DELETE FROM stats_hours WHERE events = 0 AND ai_referrals = 0",
 )
+
+
+def _fold_pending_sql(table: str) -> str:
+    # One statement: the DELETE and the INSERT share its snapshot, so exactly the deltas that
+    # are deleted are added. Keys sorted: the rollup rows are locked in one order.
+    keys = ", ".join(_KEYS[table])
+    counters = ", ".join(_COUNTERS)
+    sums = ", ".join(f"sum({c})" for c in _COUNTERS)
+    return (
+        f"WITH moved AS (DELETE FROM {table}_pending RETURNING {keys}, {counters})"
+        f" INSERT INTO {table} ({keys}, {counters}) SELECT {keys}, {sums} FROM moved"
+        f" GROUP BY {keys} ORDER BY {keys} " + _upsert(table, keys, _COUNTERS)
+    )
+
+
+_FOLD_PENDING = tuple(_fold_pending_sql(table) for table in _KEYS)
+# What readers read on PostgreSQL instead of a rollup: the rollup with its pending deltas (the
+# readers sum and group by key anyway).
+_WITH_PENDING = {
+    table: f"(SELECT {', '.join(keys + _COUNTERS)} FROM {table} UNION ALL"
+    f" SELECT {', '.join(keys + _COUNTERS)} FROM {table}_pending) AS {table}"
+    for table, keys in _KEYS.items()
+}
+
+
+def table(conn: Conn, name: str) -> str:
+    """The FROM item a reader counts rollup `name` ("stats_quarters" or "stats_hours") from:
+    on PostgreSQL the rollup and its pending deltas, in one snapshot (sum() by key)."""
+    return name if dialect_of(conn) == "sqlite" else _WITH_PENDING[name]
 
 
 def last_ids(conn: Conn) -> tuple[int, int]:
@@ -150,22 +214,41 @@ def fold_new(conn: Conn, after: tuple[int, int]) -> None:
             conn.execute(sql, (newest,))
 
 
-def fold(conn: Conn) -> None:
-    """Add every row past the watermark and move it (inside a write transaction). Nothing to
-    do on PostgreSQL, where each commit added its own rows."""
+def fold(conn: Conn) -> bool:
+    """Add every row past the watermark and move it (inside a write transaction). On
+    PostgreSQL: move the pending deltas into the rollups, if no other node is doing so (False
+    when one is: the caller's transaction did nothing)."""
     if dialect_of(conn) == "postgres":
-        return
+        return fold_pending(conn)
     after, newest = folded(conn), last_ids(conn)
     if newest == after:
-        return
+        return True
     fold_new(conn, after)
     conn.execute("UPDATE stats_folded SET events_id = ?, ai_referrals_id = ? WHERE id = 1", newest)
+    return True
+
+
+def fold_pending(conn: Conn, wait: bool = False) -> bool:
+    """PostgreSQL: the pending deltas into the rollups, inside the caller's transaction, under
+    a transaction-scoped advisory lock (released at its end; a node that dies mid-fold rolls
+    back and frees it). False, having done nothing, when another transaction holds it, unless
+    `wait` (a node stopping: its last deltas are folded before it goes)."""
+    if wait:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (FOLD_LOCK_KEY,))
+    elif not conn.execute("SELECT pg_try_advisory_xact_lock(?)", (FOLD_LOCK_KEY,)).fetchone()[0]:
+        return False
+    for sql in _FOLD_PENDING:
+        conn.execute(sql)
+    # Rows that negative deltas (the purge's) brought to zero go, as `subtract` does on SQLite.
+    for sql in _EMPTY:
+        conn.execute(sql)
+    return True
 
 
 def fold_copied(conn: Conn) -> None:
     """After `optiview db copy` into PostgreSQL (inside its transaction): add the copied rows
     that SQLite had not folded yet (past the copied watermark), since from now on PostgreSQL
-    counts each commit's rows in that commit and folds nothing later."""
+    counts each commit's rows in that commit (as pending deltas) and folds nothing by id."""
     row = conn.execute(
         "SELECT events_id, ai_referrals_id FROM stats_folded WHERE id = 1"
     ).fetchone()
@@ -194,6 +277,8 @@ def subtract(conn: Conn, table: str, ids: Sequence[int]) -> None:
             conn.execute(sql, ("[" + ",".join(str(int(i)) for i in ids) + "]",))
         else:  # PostgreSQL numbers no `?`: the array once per use
             conn.execute(sql, ([int(i) for i in ids],) * sql.count("?"))
+    if dialect == "postgres":  # negative pending deltas: the fold removes emptied rows
+        return
     # Found through the partial indexes on empty rows (0008_stats_rollups.sql).
     for sql in _EMPTY:
         conn.execute(sql)
@@ -203,6 +288,8 @@ def rebuild(conn: Conn) -> None:
     """Empty the rollups and fold every stored row (the migration's backfill, and the bench)."""
     conn.execute("DELETE FROM stats_quarters")
     conn.execute("DELETE FROM stats_hours")
+    conn.execute("DELETE FROM stats_quarters_pending")  # stays empty on SQLite
+    conn.execute("DELETE FROM stats_hours_pending")
     if dialect_of(conn) == "sqlite":
         conn.execute("UPDATE stats_folded SET events_id = 0, ai_referrals_id = 0")
         fold(conn)
@@ -214,11 +301,14 @@ def rebuild(conn: Conn) -> None:
 
 __all__ = [
     "FOLD_EVERY_S",
+    "FOLD_LOCK_KEY",
     "HOUR_MS",
     "QUARTER_MS",
     "fold",
     "fold_copied",
+    "fold_pending",
     "folded",
     "rebuild",
     "subtract",
+    "table",
 ]

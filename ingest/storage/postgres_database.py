@@ -51,6 +51,7 @@ Work = Callable[[PgConn], T]
 # Seen in pg_stat_activity, so an operator can tell the service's sessions apart.
 WRITER_NAME = "optiview-writer"
 READER_NAME = "optiview-reader"
+UPKEEP_NAME = "optiview-upkeep"
 # libpq does not honour less than 2 s.
 MIN_CONNECT_TIMEOUT_S = 2
 # How long a lost COMMIT's outcome is asked after (its backend may still be finishing it).
@@ -80,6 +81,9 @@ class PostgresDatabase:
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="pg-reader")
         # Dashboards read on a thread of their own, as on SQLite (see database.py).
         self._analytics = ThreadPoolExecutor(1, thread_name_prefix="pg-analytics")
+        # Upkeep writes (the read API's rollup fold) on a connection of their own, so that the
+        # group commit never waits behind them.
+        self._upkeep = ThreadPoolExecutor(1, thread_name_prefix="pg-upkeep")
         self._local = threading.local()
         self._connections: list[Connection] = []
         self._lock = threading.Lock()
@@ -158,6 +162,16 @@ class PostgresDatabase:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, self._transaction, work, deadline)
 
+    async def upkeep(self, work: Work[T], deadline: float | None = None) -> T:
+        """`transaction`, on a thread and connection of their own: for periodic upkeep (the
+        rollup fold) that must not hold up the group commit's writes."""
+        if deadline is None:
+            deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._upkeep, self._transaction, work, deadline, UPKEEP_NAME
+        )
+
     def _begin(self, name: str, begin: str) -> tuple[Connection, psycopg.Cursor[Any]]:
         """This thread's connection with `begin` sent on it, and the cursor of its results."""
         reused = getattr(self._local, "conn", None) is not None
@@ -180,11 +194,11 @@ class PostgresDatabase:
                 self._end(conn)
                 raise StorageUnavailable(f"cannot start a transaction: {again}") from again
 
-    def _transaction(self, work: Work[T], deadline: float) -> T:
+    def _transaction(self, work: Work[T], deadline: float, name: str = WRITER_NAME) -> T:
         # lock_timeout = 0 would mean no limit: one millisecond still tries the lock once.
         wait_ms = max(1, int((deadline - time.monotonic()) * 1000))
         conn, begun = self._begin(
-            WRITER_NAME,
+            name,
             f"BEGIN; SET LOCAL lock_timeout = {wait_ms}; SELECT pg_current_xact_id()::text",
         )
         while begun.nextset():  # past BEGIN's and SET's results, to the SELECT's
@@ -206,18 +220,18 @@ class PostgresDatabase:
                 raise
             if not lost:  # refused by the server (a serialization failure): rolled back
                 raise StorageUnavailable(f"write failed: {exc}") from exc
-            if self._committed(xid, exc):
+            if self._committed(xid, exc, name):
                 log.warning("a COMMIT's connection was lost after it committed: %s", exc)
                 return result
             raise StorageUnavailable(f"write failed, rolled back: {exc}") from exc
         return result
 
-    def _committed(self, xid: str, lost: BaseException) -> bool:
+    def _committed(self, xid: str, lost: BaseException, name: str = WRITER_NAME) -> bool:
         """Whether a transaction whose COMMIT lost its connection committed, asked on a new
         connection (its backend may still be ending it: asked until OUTCOME_WAIT_S)."""
         give_up = time.monotonic() + OUTCOME_WAIT_S
         while True:
-            why = self._ask_status(xid)
+            why = self._ask_status(xid, name)
             if why in ("committed", "aborted"):
                 return why == "committed"
             if time.monotonic() >= give_up:
@@ -227,11 +241,11 @@ class PostgresDatabase:
                 ) from lost
             time.sleep(0.05)
 
-    def _ask_status(self, xid: str) -> str:
+    def _ask_status(self, xid: str, name: str = WRITER_NAME) -> str:
         """pg_xact_status of the transaction ('committed', 'aborted', 'in progress'), or why
         it could not be asked."""
         try:
-            conn = self._connection(WRITER_NAME)
+            conn = self._connection(name)
         except StorageUnavailable as exc:
             return str(exc)
         try:
@@ -266,7 +280,7 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        for pool in (self._writer, self._readers, self._analytics):
+        for pool in (self._writer, self._readers, self._analytics, self._upkeep):
             await loop.run_in_executor(None, pool.shutdown)
         with self._lock:
             for conn in self._connections:

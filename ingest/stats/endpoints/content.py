@@ -22,6 +22,7 @@ from ingest.stats.counts import snapshot
 from ingest.stats.endpoints.meta import build as build_meta
 from ingest.stats.query import StatsQuery
 from ingest.stats.rollups import EVERY_ID, HOUR_MS, folded
+from ingest.stats.rollups import table as rollup_table
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
 from ingest.stats.timebuckets import iso
 from ingest.storage.sql import Conn
@@ -108,7 +109,7 @@ def pages_in_range(
             segments = [(a, b, None) for a, b in ((start_ms, first), (last, end_ms)) if a < b]
             # Whole hours: the rollup holds the rows up to the watermark; newer rows are
             # counted from the tables until the next fold adds them (on PostgreSQL there
-            # are none: each commit folded its own rows).
+            # are none: each commit counted its own rows, as deltas the readers add).
             if watermarks != (EVERY_ID, EVERY_ID):
                 segments.append((first, last, watermarks))
             _add_hours(conn, found, property_ids, first, last, ua_class, watermarks[0])
@@ -142,7 +143,8 @@ def _add_hours(
     events_folded: int,
 ) -> None:
     sql = f"""
-        SELECT property_id, value, ua_class, sum(pageviews), sum(ai_referrals) FROM stats_hours
+        SELECT property_id, value, ua_class, sum(pageviews), sum(ai_referrals)
+        FROM {rollup_table(conn, "stats_hours")}
         WHERE property_id IN ({placeholders(len(property_ids))}) AND dimension = 'path'
             AND hour >= ? AND hour < ?
         GROUP BY property_id, value, ua_class

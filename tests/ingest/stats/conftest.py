@@ -34,7 +34,7 @@ def server(server: Server, backend: str, request: pytest.FixtureRequest) -> Serv
 # What a counts test writes, emptied before each one (events and their derived tables carry no
 # foreign key; orgs cascade to their projects and properties).
 DATA_TABLES = ("events", "sessions", "content", "ai_referrals", "stats_quarters", "stats_hours",
-               "purge_log", "orgs")  # fmt: skip
+               "stats_quarters_pending", "stats_hours_pending", "purge_log", "orgs")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

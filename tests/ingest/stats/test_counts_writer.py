@@ -1,6 +1,6 @@
-"""The collector's writer puts what it commits into the read API's rollups (on SQLite by a fold
-within seconds, on PostgreSQL in the commit itself), and counts are exact before and after
-(real server, real HTTP, both backends)."""
+"""The collector's writer puts what it commits into the read API's rollups within seconds (on
+SQLite by a fold past a watermark, on PostgreSQL by folding the deltas each commit appended),
+and counts are exact before and after (real server, real HTTP, both backends)."""
 
 from __future__ import annotations
 

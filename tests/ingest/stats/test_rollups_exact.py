@@ -1,7 +1,9 @@
 """The read API's rollups equal a naive count over the stored rows, on both backends, after
 randomized traffic through the collector's own group commit writer, a purge-like delete and a
-rebuild. On SQLite the writer folds by id past a watermark; on PostgreSQL each commit adds its
-own rows (batch_rollups.py): either way, every row is counted once."""
+rebuild. On SQLite the writer folds by id past a watermark; on PostgreSQL each commit appends
+its own counts to the pending deltas (batch_rollups.py), which a fold moves into the rollups:
+either way, every row is counted once, as readers read them (the rollups with their pending
+deltas) and, after a fold, in the rollups alone."""
 
 from __future__ import annotations
 
@@ -42,18 +44,52 @@ def scattered(group: list[Prepared], rng: random.Random) -> list[Prepared]:
     return moved
 
 
+COUNTERS = "sum(events), sum(pageviews), sum(conversions), sum(ai_referrals)"
+
+
 def stored_rollups(conn: Conn) -> tuple[Table, Table]:
+    """The rollups as readers see them (on PostgreSQL with the pending deltas added), keys
+    whose counts add up to nothing left out."""
     quarters = conn.execute(
-        "SELECT property_id, quarter, ua_class, events, pageviews, conversions, ai_referrals"
-        " FROM stats_quarters"
+        f"SELECT property_id, quarter, ua_class, {COUNTERS}"
+        f" FROM {rollups.table(conn, 'stats_quarters')} GROUP BY 1, 2, 3"
     ).fetchall()
     hours = conn.execute(
-        "SELECT property_id, dimension, hour, ua_class, value, events, pageviews, conversions,"
-        " ai_referrals FROM stats_hours"
+        f"SELECT property_id, dimension, hour, ua_class, value, {COUNTERS}"
+        f" FROM {rollups.table(conn, 'stats_hours')} GROUP BY 1, 2, 3, 4, 5"
     ).fetchall()
-    return {tuple(r[:3]): tuple(r[3:]) for r in quarters}, {
-        tuple(r[:5]): tuple(r[5:]) for r in hours
+    return {tuple(r[:3]): tuple(r[3:]) for r in quarters if any(r[3:])}, {
+        tuple(r[:5]): tuple(r[5:]) for r in hours if any(r[5:])
     }
+
+
+def pending_rows(location: Path | str) -> int:
+    """Deltas waiting for a fold (always 0 on SQLite, whose pending tables stay empty)."""
+    conn = connect(location, create=False)
+    try:
+        return int(
+            conn.execute(
+                "SELECT (SELECT count(*) FROM stats_quarters_pending)"
+                " + (SELECT count(*) FROM stats_hours_pending)"
+            ).fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
+def folded_exactly(location: Path | str) -> None:
+    """Fold (on PostgreSQL the pending deltas, on SQLite past the watermark); then nothing is
+    pending, the rollups alone are exact and no rollup row is left at zero."""
+    in_transaction(location, rollups.fold)
+    assert pending_rows(location) == 0
+    check(location)
+    conn = connect(location, create=False)
+    try:
+        for table in ("stats_quarters", "stats_hours"):
+            empty = f"SELECT count(*) FROM {table} WHERE events = 0 AND ai_referrals = 0"
+            assert conn.execute(empty).fetchone()[0] == 0
+    finally:
+        conn.close()
 
 
 def naive_rollups(conn: Conn) -> tuple[Table, Table]:
@@ -135,6 +171,7 @@ def written(db_location: Path | str) -> Path | str:
 
 def test_rollups_equal_a_naive_count_after_the_writer(written: Path | str) -> None:
     assert check(written) == WRITTEN
+    folded_exactly(written)
 
 
 def test_a_purge_subtracting_its_rows_keeps_them_equal(written: Path | str) -> None:
@@ -146,7 +183,10 @@ def test_a_purge_subtracting_its_rows_keeps_them_equal(written: Path | str) -> N
             conn.execute(f"DELETE FROM {table} WHERE id % 3 = 0")
 
     in_transaction(written, purge)
+    if isinstance(written, str):  # PostgreSQL: the purge appended negative deltas
+        assert pending_rows(written) > 0
     check(written)
+    folded_exactly(written)
 
 
 def test_a_rebuild_gives_the_same_rollups(written: Path | str) -> None:
