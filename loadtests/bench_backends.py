@@ -9,7 +9,10 @@
     2-core machine the nodes, PostgreSQL and wrk share the cores: the CPU each used during
     the run is reported (from /proc), which says what limits the ratio.
 (c) the PostgreSQL commit path with 3 and 6 concurrent writers (`loadtests/bench_pg_writer`):
-    committed events/s with sessions and content kept.
+    committed events/s with sessions and content kept; with `--read-rollups`, each commit also
+    appends its counts to the read API's rollups' pending deltas and each writer folds them
+    every FOLD_EVERY_S on a connection of its own, as a node does (ingest/collect/writer.py);
+    the rollups (with what is still pending) must then count every committed event.
 
 Every acknowledged event is counted in the database afterwards; fewer stored than acknowledged
 stops the run (LOSS). Each PostgreSQL run gets a fresh, migrated database, dropped afterwards.
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.stats import batch_rollups
+from ingest.stats import rollups as stats_rollups
 from ingest.storage import postgres_rows
 from ingest.storage.postgres_database import PostgresDatabase
 from ingest.storage.sql import Conn, Location, PgConn, connect, is_postgres_url, redacted
@@ -209,13 +213,19 @@ def measure_setup(setup: Setup, location: Location, args: argparse.Namespace, wo
     return setup
 
 
+@dataclass
+class Written(Committed):
+    folds: int = 0  # folds of the rollups' pending deltas that found the lock free
+
+
 async def writer(
-    url: str, groups: list[list[Any]], until: float, committed: Committed, read_rollups: bool
+    url: str, groups: list[list[Any]], until: float, committed: Written, read_rollups: bool
 ) -> None:
     """bench_pg_writer's writer, through the storage seam: the work gets a PgConn, whose
     psycopg connection (`raw`) takes the COPY, as the collector's writer does; with
-    `read_rollups`, each commit also adds its rows to the read API's rollups, last, as a
-    node's commit does."""
+    `read_rollups`, each commit also appends its counts to the read API's rollups' pending
+    deltas, last, and a task folds them every FOLD_EVERY_S on the upkeep connection, as a
+    node's writer does."""
 
     def write(conn: Conn, group: list[Any]) -> None:
         assert isinstance(conn, PgConn)
@@ -228,7 +238,14 @@ async def writer(
             postgres_rows.upsert_rows(conn.raw, group)
             batch_rollups.write_rollups(conn.raw, group)
 
+    async def folds() -> None:
+        while (left := until - time.monotonic()) > 0:
+            await asyncio.sleep(min(stats_rollups.FOLD_EVERY_S, left))  # no wait past `until`
+            if time.monotonic() < until and await db.upkeep(stats_rollups.fold_pending):
+                committed.folds += 1
+
     db = await PostgresDatabase.open(url, synchronous_commit=True)
+    folding = asyncio.get_running_loop().create_task(folds()) if read_rollups else None
     try:
         n = 0
         while time.monotonic() < until:
@@ -240,7 +257,24 @@ async def writer(
             committed.session_events += sum(len(p.sessions) for p in group)
             committed.views += sum(c[6] for p in group for c in p.content)
     finally:
+        if folding is not None:
+            await folding
         await db.close()
+
+
+def rolled_up(url: str) -> tuple[int, int]:
+    """Events in the read API's quarter rollup as readers count them (with the pending
+    deltas), and the pending rows left."""
+    conn = connect(url, create=False)
+    try:
+        row = conn.execute(
+            f"SELECT (SELECT coalesce(sum(events), 0)"
+            f" FROM {stats_rollups.table(conn, 'stats_quarters')}),"
+            " (SELECT count(*) FROM stats_quarters_pending)"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+    finally:
+        conn.close()
 
 
 async def commit_path(
@@ -251,13 +285,15 @@ async def commit_path(
     traffic = [Traffic(f"w{w}", seed=w + 1) for w in range(writers)]
     groups = [[t.group(batch) for _ in range(bench_pg_writer.GROUPS_PER_WRITER)] for t in traffic]
     with bench_pg_writer.fresh_database(server) as url:
-        committed = Committed()
+        committed = Written()
         started = time.monotonic()
         await asyncio.gather(
             *(writer(url, g, started + seconds, committed, read_rollups) for g in groups)
         )
         elapsed = time.monotonic() - started
         found = stored(url)
+        in_rollups, pending = rolled_up(url)
+    rollups_match = in_rollups == (committed.events if read_rollups else 0)
     return {
         "writers": writers,
         "batch": batch,
@@ -268,9 +304,12 @@ async def commit_path(
         "events_per_s": round(committed.events / elapsed),
         "sessions": found["sessions"],
         "pages": found["pages"],
+        "folds": committed.folds,
+        "pending_rows_left": pending,
         "counters_match": found["events"] == committed.events
         and found["session_events"] == committed.session_events
-        and found["views"] == committed.views,
+        and found["views"] == committed.views
+        and rollups_match,
     }
 
 
