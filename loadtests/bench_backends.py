@@ -234,9 +234,9 @@ async def writer(
             return
         # As ingest/collect/writer.py: the COPYs, then the upserts in one pipeline.
         postgres_rows.copy_rows(conn.raw, group)
+        batch_rollups.write_rollups(conn.raw, group)
         with conn.raw.pipeline():
             postgres_rows.upsert_rows(conn.raw, group)
-            batch_rollups.write_rollups(conn.raw, group)
 
     async def folds() -> None:
         while (left := until - time.monotonic()) > 0:

@@ -245,14 +245,13 @@ class GroupCommitWriter:
                 counters(conn)
                 return
             postgres_rows.copy_rows(conn.raw, prepared)
+            # Appended (COPY), not upserted: no row lock shared with other writers or nodes.
+            batch_rollups.write_rollups(conn.raw, prepared)
             # The statements after the COPYs go out together and are answered together: one
             # round trip instead of one each (a pipeline; their errors arrive at its end).
             with conn.raw.pipeline():
                 postgres_rows.upsert_rows(conn.raw, prepared)
                 counters(conn)
-                # Last: the rollup rows are the ones every node's commits share, so they are
-                # held locked from here to COMMIT only.
-                batch_rollups.write_rollups(conn.raw, prepared)
 
         for attempt in range(BUSY_RETRIES + 1):
             try:

@@ -5,7 +5,7 @@ work on PostgreSQL: ids are taken at INSERT, not at COMMIT, so with several writ
 can commit after a higher one was folded and would be missed for ever. Here each commit adds
 its own rows instead: the group's event and AI referral rows (as `rows.prepare` makes them) are
 counted per rollup key in Python, by the rules of rollups.py's SQL ('' for NULL, events by the
-quarter or hour of `ts`, referrals by `landed_at`), and each table gets one `unnest` INSERT
+quarter or hour of `ts`, referrals by `landed_at`), and each table gets one COPY
 into its pending deltas (`stats_quarters_pending`, `stats_hours_pending`; 0012_stats_pending.sql).
 Appending locks no shared row: upserting into the rollups themselves made every writer of every
 node queue on the same hot rows until COMMIT (4.2k events/s with 3 writers, 2.8k with 6, against
@@ -22,7 +22,7 @@ import psycopg
 
 from ingest.collect.rows import Prepared, Row
 from ingest.stats.rollups import EVENT_DIMENSIONS, HOUR_MS, QUARTER_MS, REFERRAL_DIMENSIONS
-from ingest.storage.postgres_rows import EVENT_COLUMNS, REFERRAL_COLUMNS, columns
+from ingest.storage.postgres_rows import EVENT_COLUMNS, REFERRAL_COLUMNS
 
 Connection = psycopg.Connection[Any]
 # The counters: events, pageviews, conversions, ai_referrals.
@@ -37,16 +37,13 @@ _R_PROPERTY, _R_CLASS, _R_LANDED = map(
 )
 _REFERRAL_DIMS = tuple((d, REFERRAL_COLUMNS.index(d)) for d in REFERRAL_DIMENSIONS)
 
-# Plain appends (no key, no ON CONFLICT), sent in the writer's pipeline: no round trip of their
-# own, where a COPY would need one each.
-APPEND_QUARTERS = """INSERT INTO stats_quarters_pending (property_id, quarter, ua_class, events,
-    pageviews, conversions, ai_referrals)
-    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bigint[],
-        %s::bigint[], %s::bigint[])"""
-APPEND_HOURS = """INSERT INTO stats_hours_pending (property_id, dimension, hour, ua_class, value,
-    events, pageviews, conversions, ai_referrals)
-    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[],
-        %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])"""
+# Plain appends by COPY (no key, no ON CONFLICT): measured 3-4 times cheaper than one `unnest`
+# INSERT each in the writer's pipeline (0.45 against 1.3 ms for a 16-event commit, 1.6 against
+# 5.7 ms for 200 events), though a COPY cannot join the pipeline and takes a round trip.
+COPY_QUARTERS = """COPY stats_quarters_pending (property_id, quarter, ua_class, events,
+    pageviews, conversions, ai_referrals) FROM STDIN"""
+COPY_HOURS = """COPY stats_hours_pending (property_id, dimension, hour, ua_class, value, events,
+    pageviews, conversions, ai_referrals) FROM STDIN"""
 
 
 def bucket(ms: int, size: int) -> int:
@@ -95,14 +92,16 @@ def count_rows(events: Iterable[Row], referrals: Iterable[Row]) -> tuple[list[Ro
 
 def write_rollups(conn: Connection, group: Sequence[Prepared]) -> None:
     """Append the group's counts to the rollups' pending deltas, inside the caller's
-    transaction (PostgreSQL): exact from its COMMIT on, for readers, who add them."""
+    transaction (PostgreSQL; not in a pipeline: COPY): exact from its COMMIT on, for readers,
+    who add them."""
     quarters, hours = count_rows(
         (r for p in group for r in p.events), (r for p in group for r in p.referrals)
     )
-    if quarters:
-        conn.execute(APPEND_QUARTERS, columns(quarters))
-    if hours:
-        conn.execute(APPEND_HOURS, columns(hours))
+    for sql, rows in ((COPY_QUARTERS, quarters), (COPY_HOURS, hours)):
+        if rows:
+            with conn.cursor().copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
 
 
 __all__ = ["bucket", "count_rows", "write_rollups"]
