@@ -141,9 +141,10 @@ class GroupCommitWriter:
         """PostgreSQL: fold the rollups' pending deltas every FOLD_EVERY_S, and once more after
         the last rows at close (readers are exact either way: they add the pending deltas; the
         fold keeps what they add to a few seconds' worth)."""
-        while not self._written.is_set():
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._written.wait(), stats_rollups.FOLD_EVERY_S)
+            # Checked after the wait: a close during a fold still gets its own last fold.
             last = self._written.is_set()  # then wait for another node's fold, not skip
             try:
                 await db.upkeep(functools.partial(stats_rollups.fold_pending, wait=last))
@@ -151,6 +152,8 @@ class GroupCommitWriter:
                 log.debug("folding the read API's rollups failed, retried later: %s", exc)
             except Exception:
                 log.exception("folding the read API's rollups failed")
+            if last:
+                return
 
     async def _run(self) -> None:
         while True:
