@@ -138,9 +138,16 @@ def empty_db(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[s
         yield url
 
 
+# Only PostgreSQL commits append rollup deltas; on SQLite these tables exist (the schemas stay
+# equal) and are always empty (migrations/0012_stats_pending.sql).
+STAYS_EMPTY_ON_SQLITE = frozenset({"stats_quarters_pending", "stats_hours_pending"})
+
+
 def test_the_source_fills_every_table(source: Path) -> None:
     # A forgotten table is only seen when it holds rows: the fixture must fill them.
-    empty = [table for table in schema_tables(source) if not sqlite_rows(source, table)]
+    tables = [t for t in schema_tables(source) if t not in STAYS_EMPTY_ON_SQLITE]
+    assert set(STAYS_EMPTY_ON_SQLITE) <= set(schema_tables(source))
+    empty = [table for table in tables if not sqlite_rows(source, table)]
     assert empty == []
 
 
