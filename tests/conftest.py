@@ -209,6 +209,24 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a test process of several (scripts/check runs pytest-xdist), hand what this one
+    used to the main process, which prints the summary."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["postgres_used"] = POSTGRES_USED
+        output["redis_used"] = REDIS_USED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """pytest-xdist, in the main process: a test process finished; keep what it used."""
+    output = getattr(node, "workeroutput", {})
+    for used, found in ((POSTGRES_USED, output.get("postgres_used", [])),
+                        (REDIS_USED, output.get("redis_used", []))):  # fmt: skip
+        used.extend(source for source in found if source not in used)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for source in POSTGRES_USED:
         terminalreporter.write_line(f"PostgreSQL for the tests: {source}")

@@ -100,7 +100,10 @@ def tls_pages(pages: Pages, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it keeps an event loop marked
+# running in the main thread, and an async test the same process runs later (the tests run in
+# several processes, in no fixed order of modules) would refuse to start.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: ./scripts/test installs Debian's chromium (as root)")
