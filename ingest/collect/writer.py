@@ -15,6 +15,12 @@ per table on PostgreSQL (postgres_rows.py), where each commit also appends its o
 the read API's rollups' pending deltas (batch_rollups.py) instead of a later fold by id, and a
 task of the writer's folds those deltas into the rollups every FOLD_EVERY_S on a connection of
 its own (one node at a time: the others find the advisory lock taken and skip).
+
+On PostgreSQL a node keeps up to WRITE_LANES group commits in flight, each on a writer thread
+and connection of its own: a COMMIT waits for the server's disk, and meanwhile the next batch
+is written instead of queueing behind it (the server flushes concurrent commits together).
+Each lane adds its request rollups to a row of its own (node name and lane), so two lanes
+never wait for each other's row lock; the alert rules sum every node's rows anyway.
 """
 
 from __future__ import annotations
@@ -30,12 +36,13 @@ from dataclasses import dataclass
 from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
 from ingest.collect.rows import Prepared, write_rows
 from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DEPTH
+from ingest.node import node_name
 from ingest.stats import batch_rollups
 from ingest.stats import rollups as stats_rollups
 from ingest.storage import postgres_rows
 from ingest.storage.backend import Storage
 from ingest.storage.database import CommitOutcomeUnknown, StorageLost, StorageUnavailable
-from ingest.storage.postgres_database import PostgresDatabase
+from ingest.storage.postgres_database import WRITE_LANES, PostgresDatabase
 from ingest.storage.sql import Conn, PgConn
 
 log = logging.getLogger("optiview.writer")
@@ -81,7 +88,12 @@ class GroupCommitWriter:
         self.last_error: str | None = None
         # Until a flush succeeds again; an idle probe every IDLE_WAKE_S notices recovery.
         self.failed = False
-        self._flush_started: float | None = None
+        # When each flush under way started, by lane (at most one lane on SQLite).
+        self._in_flight: dict[int, float] = {}
+        self._lanes = WRITE_LANES if db.dialect == "postgres" else 1
+        self._free_lanes: deque[int] = deque(range(self._lanes))
+        self._lane_freed = asyncio.Event()
+        self._flushes: set[asyncio.Task[None]] = set()
         self._touches: dict[str, int] = {}
         self._touched: dict[str, int] = {}
         self._stats_folded_at = 0.0  # when a commit last folded the read API's rollups
@@ -104,8 +116,10 @@ class GroupCommitWriter:
         return time.monotonic() < self._failing_until
 
     def waiting_s(self, now: float) -> float:
-        """How long the flush under way has been running (0 when none is)."""
-        return 0.0 if self._flush_started is None else max(0.0, now - self._flush_started)
+        """How long the oldest flush under way has been running (0 when none is)."""
+        if not self._in_flight:
+            return 0.0
+        return max(0.0, now - min(self._in_flight.values()))
 
     def submit(self, prepared: Prepared) -> asyncio.Future[None]:
         if self._closing:
@@ -163,12 +177,39 @@ class GroupCommitWriter:
                 self._wakeup.clear()
             if self._queue and self.pending_events < self.batch_events and not self._closing:
                 await asyncio.sleep(self.flush_interval_s)  # let concurrent requests join
+            lane = await self._lane()
             batch = self._take_batch()
             if batch or self._rollups or self._touches or self.failed or self._fold_due():
-                await self._flush(batch)
+                self._start_flush(batch, lane)
+            else:
+                self._release(lane)
             if self._closing and not self._queue:
-                await self._flush([])  # the shutdown's own rollups
+                await asyncio.gather(*self._flushes)
+                await self._flush([], 0)  # the shutdown's own rollups
                 return
+
+    async def _lane(self) -> int:
+        """A free write lane, waiting for a flush to end when all are busy."""
+        while not self._free_lanes:
+            self._lane_freed.clear()
+            await self._lane_freed.wait()
+        return self._free_lanes.popleft()
+
+    def _release(self, lane: int) -> None:
+        self._free_lanes.append(lane)
+        self._lane_freed.set()
+
+    def _start_flush(self, batch: list[_Item], lane: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._flush(batch, lane))
+        self._flushes.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._flushes.discard(finished)
+            self._release(lane)
+            if not finished.cancelled() and finished.exception() is not None:
+                log.error("group commit task failed: %r", finished.exception())
+
+        task.add_done_callback(done)
 
     def _fold_due(self) -> bool:
         return (
@@ -187,27 +228,27 @@ class GroupCommitWriter:
             events += item.prepared.count
         return batch
 
-    async def _flush(self, batch: list[_Item]) -> None:
+    async def _flush(self, batch: list[_Item], lane: int) -> None:
         events = sum(item.prepared.count for item in batch)
         rollups = self._rollups.take()
         touches, self._touches = self._touches, {}
         fold = self._db.dialect == "sqlite" and (self._fold_due() or self._closing)
         started = time.perf_counter()
-        self._flush_started = time.monotonic()
+        self._in_flight[lane] = flush_started = time.monotonic()
         # The queue is in arrival order: the first item has waited longest.
-        queued_at = batch[0].queued_at if batch else self._flush_started
+        queued_at = batch[0].queued_at if batch else flush_started
         deadline = queued_at + self._db.busy_timeout_ms / 1000
         try:
             await self._write_with_retries(
-                [item.prepared for item in batch], rollups, touches, deadline, fold
+                [item.prepared for item in batch], rollups, touches, deadline, fold, lane
             )
         except Exception as exc:
-            self._flush_started = None
+            self._in_flight.pop(lane, None)
             self._rollups.restore(rollups)
             self._touches.update(touches)
-            await self._fail(batch, exc)
+            await self._fail(batch, exc, lane)
         else:
-            self._flush_started = None
+            self._in_flight.pop(lane, None)
             if fold:
                 self._stats_folded_at = time.monotonic()
             self._stats_pending = (
@@ -229,10 +270,13 @@ class GroupCommitWriter:
         touches: dict[str, int],
         deadline: float,
         fold: bool = False,
+        lane: int = 0,
     ) -> None:
+        node = node_name() if lane == 0 else f"{node_name()}/{lane}"
+
         def counters(conn: Conn) -> None:
             if rollups:
-                conn.executemany(UPSERT_SQL, upsert_rows(rollups))
+                conn.executemany(UPSERT_SQL, upsert_rows(rollups, node))
             if touches:
                 conn.executemany(
                     "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
@@ -268,12 +312,12 @@ class GroupCommitWriter:
                     raise
                 await asyncio.sleep(pause)
 
-    async def _fail(self, batch: list[_Item], exc: Exception) -> None:
+    async def _fail(self, batch: list[_Item], exc: Exception, lane: int) -> None:
         if not isinstance(exc, StorageUnavailable) and len(batch) > 1:
             # Not the database's state but something in the rows: write each request alone,
             # so one bad request cannot fail the others.
             for item in batch:
-                await self._flush([item])
+                await self._flush([item], lane)
             return
         FLUSH_FAILURES.inc()
         self.last_error = str(exc)

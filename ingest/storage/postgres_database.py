@@ -48,6 +48,7 @@ Connection = psycopg.Connection[Any]
 # Work functions get the seam's connection (sql.py); `.raw` is the psycopg one, for COPY.
 Work = Callable[[PgConn], T]
 
+WRITE_LANES = 2
 # Seen in pg_stat_activity, so an operator can tell the service's sessions apart.
 WRITER_NAME = "optiview-writer"
 READER_NAME = "optiview-reader"
@@ -77,7 +78,10 @@ class PostgresDatabase:
         self._url = url
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous_commit = synchronous_commit
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="pg-writer")
+        # Two writer threads, each with its own connection: a node's next group commit is
+        # written while the last one waits for its COMMIT to reach the disk (the collector keeps
+        # at most WRITE_LANES flushes in flight; collect/writer.py).
+        self._writer = ThreadPoolExecutor(WRITE_LANES, thread_name_prefix="pg-writer")
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="pg-reader")
         # Dashboards read on a thread of their own, as on SQLite (see database.py).
         self._analytics = ThreadPoolExecutor(1, thread_name_prefix="pg-analytics")
