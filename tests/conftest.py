@@ -124,6 +124,16 @@ def serving(db: Path | str, *args: str, **env_extra: str) -> Iterator[Server]:
         running.stop()
 
 
+def serving_two(db: Path | str, **env_extra: str) -> Iterator[tuple[Server, Server]]:
+    """Body of a fixture: two nodes (servers) on one database, both stopped afterwards."""
+    with contextlib.ExitStack() as stack:
+        first = start_server(db, **env_extra)
+        stack.callback(first.stop)
+        second = start_server(db, **env_extra)  # the first applied the migrations
+        stack.callback(second.stop)
+        yield first, second
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from serving(tmp_path_factory.mktemp("service") / "optiview.db")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests import dbprobe
-from tests.conftest import ADMIN_TOKEN, Server, start_server
+from tests.conftest import ADMIN_TOKEN, Server, serving_two
 from tests.ingest.collect.conftest import Site, provision_on
 
 LONG_TTL = {"OPTIVIEW_AUTH_CACHE_TTL_MS": "600000"}
@@ -23,15 +23,7 @@ HONOURED_WITHIN_S = 1.0
 
 @pytest.fixture(scope="module")
 def nodes(postgres_db: str) -> Iterator[tuple[Server, Server]]:
-    first = start_server(postgres_db, **LONG_TTL)
-    try:
-        second = start_server(postgres_db, **LONG_TTL)
-        try:
-            yield first, second
-        finally:
-            second.stop()
-    finally:
-        first.stop()
+    yield from serving_two(postgres_db, **LONG_TTL)
 
 
 def admin_headers() -> dict[str, str]:

@@ -23,7 +23,7 @@ from ingest.collect.ratelimit_redis import BUCKET_SCRIPT, KEY_PREFIX, SharedRate
 from ingest.collect.service import limiter
 from ingest.config import ConfigError, load_settings
 from tests import redis_server
-from tests.conftest import Server, service_env, serving, start_server
+from tests.conftest import Server, service_env, serving, serving_two
 from tests.ingest.collect.conftest import provision_on
 
 T0 = 1_700_000_000.25  # a Redis-clock time, in seconds
@@ -247,15 +247,7 @@ def nodes(
         "OPTIVIEW_RATE_LIMIT_BURST": BURST,
         "OPTIVIEW_REDIS_URL": redis_url,
     }
-    first = start_server(db, **limits)
-    try:
-        second = start_server(db, **limits)  # migrations applied already: same file, same schema
-        try:
-            yield first, second
-        finally:
-            second.stop()
-    finally:
-        first.stop()
+    yield from serving_two(db, **limits)
 
 
 def test_two_nodes_share_a_keys_budget(nodes: tuple[Server, Server]):

@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 
 from tests import dbprobe
-from tests.conftest import Server, start_server
+from tests.conftest import Server, serving_two
 from tests.ingest.collect.conftest import Site, provision_on
 from tests.ingest.console.helpers import console, csrf_of
 
@@ -26,15 +26,7 @@ CHATGPT = "https://chatgpt.com/"
 
 @pytest.fixture(scope="module")
 def nodes(postgres_db: str) -> Iterator[tuple[Server, Server]]:
-    first = start_server(postgres_db, **LONG_TTL)
-    try:
-        second = start_server(postgres_db, **LONG_TTL)
-        try:
-            yield first, second
-        finally:
-            second.stop()
-    finally:
-        first.stop()
+    yield from serving_two(postgres_db, **LONG_TTL)
 
 
 def landed_from(site: Site, n: int) -> str | None:
