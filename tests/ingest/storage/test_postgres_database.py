@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from ingest.storage.backend import Storage, is_postgres_url, open_database
 from ingest.storage.database import CommitOutcomeUnknown, Database, StorageUnavailable
@@ -218,16 +219,19 @@ async def test_a_deadlock_is_unavailable_and_the_other_side_proceeds(url: str) -
 
 @pytest.mark.asyncio
 async def test_a_serialization_failure_is_unavailable(url: str) -> None:
+    # REPEATABLE READ for every new session of this database: the writer's BEGIN runs a query
+    # (the transaction id), so a SET TRANSACTION inside the work would come too late, and a
+    # worker has two writer connections, so a session setting on one would miss the other.
+    database = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL(
+                "ALTER DATABASE {} SET default_transaction_isolation = 'repeatable read'"
+            ).format(sql.Identifier(database))
+        )
     db = await PostgresDatabase.open(url)
-    await db.transaction(lambda conn: insert_org(conn, "org_s"))
     try:
-
-        def repeatable_read(conn: Conn) -> None:
-            # For the writer's session: its BEGIN runs a query (the transaction id), so a
-            # SET TRANSACTION inside the work would come too late.
-            conn.execute(
-                "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ"
-            )
+        await db.transaction(lambda conn: insert_org(conn, "org_s"))
 
         def lost_race(conn: Conn) -> None:
             conn.execute("SELECT name FROM orgs WHERE id = 'org_s'")  # the snapshot is taken
@@ -235,12 +239,17 @@ async def test_a_serialization_failure_is_unavailable(url: str) -> None:
                 other.execute("UPDATE orgs SET name = 'other' WHERE id = 'org_s'")
             conn.execute("UPDATE orgs SET name = 'mine' WHERE id = 'org_s'")
 
-        await db.transaction(repeatable_read)
         with pytest.raises(StorageUnavailable, match="could not serialize"):
             await db.transaction(lost_race)
         assert org_names(url) == {"org_s": "other"}
     finally:
         await db.close()
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} RESET default_transaction_isolation").format(
+                    sql.Identifier(database)
+                )
+            )
 
 
 @pytest.mark.asyncio
