@@ -91,8 +91,9 @@ class GroupCommitWriter:
         # When each flush under way started, by lane (at most one lane on SQLite).
         self._in_flight: dict[int, float] = {}
         self._lanes = WRITE_LANES if db.dialect == "postgres" else 1
-        self._free_lanes: deque[int] = deque(range(self._lanes))
-        self._lane_freed = asyncio.Event()
+        self._free_lanes: asyncio.Queue[int] = asyncio.Queue()
+        for lane in range(self._lanes):
+            self._free_lanes.put_nowait(lane)
         self._flushes: set[asyncio.Task[None]] = set()
         self._touches: dict[str, int] = {}
         self._touched: dict[str, int] = {}
@@ -177,27 +178,16 @@ class GroupCommitWriter:
                 self._wakeup.clear()
             if self._queue and self.pending_events < self.batch_events and not self._closing:
                 await asyncio.sleep(self.flush_interval_s)  # let concurrent requests join
-            lane = await self._lane()
+            lane = await self._free_lanes.get()  # waits while every lane has a flush
             batch = self._take_batch()
             if batch or self._rollups or self._touches or self.failed or self._fold_due():
                 self._start_flush(batch, lane)
             else:
-                self._release(lane)
+                self._free_lanes.put_nowait(lane)
             if self._closing and not self._queue:
                 await asyncio.gather(*self._flushes)
                 await self._flush([], 0)  # the shutdown's own rollups
                 return
-
-    async def _lane(self) -> int:
-        """A free write lane, waiting for a flush to end when all are busy."""
-        while not self._free_lanes:
-            self._lane_freed.clear()
-            await self._lane_freed.wait()
-        return self._free_lanes.popleft()
-
-    def _release(self, lane: int) -> None:
-        self._free_lanes.append(lane)
-        self._lane_freed.set()
 
     def _start_flush(self, batch: list[_Item], lane: int) -> None:
         task = asyncio.get_running_loop().create_task(self._flush(batch, lane))
@@ -205,7 +195,7 @@ class GroupCommitWriter:
 
         def done(finished: asyncio.Task[None]) -> None:
             self._flushes.discard(finished)
-            self._release(lane)
+            self._free_lanes.put_nowait(lane)
             if not finished.cancelled() and finished.exception() is not None:
                 log.error("group commit task failed: %r", finished.exception())
 

@@ -3,7 +3,7 @@
 Work functions take a `Conn` and write their SQL once, with SQLite's `?` placeholders; on
 PostgreSQL `PgConn` rewrites each statement once (cached) into psycopg's `%s` form and binds
 the values on the client, as sqlite3 does, so a `? IS NULL` or an untyped literal needs no
-casts. Where the engines differ in more than spelling (GREATEST against two-argument max,
+casts. Where the engines differ in more than spelling (GREATEST against two-argument max in SQL,
 string_agg against group_concat, COPY, advisory locks), the code asks `dialect_of(conn)` and
 keeps both statements beside each other: the SQL stays visible, no ORM in between.
 
@@ -191,15 +191,6 @@ def connect(
     return connect_sqlite(location, synchronous, busy_timeout_ms, create=create)
 
 
-def greatest(conn: Conn) -> str:
-    """The scalar larger-of function: two-argument max in SQLite, GREATEST in PostgreSQL."""
-    return "max" if dialect_of(conn) == "sqlite" else "GREATEST"
-
-
-def least(conn: Conn) -> str:
-    return "min" if dialect_of(conn) == "sqlite" else "LEAST"
-
-
 def returning_id(conn: Conn, sql: str, parameters: Sequence[Any]) -> int:
     """Run an INSERT and return the id it assigned (`lastrowid` has no PostgreSQL twin;
     RETURNING works on both, SQLite 3.35 and later)."""
@@ -217,9 +208,7 @@ __all__ = [
     "PgConn",
     "connect",
     "dialect_of",
-    "greatest",
     "is_postgres_url",
-    "least",
     "redacted",
     "returning_id",
     "to_postgres",
