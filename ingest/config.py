@@ -21,6 +21,7 @@ DEFAULT_DB = "./data/optiview.db"
 DEV_SECRETS_FILE = ".optiview-dev-secrets.json"
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+WRITER_MODES = ("process", "inline")
 
 
 class ConfigError(Exception):
@@ -41,6 +42,11 @@ class CollectorSettings:
     country_header: str | None = None  # e.g. CF-IPCountry, only behind a CDN that sets it
     # Rate limits shared by every node through this Redis; None: each process limits on its own.
     redis_url: str | None = None
+    # SQLite under `optiview serve`: "process" commits for every worker in a writer process
+    # of its own (ingest/writer), "inline" in each worker. PostgreSQL always commits inline.
+    writer: str = "process"
+    # The writer process's socket, set by `serve` for its workers; None: commit inline.
+    writer_socket: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +229,16 @@ def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
         ),
         country_header=env_vars.get("OPTIVIEW_COUNTRY_HEADER", "").strip().lower() or None,
         redis_url=_redis_url(env_vars),
+        writer=_writer_mode(env_vars),
+        writer_socket=env_vars.get("OPTIVIEW_WRITER_SOCKET", "").strip() or None,
     )
+
+
+def _writer_mode(env_vars: Mapping[str, str]) -> str:
+    mode = env_vars.get("OPTIVIEW_WRITER", "process").strip().lower() or "process"
+    if mode not in WRITER_MODES:
+        raise ConfigError(f"OPTIVIEW_WRITER must be process or inline, not {mode!r}")
+    return mode
 
 
 def _redis_url(env_vars: Mapping[str, str]) -> str | None:

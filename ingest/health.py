@@ -15,6 +15,7 @@ from ingest.cron.bookkeeping import job_state
 from ingest.cron.jobs import JOBS, JobState, describe
 from ingest.http import AppState, json_response, state
 from ingest.storage.sql import Conn, redacted
+from ingest.writer.client import RemoteWriter
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
 # A flush still running after this share of the busy timeout is waiting for someone's lock.
@@ -51,9 +52,9 @@ async def run_checks(app: AppState) -> dict[str, dict[str, Any]]:
         "applied": len(applied),
         "pending": missing,
     }
-    checks["writer"] = writer_check(
-        app.collector.writer, app.settings.busy_timeout_ms, time.monotonic()
-    )
+    writer = app.collector.writer
+    await writer.refresh()  # the writer process's state, when it commits for this worker
+    checks["writer"] = writer_check(writer, app.settings.busy_timeout_ms, time.monotonic())
     # Shared through Redis when configured; degraded while each process limits on its own.
     checks["rate_limits"] = await app.collector.limiter.check()
     states = await app.db.read(lambda conn: {job: job_state(conn, job) for job in JOBS})
@@ -67,7 +68,9 @@ def crons_check(states: dict[str, JobState], now: int) -> dict[str, Any]:
     return {"status": overall(jobs), "jobs": jobs}
 
 
-def writer_check(writer: GroupCommitWriter, busy_timeout_ms: int, now: float) -> dict[str, Any]:
+def writer_check(
+    writer: GroupCommitWriter | RemoteWriter, busy_timeout_ms: int, now: float
+) -> dict[str, Any]:
     """Reads can succeed while writes wait or fail (a held write lock, a full disk): say so."""
     waited_ms = writer.waiting_s(now) * 1000
     check: dict[str, Any] = {
@@ -75,7 +78,10 @@ def writer_check(writer: GroupCommitWriter, busy_timeout_ms: int, now: float) ->
         "queued_events": writer.pending_events,
         "queue_limit": writer.max_pending,
     }
-    if writer.failed:
+    if writer.gone is not None:  # every write is refused until the writer process is back
+        check["status"] = DOWN
+        check["detail"] = f"{writer.gone}: requests get 503 until then"
+    elif writer.failed:
         check["status"] = DEGRADED
         check["detail"] = f"writes are failing: {writer.last_error}"
     elif waited_ms >= WAITING_SHARE * busy_timeout_ms:

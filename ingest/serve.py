@@ -13,7 +13,8 @@ from ingest.server.limits import current_limits, raise_fd_limit
 from ingest.server.metrics_dir import MULTIPROC_ENV, metrics_dir
 from ingest.server.run import run_server
 from ingest.storage.backend import migrate
-from ingest.storage.sql import Conn, redacted
+from ingest.storage.sql import Conn, is_postgres_url, redacted
+from ingest.writer.supervisor import WriterStartFailed, WriterSupervisor
 
 __all__ = ["APP_FACTORY", "MULTIPROC_ENV", "SERVERS", "run_server", "serve"]
 
@@ -111,8 +112,23 @@ def serve(
     if access_log:
         print("  access log:  one line per request on stderr (--access-log)",
               file=sys.stderr, flush=True)  # fmt: skip
+    writer = None
+    if settings.collector.writer == "process" and not is_postgres_url(settings.db):
+        # Before the workers, who find its socket in the environment they inherit.
+        writer = WriterSupervisor()
+        try:
+            writer.start()
+        except WriterStartFailed as exc:
+            jobs.stop()
+            print(f"optiview: error: {exc} (its own error is above)", file=sys.stderr)
+            return 1
+        assert writer.process is not None
+        print(f"  writer:      one process commits for every worker (pid {writer.process.pid};"
+              " OPTIVIEW_WRITER=inline commits in each)", file=sys.stderr, flush=True)  # fmt: skip
     try:
         factory = access_log_app.FACTORY if access_log else APP_FACTORY
         return run_server(factory, host, port, workers, server)
     finally:
         jobs.stop()
+        if writer is not None:  # after the workers: it drains what they left queued
+            writer.stop()

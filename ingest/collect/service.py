@@ -15,6 +15,7 @@ from ingest.collect.rollups import RollupRecorder
 from ingest.collect.writer import GroupCommitWriter
 from ingest.config import CollectorSettings, Settings
 from ingest.storage.backend import Storage
+from ingest.writer.client import RemoteWriter
 
 WARM_UP_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -28,7 +29,7 @@ class Collector:
     directory: Directory
     limiter: Limiter
     rollups: RollupRecorder
-    writer: GroupCommitWriter
+    writer: GroupCommitWriter | RemoteWriter
     # PostgreSQL only: other nodes' changes to what the directory caches.
     listener: Listener | None = field(default=None)
 
@@ -39,13 +40,20 @@ class Collector:
         classify_user_agent(WARM_UP_USER_AGENT)
         tuning = settings.collector
         rollups = RollupRecorder()
-        writer = GroupCommitWriter(
-            db,
-            rollups,
-            batch_events=tuning.batch_events,
-            flush_interval_s=tuning.flush_interval_ms / 1000,
-            max_pending=tuning.max_pending_events,
-        )
+        writer: GroupCommitWriter | RemoteWriter
+        if tuning.writer_socket is not None and db.dialect == "sqlite":
+            # `optiview serve`'s writer process commits for every worker (ingest/writer).
+            writer = RemoteWriter(
+                tuning.writer_socket, rollups, max_pending=tuning.max_pending_events
+            )
+        else:
+            writer = GroupCommitWriter(
+                db,
+                rollups,
+                batch_events=tuning.batch_events,
+                flush_interval_s=tuning.flush_interval_ms / 1000,
+                max_pending=tuning.max_pending_events,
+            )
         writer.start()
         directory = Directory(db, ttl_s=tuning.auth_cache_ttl_ms / 1000)
         listener = None

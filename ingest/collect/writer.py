@@ -104,6 +104,8 @@ class GroupCommitWriter:
         self._task: asyncio.Task[None] | None = None
         self._fold_task: asyncio.Task[None] | None = None
         self._written = asyncio.Event()  # set once the last rows are written, at close
+        # RemoteWriter's "the writer process cannot be reached"; this one is never gone.
+        self.gone: str | None = None
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -121,6 +123,9 @@ class GroupCommitWriter:
         if not self._in_flight:
             return 0.0
         return max(0.0, now - min(self._in_flight.values()))
+
+    async def refresh(self) -> None:
+        """Nothing to ask: /health reads this writer's fields directly (RemoteWriter asks)."""
 
     def submit(self, prepared: Prepared) -> asyncio.Future[None]:
         if self._closing:
@@ -245,7 +250,7 @@ class GroupCommitWriter:
                 self._db.dialect == "sqlite" and not fold and (self._stats_pending or bool(batch))
             )
             FLUSH_SECONDS.observe(time.perf_counter() - started)
-            if batch:
+            if events:  # a writer process's flush of request rollups alone has no events
                 BATCH_EVENTS.observe(events)
             self._touched.update(touches)
             if self.failed:
