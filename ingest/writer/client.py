@@ -22,7 +22,6 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import cast
 
 from ingest.collect.rollups import RollupRecorder
 from ingest.collect.rows import Prepared
@@ -167,7 +166,7 @@ class RemoteWriter:
                 continue
             if transport.is_closing():  # lost before this task resumed
                 continue
-            self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+            self._transport = transport
             self.gone = None
             self.failed, self._waited_s = False, 0.0
             self._disconnected.clear()
