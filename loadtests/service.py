@@ -39,8 +39,8 @@ def service_env(db: Path, extra: list[str] | tuple[str, ...] = ()) -> dict[str, 
     return env
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"load: server exited with {process.returncode}")
@@ -50,13 +50,13 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise SystemExit("load: server did not become healthy within 30 s")
+    raise SystemExit(f"load: server did not become healthy within {timeout_s:g} s")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
     process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -108,10 +108,12 @@ def provision(url: str, count: int) -> list[dict[str, Any]]:
 
 
 def write_wrk_sites(sites: list[dict[str, Any]], path: Path) -> None:
-    """The sites as the wrk script reads them: key project property domain, a line each."""
+    """The sites as the wrk script reads them: key project property domain secret, a line
+    each (the secret for server-to-server requests)."""
     path.write_text(
         "".join(
-            f"{s['key_id']} {s['project_id']} {s['property_id']} {s['domain']}\n" for s in sites
+            f"{s['key_id']} {s['project_id']} {s['property_id']} {s['domain']} {s['secret']}\n"
+            for s in sites
         )
     )
 

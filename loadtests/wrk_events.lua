@@ -1,10 +1,17 @@
--- wrk script: single-event pageviews, as the tag sends them (text/plain, from the site's
--- Origin), spread over the provisioned sites, 200 pages and 5,000 sessions per site.
--- SITES_FILE names a file with one "key_id project_id property_id domain" line per site.
+-- wrk script: pageviews spread over the provisioned sites, 200 pages and 5,000 sessions per
+-- site. By default one event per request, as the tag sends it (text/plain, from the site's
+-- Origin). SITES_FILE names a file with one "key_id project_id property_id domain secret" line
+-- per site.
+--
+-- EVENTS_PER_REQUEST (optional, 1 to 50) puts that many pageviews in each request; each event
+-- advances the page and session counters, so the events reach the tables as single-event
+-- requests would. AUTH=bearer sends them server to server (application/json with
+-- Authorization: Bearer <key secret>, as a forwarding server does) instead of from the Origin.
 local sites = {}
 for line in io.lines(os.getenv("SITES_FILE")) do
-  local key, project, property, domain = line:match("(%S+) (%S+) (%S+) (%S+)")
-  table.insert(sites, {key = key, project = project, property = property, domain = domain})
+  local key, project, property, domain, secret = line:match("(%S+) (%S+) (%S+) (%S+) ?(%S*)")
+  table.insert(sites, {key = key, project = project, property = property, domain = domain,
+                       secret = secret})
 end
 
 -- DELAY_MS (optional) paces each connection: it waits that long after each answer, so a few
@@ -14,22 +21,45 @@ if delay_ms then
   delay = function() return delay_ms end
 end
 
-local counter = 0
+local per_request = tonumber(os.getenv("EVENTS_PER_REQUEST") or "1")
+local bearer = os.getenv("AUTH") == "bearer"
+if bearer then
+  for _, site in ipairs(sites) do
+    assert(site.secret ~= "", "AUTH=bearer needs the key secrets in SITES_FILE")
+  end
+end
+
+local requests_made = 0
+local events_made = 0
 local ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
+local function pageview(domain)
+  events_made = events_made + 1
+  local n = events_made
+  return string.format(
+    '{"type":"pageview","url":"https://%s/page/%d","referrer":"https://chatgpt.com/",' ..
+    '"title":"Page %d","session_id":"s%d"}',
+    domain, n % 200, n % 200, n % 5000)
+end
+
 request = function()
-  counter = counter + 1
-  local site = sites[(counter % #sites) + 1]
+  requests_made = requests_made + 1
+  local site = sites[(requests_made % #sites) + 1]
+  local events = {}
+  for i = 1, per_request do
+    events[i] = pageview(site.domain)
+  end
   local body = string.format(
-    '{"key_id":"%s","project_id":"%s","property_id":%s,"events":[{"type":"pageview",' ..
-    '"url":"https://%s/page/%d","referrer":"https://chatgpt.com/","title":"Page %d",' ..
-    '"session_id":"s%d"}]}',
-    site.key, site.project, site.property, site.domain, counter % 200, counter % 200, counter % 5000)
-  local headers = {
-    ["Content-Type"] = "text/plain;charset=UTF-8",
-    ["Origin"] = "https://" .. site.domain,
-    ["User-Agent"] = ua,
-  }
+    '{"key_id":"%s","project_id":"%s","property_id":%s,"events":[%s]}',
+    site.key, site.project, site.property, table.concat(events, ","))
+  local headers = {["User-Agent"] = ua}
+  if bearer then
+    headers["Content-Type"] = "application/json"
+    headers["Authorization"] = "Bearer " .. site.secret
+  else
+    headers["Content-Type"] = "text/plain;charset=UTF-8"
+    headers["Origin"] = "https://" .. site.domain
+  end
   return wrk.format("POST", "/v1/events", headers, body)
 end
 
