@@ -5,31 +5,46 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.types import Receive
 
 from ingest.errors import ApiError, ErrorCode
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it passes `limit` bytes; a client that hangs
-    up before its body arrived is CLIENT_CLOSED, not a failure of ours."""
-    too_large = ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body is larger than {limit} bytes")
-    declared = request.headers.get("content-length", "")
+def _too_large(limit: int) -> ApiError:
+    return ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"body is larger than {limit} bytes")
+
+
+async def receive_limited(receive: Receive, declared: str, limit: int) -> bytes:
+    """The whole body from ASGI `receive`, refused with 413 as soon as it passes `limit` bytes
+    (or its Content-Length, `declared`, says it will); a client that hangs up before its body
+    arrived is CLIENT_CLOSED, not a failure of ours."""
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise ApiError(
-            ErrorCode.CLIENT_CLOSED,
-            f"the client closed the connection after {size} bytes of the body",
-        ) from None
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                # One message is the common case: its bytes as they are, without a join.
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif kind == "http.disconnect":
+            raise ApiError(
+                ErrorCode.CLIENT_CLOSED,
+                f"the client closed the connection after {size} bytes of the body",
+            )
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """receive_limited for a Starlette request (the admin API's routes)."""
+    return await receive_limited(request.receive, request.headers.get("content-length", ""), limit)
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
