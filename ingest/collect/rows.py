@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ingest.collect.enrich import Enriched
+from ingest.collect.merge import merge_content, merge_sessions
 from ingest.storage.sql import Conn
 
 Row = tuple[Any, ...]
 
-INSERT_EVENT = """INSERT INTO events (property_id, project_id, key_id, type, name, url, path,
-    referrer, referrer_host, title, ai_source, ai_source_via, ua_class, crawler, crawler_kind,
-    browser, os, device, country, user_agent, session_id, props, ts, received_at, off_site)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+EVENT_COLUMNS = (
+    "property_id, project_id, key_id, type, name, url, path, referrer,"
+    " referrer_host, title, ai_source, ai_source_via, ua_class, crawler, crawler_kind, browser,"
+    " os, device, country, user_agent, session_id, props, ts, received_at, off_site"
+)
+REFERRAL_COLUMNS = (
+    "property_id, project_id, session_id, ai_source, via, referrer, url, path, landed_at, ua_class"
+)
 
-# The entry page, referrer and AI source are the landing's: set by the session's first
-# pageview and kept after it.
-UPSERT_SESSION = """INSERT INTO sessions (property_id, id, project_id, entry_url, entry_path,
-    referrer, ai_source, ua_class, pageviews, events, started_at, last_seen_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-    ON CONFLICT (property_id, id) DO UPDATE SET
+INSERT_EVENTS = f"INSERT INTO events ({EVENT_COLUMNS}) VALUES "
+INSERT_REFERRALS = f"INSERT INTO ai_referrals ({REFERRAL_COLUMNS}) VALUES "
+
+# One row per session, as merge.merge_sessions makes them (`events` the rows merged). The entry
+# page, referrer and AI source are the landing's: set by the session's first pageview and kept
+# after it.
+UPSERT_SESSIONS = """INSERT INTO sessions (property_id, id, project_id, entry_url, entry_path,
+    referrer, ai_source, ua_class, pageviews, events, started_at, last_seen_at) VALUES """
+ON_SESSION = """ ON CONFLICT (property_id, id) DO UPDATE SET
         entry_url = coalesce(sessions.entry_url, excluded.entry_url),
         entry_path = coalesce(sessions.entry_path, excluded.entry_path),
         referrer = CASE WHEN sessions.entry_path IS NULL THEN excluded.referrer
@@ -29,14 +38,14 @@ UPSERT_SESSION = """INSERT INTO sessions (property_id, id, project_id, entry_url
         ai_source = CASE WHEN sessions.entry_path IS NULL THEN excluded.ai_source
                          ELSE sessions.ai_source END,
         pageviews = sessions.pageviews + excluded.pageviews,
-        events = sessions.events + 1,
+        events = sessions.events + excluded.events,
         started_at = min(sessions.started_at, excluded.started_at),
         last_seen_at = max(sessions.last_seen_at, excluded.last_seen_at)"""
 
+# One row per page, as merge.merge_content makes them.
 UPSERT_CONTENT = """INSERT INTO content (property_id, path, project_id, url, title, content_type,
-    views, ai_views, crawler_views, first_seen_at, last_seen_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (property_id, path) DO UPDATE SET
+    views, ai_views, crawler_views, first_seen_at, last_seen_at) VALUES """
+ON_CONTENT = """ ON CONFLICT (property_id, path) DO UPDATE SET
         url = excluded.url,
         title = coalesce(excluded.title, content.title),
         views = content.views + excluded.views,
@@ -44,17 +53,17 @@ UPSERT_CONTENT = """INSERT INTO content (property_id, path, project_id, url, tit
         crawler_views = content.crawler_views + excluded.crawler_views,
         last_seen_at = max(content.last_seen_at, excluded.last_seen_at)"""
 
-# Bots that arrive with an AI referrer are stored too, with their class: counts meant for
-# people select ua_class = 'human' (as content.ai_views does).
-INSERT_REFERRAL = """INSERT INTO ai_referrals (property_id, project_id, session_id, ai_source,
-    via, referrer, url, path, landed_at, ua_class) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+# Rows per statement: a power of two up to this, so a table has a few statement texts (each
+# compiled once and kept in sqlite3's statement cache) whatever the group's size, and a
+# statement's variables stay far below SQLite's limit (32766 by default since 3.32).
+MAX_ROWS_PER_STATEMENT = 256
 
 AI_UA_CLASSES = frozenset({"ai_crawler", "ai_agent"})
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """One request's rows, ready for executemany."""
+    """One request's rows, ready for the group commit's statements."""
 
     count: int
     events: list[Row]
@@ -106,12 +115,34 @@ def prepare(
 
 
 def write_rows(conn: Conn, group: Sequence[Prepared]) -> None:
-    """Write a group's rows inside the caller's transaction: one executemany per table."""
-    for sql, rows in (
-        (INSERT_EVENT, [r for p in group for r in p.events]),
-        (UPSERT_SESSION, [r for p in group for r in p.sessions]),
-        (UPSERT_CONTENT, [r for p in group for r in p.content]),
-        (INSERT_REFERRAL, [r for p in group for r in p.referrals]),
-    ):
-        if rows:
-            conn.executemany(sql, rows)
+    """Write a group's rows inside the caller's transaction (SQLite): events and AI referrals
+    by multi-row INSERTs, sessions and content merged per key and upserted once each."""
+    events = [r for p in group for r in p.events]
+    insert_many(conn, INSERT_EVENTS, "", events)
+    referrals = [r for p in group for r in p.referrals]
+    if referrals:
+        insert_many(conn, INSERT_REFERRALS, "", referrals)
+    sessions = [r for p in group for r in p.sessions]
+    if sessions:
+        insert_many(conn, UPSERT_SESSIONS, ON_SESSION, merge_sessions(sessions))
+    content = [r for p in group for r in p.content]
+    if content:
+        insert_many(conn, UPSERT_CONTENT, ON_CONTENT, merge_content(content))
+
+
+def insert_many(conn: Conn, head: str, tail: str, rows: Sequence[Row]) -> None:
+    """`head` VALUES (...), (...) `tail` over the rows, in chunks of powers of two: one
+    statement per chunk instead of one per row (executemany steps a statement per row)."""
+    done, left = 0, len(rows)
+    while left:
+        size = min(MAX_ROWS_PER_STATEMENT, 1 << (left.bit_length() - 1))
+        chunk = rows[done : done + size]
+        conn.execute(_statement(head, tail, size, len(chunk[0])), [v for r in chunk for v in r])
+        done += size
+        left -= size
+
+
+@functools.lru_cache(maxsize=128)
+def _statement(head: str, tail: str, rows: int, columns: int) -> str:
+    values = "(" + ", ".join("?" * columns) + ")"
+    return head + ", ".join([values] * rows) + tail

@@ -3,19 +3,19 @@
 It takes the rows exactly as `rows.prepare` makes them, so the collector chooses the writer by
 dialect and nothing else. Events and AI referrals are appended by COPY. Sessions and content are
 upserted once per key: PostgreSQL's ON CONFLICT DO UPDATE cannot touch one row twice in one
-statement, so the group's rows are first merged per key in Python, by the same rules as the
-SQLite upserts applied one after another, then sent in one `unnest` statement per table. Keys
-go in sorted order, so two nodes writing the same sessions or pages lock them in one order and
-cannot deadlock each other.
+statement, so the group's rows are first merged per key (merge.py, shared with SQLite), then
+sent in one `unnest` statement per table. Keys go in sorted order, so two nodes writing the same
+sessions or pages lock them in one order and cannot deadlock each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 
+from ingest.collect.merge import merge_content, merge_sessions
 from ingest.collect.rows import Prepared, Row
 
 Connection = psycopg.Connection[Any]
@@ -33,7 +33,7 @@ COPY_REFERRALS = f"COPY ai_referrals ({', '.join(REFERRAL_COLUMNS)}) FROM STDIN"
 
 # The arrays are sent in binary (%b): measured 14-27% less time per statement than as text
 # (psycopg's text arrays are slower to build and for the server to parse).
-# One row per session: the rules of rows.UPSERT_SESSION, with `events` the merged rows' count.
+# One row per session: the rules of rows.UPSERT_SESSIONS (merged rows, `events` their count).
 UPSERT_SESSIONS = """INSERT INTO sessions (property_id, id, project_id, entry_url, entry_path,
     referrer, ai_source, ua_class, pageviews, events, started_at, last_seen_at)
     SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[],
@@ -63,59 +63,6 @@ UPSERT_CONTENT = """INSERT INTO content (property_id, path, project_id, url, tit
         ai_views = content.ai_views + excluded.ai_views,
         crawler_views = content.crawler_views + excluded.crawler_views,
         last_seen_at = GREATEST(content.last_seen_at, excluded.last_seen_at)"""
-
-
-def merge_sessions(rows: Iterable[Row]) -> list[Row]:
-    """prepare's session rows, one per (property_id, id), in key order, with the number of
-    rows merged added as the upsert's `events` column (before started_at).
-
-    Merging a later row into an earlier one follows the upsert's rules with the earlier row as
-    the stored one, so applying the merged row to a stored session gives what applying the rows
-    one by one gives (coalesce, sums, min and max are associative; the landing's referrer and
-    AI source are taken from the first row that had an entry path).
-    """
-    merged: dict[tuple[Any, Any], list[Any]] = {}
-    for row in rows:
-        (property_id, session_id, _project, entry_url, entry_path, referrer, ai_source,
-         _ua_class, pageviews, started_at, last_seen_at) = row  # fmt: skip
-        key = (property_id, session_id)
-        held = merged.get(key)
-        if held is None:
-            merged[key] = [*row[:8], int(pageviews), 1, started_at, last_seen_at]
-            continue
-        if held[4] is None:  # no landing yet: this row's referrer and AI source are taken
-            held[5], held[6] = referrer, ai_source
-        if held[3] is None:
-            held[3] = entry_url
-        if held[4] is None:
-            held[4] = entry_path
-        held[8] += int(pageviews)
-        held[9] += 1
-        held[10] = min(held[10], started_at)
-        held[11] = max(held[11], last_seen_at)
-    return [tuple(merged[key]) for key in sorted(merged)]
-
-
-def merge_content(rows: Iterable[Row]) -> list[Row]:
-    """prepare's content rows, one per (property_id, path), in key order: the last URL, the
-    last title given, the counts summed, the first first_seen_at, the latest last_seen_at."""
-    merged: dict[tuple[Any, Any], list[Any]] = {}
-    for row in rows:
-        (property_id, path, _project, url, title, _content_type, views, ai_views,
-         crawler_views, _first_seen_at, last_seen_at) = row  # fmt: skip
-        key = (property_id, path)
-        held = merged.get(key)
-        if held is None:
-            merged[key] = [*row[:6], int(views), int(ai_views), int(crawler_views), *row[9:]]
-            continue
-        held[3] = url
-        if title is not None:
-            held[4] = title
-        held[6] += int(views)
-        held[7] += int(ai_views)
-        held[8] += int(crawler_views)
-        held[10] = max(held[10], last_seen_at)
-    return [tuple(merged[key]) for key in sorted(merged)]
 
 
 def columns(rows: Sequence[Row]) -> list[list[Any]]:
