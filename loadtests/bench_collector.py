@@ -92,6 +92,7 @@ class Run:
     cpu_us_per_request: float = 0.0  # the server's process tree only
     cpu_us_per_event: float = 0.0
     load_average: float = 0.0  # 1-minute, as the measured run started: the machine is shared
+    database: str = ""  # the PostgreSQL database's name (dropped afterwards), or the file's
 
 
 def ensure_wrk() -> str:
@@ -209,7 +210,8 @@ def bench_bare(server: str, workers: int, number: int, args: argparse.Namespace,
     run = Run("bare 204", BARE, server, workers, number)
     try:
         wait_healthy(url, process)
-        wrk(url, args.warmup, args.connections, sites_file, args.events_per_request, args.auth)
+        if args.warmup:
+            wrk(url, args.warmup, args.connections, sites_file, args.events_per_request, args.auth)
         summary = measured(run, url, process.pid, args, sites_file)
     finally:
         stop(process)
@@ -225,6 +227,7 @@ def bench_collector(
     sites_file = work / f"sites-{name}.txt"
     run = Run(label, kind, server, workers, number)
     with database(args, work, name) as location:
+        run.database = location.rsplit("/", 1)[-1]
         env = service_env(Path(), ["OPTIVIEW_SCHEDULER=off", *args.env])
         env["OPTIVIEW_DB"] = location  # a path or a postgresql:// URL
         if tree is not None:
@@ -241,8 +244,9 @@ def bench_collector(
         try:
             wait_healthy(url, process)
             write_wrk_sites(provision(url, args.sites), sites_file)
-            wrk(url, args.warmup, args.connections, sites_file, args.events_per_request,
-                args.auth)  # fmt: skip
+            if args.warmup:
+                wrk(url, args.warmup, args.connections, sites_file, args.events_per_request,
+                    args.auth)  # fmt: skip
             time.sleep(0.5)
             before = count_events(location)
             summary = measured(run, url, process.pid, args, sites_file)
@@ -411,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="uvicorn")
     parser.add_argument("--workers", default="1")
     parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per server")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="seconds of warm-up per server (0: none)"
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--sites", type=int, default=20, help="properties and keys to spread over")
     parser.add_argument("--rounds", type=int, default=1, help="every setup this often")

@@ -1,0 +1,30 @@
+"""The callgrind benchmark runs end to end, tiny: instructions per request of every process of
+the server are counted, positive and plausible, and --max-instructions fails a run above it.
+
+valgrind makes the server some 50 times slower; 50 requests keep this within a minute."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from loadtests import bench_callgrind
+
+
+def test_a_tiny_count_reports_instructions_per_request(tmp_path: Path) -> None:
+    argv = ["--requests", "50", "--warmup", "20", "--connections", "4", "--sites", "1"]
+    # a limit no collector request can meet: the run must exit 1 and say so
+    assert bench_callgrind.main([*argv, "--max-instructions", "1000", "--out", str(tmp_path)]) == 1
+    report = json.loads((tmp_path / "bench-callgrind.json").read_text())
+    [count] = report["counts"]
+    assert count["label"] == "current" and count["requests"] == 50 and count["events"] == 50
+    total = count["per_request"]["total"]
+    # A collector request is about a million instructions: far more than the HTTP exchange
+    # alone (so the worker was counted), far less than start-up (so zeroing worked).
+    assert 100_000 < total < 50_000_000, count
+    assert count["per_request"]["worker"] > 100_000, count
+    assert sum(p["instructions"] for p in count["processes"]) == sum(count["instructions"].values())
+    assert all(p["instructions"] > 0 for p in count["processes"]), count["processes"]
+    assert count["committed"] >= 70  # the warm-up's and the measured requests' events
+    markdown = (tmp_path / "bench-callgrind.md").read_text()
+    assert "| current |" in markdown and "OVER the limit of 1,000" in markdown
