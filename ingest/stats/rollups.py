@@ -81,9 +81,12 @@ def _events_sql(
     counts = f"{sign} * count(*), {sign} * {pageviews}, {sign} * {conversions}"
     metric_columns = ("events", "pageviews", "conversions")
     events = _table("events", dialect)
+    # Grouped per dimension, then put together: twelve sorts of the rows rather than one of
+    # twelve times as many (half the fold's time on SQLite, measured; the same sums).
     dims = " UNION ALL ".join(
         f"SELECT property_id, '{d}' AS dimension, ts - ts % {HOUR_MS} AS hour, ua_class,"
-        f" coalesce({d}, '') AS value, type FROM {events} WHERE {selection}"
+        f" coalesce({d}, '') AS value, {counts} FROM {events} WHERE {selection}"
+        " GROUP BY 1, 3, 4, 5"
         for d in EVENT_DIMENSIONS
     )
     quarters, on_quarter = _into(
@@ -96,9 +99,9 @@ def _events_sql(
         f"INSERT INTO {quarters} (property_id, quarter, ua_class, events, pageviews,"
         f" conversions) SELECT property_id, ts - ts % {QUARTER_MS}, ua_class, {counts}"
         f" FROM {events} WHERE {selection} GROUP BY 1, 2, 3 " + on_quarter,
+        # WHERE true: an upsert's SELECT must not end in a FROM (its ON would be a join's).
         f"INSERT INTO {hours} (property_id, dimension, hour, ua_class, value, events,"
-        f" pageviews, conversions) SELECT property_id, dimension, hour, ua_class, value, {counts}"
-        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 " + on_hour,
+        f" pageviews, conversions) SELECT * FROM ({dims}) AS picked WHERE true " + on_hour,
     ]
 
 
@@ -108,8 +111,8 @@ def _referrals_sql(
     referrals = _table("ai_referrals", dialect)
     dims = " UNION ALL ".join(
         f"SELECT property_id, '{d}' AS dimension, landed_at - landed_at % {HOUR_MS} AS hour,"
-        f" coalesce(ua_class, '') AS ua_class, coalesce({d}, '') AS value"
-        f" FROM {referrals} WHERE {selection}"
+        f" coalesce(ua_class, '') AS ua_class, coalesce({d}, '') AS value, {sign} * count(*)"
+        f" FROM {referrals} WHERE {selection} GROUP BY 1, 3, 4, 5"
         for d in REFERRAL_DIMENSIONS
     )
     quarters, on_quarter = _into(
@@ -123,8 +126,7 @@ def _referrals_sql(
         f" SELECT property_id, landed_at - landed_at % {QUARTER_MS}, coalesce(ua_class, ''),"
         f" {sign} * count(*) FROM {referrals} WHERE {selection} GROUP BY 1, 2, 3 " + on_quarter,
         f"INSERT INTO {hours} (property_id, dimension, hour, ua_class, value, ai_referrals)"
-        f" SELECT property_id, dimension, hour, ua_class, value, {sign} * count(*)"
-        f" FROM ({dims}) AS picked GROUP BY 1, 2, 3, 4, 5 " + on_hour,
+        f" SELECT * FROM ({dims}) AS picked WHERE true " + on_hour,
     ]
 
 
