@@ -11,7 +11,19 @@ BUSY_TIMEOUT_MS = 5000
 WAL_SWITCH_RETRIES = 20  # about a second in all
 
 
-def pragmas(synchronous: str = "NORMAL", busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> list[str]:
+def pragmas(
+    synchronous: str = "NORMAL",
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    wal_limit_bytes: int | None = None,
+) -> list[str]:
+    checkpoints = []
+    if wal_limit_bytes is not None:
+        # The log is checkpointed by the caller (checkpoint.py), not in this connection's
+        # commits; when it restarts, its file is cut back to the limit.
+        checkpoints = [
+            "PRAGMA wal_autocheckpoint = 0",
+            f"PRAGMA journal_size_limit = {int(wal_limit_bytes)}",
+        ]
     return [
         f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
         "PRAGMA journal_mode = WAL",
@@ -19,6 +31,7 @@ def pragmas(synchronous: str = "NORMAL", busy_timeout_ms: int = BUSY_TIMEOUT_MS)
         # NORMAL in WAL mode loses no committed transaction on a process crash, only on power
         # loss; FULL closes that gap at the cost of an fsync per commit.
         f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}",
+        *checkpoints,
     ]
 
 
@@ -28,11 +41,13 @@ def connect(
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     *,
     create: bool = True,
+    wal_limit_bytes: int | None = None,
 ) -> sqlite3.Connection:
     """A synchronous connection in autocommit mode: transactions are opened explicitly.
 
     With `create` False a missing file is an error ("unable to open") rather than a new, empty
     database: a connection opened after the file was deleted must not quietly replace it.
+    With `wal_limit_bytes` its commits never checkpoint the write-ahead log (see pragmas).
     """
     if str(path) == ":memory:":
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -42,7 +57,7 @@ def connect(
     else:
         uri = f"file:{pathname2url(str(Path(path).absolute()))}?mode=rw"
         conn = sqlite3.connect(uri, isolation_level=None, check_same_thread=False, uri=True)
-    for statement in pragmas(synchronous, busy_timeout_ms):
+    for statement in pragmas(synchronous, busy_timeout_ms, wal_limit_bytes):
         _execute_retrying(conn, statement)
     return conn
 

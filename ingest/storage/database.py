@@ -9,6 +9,7 @@ made a group commit several times slower (see the collector's benchmark notes).
 Every transaction has a deadline: SQLite's busy_timeout is set to the time left before each
 BEGIN IMMEDIATE, so time spent queued behind another write counts against the same budget.
 Before every COMMIT the file at the path is checked to still be the one opened (datafile.py).
+The write-ahead log is checkpointed beside the writer, not in its commits (checkpoint.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from ingest.storage.checkpoint import HARD_BYTES, SOFT_BYTES, Checkpointer
 from ingest.storage.connection import BUSY_TIMEOUT_MS, connect
 from ingest.storage.datafile import FileIdentity, identity, lost_reason
 
@@ -65,6 +67,9 @@ class Database:
         path: Path | str,
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        *,
+        checkpoints_apart: bool = True,
+        wal_bounds: tuple[int, int] = (SOFT_BYTES, HARD_BYTES),
     ) -> None:
         self._path = path
         self._synchronous = synchronous
@@ -83,6 +88,12 @@ class Database:
         # Why the file was lost, once noticed; it stays lost until the process restarts.
         self.lost: str | None = None
         self._log_released = False
+        # Checkpoints the log beside the writer, within `wal_bounds` (soft, hard; bytes). None:
+        # the writer's commits checkpoint it themselves, as SQLite does by default (a database
+        # in memory has no log; the writer's benchmark measures both).
+        self._checkpointer: Checkpointer | None = None
+        if checkpoints_apart and str(path) != ":memory:":
+            self._checkpointer = Checkpointer(f"{path}-wal", self._open_connection, *wal_bounds)
 
     @property
     def busy_timeout_ms(self) -> int:
@@ -94,8 +105,17 @@ class Database:
         path: Path | str,
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        *,
+        checkpoints_apart: bool = True,
+        wal_bounds: tuple[int, int] = (SOFT_BYTES, HARD_BYTES),
     ) -> Database:
-        db = cls(path, synchronous, busy_timeout_ms)
+        db = cls(
+            path,
+            synchronous,
+            busy_timeout_ms,
+            checkpoints_apart=checkpoints_apart,
+            wal_bounds=wal_bounds,
+        )
         loop = asyncio.get_running_loop()
         # Open every connection now: a bad path fails at start, not on first write, and all of
         # them hold the same file, so reads keep answering if it is deleted later.
@@ -115,20 +135,32 @@ class Database:
         opened.wait(timeout=10)
 
     def _open_writer(self) -> None:
-        self._connection()
+        checkpointer = self._checkpointer
+        limit = None if checkpointer is None else checkpointer.soft_bytes
+        self._local.conn = self._open_connection(wal_limit_bytes=limit)
         if str(self._path) != ":memory:":
             self._opened = identity(self._path)
+        if checkpointer is not None:
+            checkpointer.open()
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's own connection, opened on first use. Never creates the file: a
         reader thread starting after the file was deleted must not put an empty one there."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = connect(
-                self._path, self._synchronous, self._busy_timeout_ms, create=False
-            )
-            with self._lock:
-                self._connections.append(conn)
+            conn = self._local.conn = self._open_connection()
+        return conn
+
+    def _open_connection(self, wal_limit_bytes: int | None = None) -> sqlite3.Connection:
+        conn = connect(
+            self._path,
+            self._synchronous,
+            self._busy_timeout_ms,
+            create=False,
+            wal_limit_bytes=wal_limit_bytes,
+        )
+        with self._lock:
+            self._connections.append(conn)
         return conn
 
     def check_file(self) -> str | None:
@@ -156,6 +188,8 @@ class Database:
         if self._log_released or self.lost is None:
             return
         self._log_released = True
+        if self._checkpointer is not None:  # its checkpoint would make this one busy
+            self._checkpointer.stop()
         try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
@@ -196,6 +230,8 @@ class Database:
             if is_unavailable(exc):
                 raise StorageUnavailable(f"write failed: {exc}") from exc
             raise
+        if self._checkpointer is not None:
+            self._checkpointer.after_commit(conn)
         return result
 
     async def read(self, work: Work[T]) -> T:
@@ -223,6 +259,8 @@ class Database:
             await loop.run_in_executor(self._writer, lambda: self._release_log(self._connection()))
         for pool in (self._writer, self._readers, self._analytics):
             await loop.run_in_executor(None, pool.shutdown)
+        if self._checkpointer is not None:
+            await loop.run_in_executor(None, self._checkpointer.close)
         with self._lock:
             for conn in self._connections:
                 conn.close()
