@@ -6,7 +6,11 @@ worker, and the writer process when there is one) under valgrind's callgrind on 
 SQLite database, warms it up, then counts the instructions every process of the server
 executes while it answers `--requests` collector requests (pageviews as loadtests/wrk_events.lua
 sends them, over `--connections` keep-alive connections), and reports them per request and
-per event, for each process role (worker, writer) and in total.
+per event, for each process role (worker, writer) and in total. Timers run per wall second
+whatever the load (and under callgrind a request takes some 50 times longer), so the servers
+are first counted for `--idle-seconds` without requests (after the warm-up has settled), and
+that idle rate over the measured wall time is taken out of the figures (the measured count is
+reported beside them).
 
     python -m loadtests.bench_callgrind [--requests 1000] [--warmup 300] [--connections 8]
         [--events-per-request 1] [--baseline 4c81b57] [--max-instructions N] [--env NAME=VALUE]
@@ -48,6 +52,11 @@ VALGRIND = "/usr/bin/valgrind"
 # Under callgrind Python runs some 50 times slower: start-up and a drain take that much longer.
 START_TIMEOUT_S = 240
 STOP_TIMEOUT_S = 120
+# Before the idle count, after the warm-up; after the measured requests, before their dump:
+# the follow-up of the last requests (key touches and rollups shipped every 0.25 s, answers
+# flushed) belongs to them.
+SETTLE_S = 1.0
+TAIL_S = 0.5
 UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
     " Chrome/131.0.0.0 Safari/537.36"
@@ -60,11 +69,15 @@ class Count:
     requests: int
     events: int
     seconds: float  # wall time of the measured requests under callgrind
-    instructions: dict[str, int] = field(default_factory=dict)  # role -> Ir
-    per_request: dict[str, float] = field(default_factory=dict)  # role and "total" -> Ir
-    per_event: float = 0.0
+    instructions: dict[str, int] = field(default_factory=dict)  # role -> Ir while measured
+    idle_per_s: dict[str, int] = field(default_factory=dict)  # role -> Ir/s with no request
+    # role and "total" -> Ir per request, net of what the idle rate makes in that wall time
+    per_request: dict[str, float] = field(default_factory=dict)
+    gross_per_request: float = 0.0  # the measured count per request, idle part included
+    per_event: float = 0.0  # net
     processes: list[dict[str, Any]] = field(default_factory=list)
     committed: int = 0
+    idle_share: float = 0.0  # the part of the measured count the idle rate makes
 
 
 def say(text: str) -> None:
@@ -178,17 +191,18 @@ def control(pids: list[int], *command: str) -> None:
         raise SystemExit(f"bench: callgrind_control {what}: {done.stdout}{done.stderr}")
 
 
-def dumped_instructions(folder: Path, pid: int) -> int:
-    """The Ir of `pid`'s latest dump (callgrind.out.<pid>.<part>), waiting for it briefly."""
+def dumped_instructions(folder: Path, pid: int, part: int) -> int:
+    """The Ir of `pid`'s dump number `part` (callgrind.out.<pid>.<part>), waiting for the
+    file to be complete (its last line, totals:, written)."""
+    path = folder / f"callgrind.out.{pid}.{part}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        parts = sorted(folder.glob(f"callgrind.out.{pid}.*"), key=lambda p: int(p.suffix[1:]))
-        if parts:
-            for line in parts[-1].read_text(errors="replace").splitlines():
-                if line.startswith("summary:"):
-                    return int(line.split()[1])
+        if path.exists():
+            lines = path.read_text(errors="replace").splitlines()
+            if any(line.startswith("totals:") for line in lines):
+                return next(int(x.split()[1]) for x in lines if x.startswith("summary:"))
         time.sleep(0.2)
-    raise SystemExit(f"bench: no callgrind dump for pid {pid} in {folder}")
+    raise SystemExit(f"bench: no complete callgrind dump {path}")
 
 
 def count_events(db: Path) -> int:
@@ -201,7 +215,9 @@ def measure(label: str, tree: Path | None, args: argparse.Namespace, work: Path)
     folder = work / f"callgrind-{label}"
     folder.mkdir()
     db = work / f"{label}.db"
-    env = service_env(db, ["OPTIVIEW_SCHEDULER=off", *args.env])
+    # the writer process starts some 50 times slower too (a setting its supervisor reads)
+    slow = [f"OPTIVIEW_WRITER_READY_TIMEOUT_S={START_TIMEOUT_S}"]
+    env = service_env(db, ["OPTIVIEW_SCHEDULER=off", *slow, *args.env])
     if tree is not None:
         env = checkout.tree_env(env, tree)
     port = free_port()
@@ -225,18 +241,25 @@ def measure(label: str, tree: Path | None, args: argparse.Namespace, work: Path)
         pids = server_pids(process.pid)
         control(pids, "-i", "on")
         send(port, sites, 0, args.warmup, args)
-        time.sleep(0.5)  # the last commit's follow-up (touches, rollups) before zeroing
         pids = server_pids(process.pid)
         roles = {pid: process_cpu.role(psutil.Process(pid), process.pid, 1) for pid in pids}
         commands = {pid: " ".join(psutil.Process(pid).cmdline()) for pid in pids}
         say(f"{label}: warmed up after {time.monotonic() - began:.0f} s")
+        # What the servers do with no request at all (timers: the loop's, rollups shipped,
+        # caches), which the measured count includes for as long as the requests take;
+        # counted after the warm-up's own follow-up work has settled, so as not to be it.
+        time.sleep(SETTLE_S)
         control(pids, "-z")
-        started = time.monotonic()
+        time.sleep(args.idle_seconds)
+        control(pids, "-d")
+        idle = {pid: dumped_instructions(folder, pid, 1) / args.idle_seconds for pid in pids}
+        started = time.monotonic()  # the dump zeroed the counters
         accepted = send(port, sites, args.warmup, args.requests, args)
         seconds = time.monotonic() - started
-        time.sleep(0.5)
+        time.sleep(TAIL_S)  # the last requests' follow-up (touches, rollups) is theirs
         control(pids, "-d")
-        per_pid = {pid: dumped_instructions(folder, pid) for pid in pids}
+        seconds += TAIL_S
+        per_pid = {pid: dumped_instructions(folder, pid, 2) for pid in pids}
         say(f"{label}: counted after {time.monotonic() - began:.0f} s")
     except SystemExit as exc:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
@@ -252,14 +275,25 @@ def measure(label: str, tree: Path | None, args: argparse.Namespace, work: Path)
         events=args.requests * args.events_per_request,
         seconds=round(seconds, 1),
     )
+    idle_s: dict[str, float] = {}
     for pid, ir in per_pid.items():
-        count.instructions[roles[pid]] = count.instructions.get(roles[pid], 0) + ir
-        count.processes.append({"pid": pid, "role": roles[pid], "command": commands[pid],
-                                "instructions": ir})  # fmt: skip
-    count.per_request = {r: round(ir / count.requests) for r, ir in count.instructions.items()}
+        role = roles[pid]
+        count.instructions[role] = count.instructions.get(role, 0) + ir
+        idle_s[role] = idle_s.get(role, 0.0) + idle[pid]
+        count.processes.append({"pid": pid, "role": role, "command": commands[pid],
+                                "instructions": ir, "idle_per_s": round(idle[pid])})  # fmt: skip
+    # Timers (rollups shipped, caches, the loop's own) run per wall second, and under
+    # callgrind a request takes some 50 times longer than without: left in, they would make
+    # the count depend on how busy the machine was. What they made is taken out.
+    for role, ir in count.instructions.items():
+        count.idle_per_s[role] = round(idle_s[role])
+        count.per_request[role] = round((ir - idle_s[role] * seconds) / count.requests)
     total = sum(count.instructions.values())
-    count.per_request["total"] = round(total / count.requests)
-    count.per_event = round(total / count.events)
+    idle_part = sum(idle_s.values()) * seconds
+    count.per_request["total"] = round((total - idle_part) / count.requests)
+    count.gross_per_request = round(total / count.requests)
+    count.per_event = round((total - idle_part) / count.events)
+    count.idle_share = round(idle_part / total, 4) if total else 0.0
     count.committed = count_events(db)
     acknowledged = (args.warmup + args.requests) * args.events_per_request
     if count.committed < acknowledged:
@@ -275,11 +309,14 @@ def markdown(counts: list[Count], args: argparse.Namespace, facts: dict[str, Any
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {args.requests} requests of"
         f" {args.events_per_request} pageview(s) ({args.auth}) over {args.connections}"
         f" keep-alive connections after {args.warmup} of warm-up; uvicorn, one worker{settings}."
-        f" Machine: {facts['cpus']} CPUs ({facts['cpu_model']}), Python {facts['python']}.",
+        f" Machine: {facts['cpus']} CPUs ({facts['cpu_model']}), Python {facts['python']}."
+        f" Instructions per request are net of the servers' idle rate (counted for"
+        f" {args.idle_seconds:g} s without requests before) over the measured wall time;"
+        f" the measured count, idle part included, is beside them.",
         "",
         "| tree | worker Ir/request | writer Ir/request | total Ir/request | Ir/event"
-        " | ratio to baseline | wall s under callgrind |",
-        "|---|---|---|---|---|---|---|",
+        " | ratio to baseline | measured Ir/request | idle Ir/s (share of it) | wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     baseline = next((c for c in counts if c.label != "current"), None)
     for c in counts:
@@ -291,7 +328,8 @@ def markdown(counts: list[Count], args: argparse.Namespace, facts: dict[str, Any
         lines.append(
             f"| {c.label} | {c.per_request.get('worker', 0):,} |"
             f" {c.per_request.get('writer', 0):,} | {c.per_request['total']:,} |"
-            f" {c.per_event:,} | {ratio} | {c.seconds} |"
+            f" {c.per_event:,} | {ratio} | {c.gross_per_request:,} |"
+            f" {sum(c.idle_per_s.values()):,} ({c.idle_share:.1%}) | {c.seconds} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -309,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         help="origin (the tag's way; default for one event) or bearer (a server's; default"
         " for more)",
     )  # fmt: skip
+    parser.add_argument(
+        "--idle-seconds", type=float, default=2.0, dest="idle_seconds",
+        help="count this long without requests first: the timers' part, taken out",
+    )  # fmt: skip
     parser.add_argument("--sites", type=int, default=5, help="properties and keys to spread over")
     parser.add_argument("--baseline", metavar="REV", help="also count a worktree of REV")
     parser.add_argument(
@@ -323,8 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.auth is None:
         args.auth = "origin" if args.events_per_request == 1 else "bearer"
-    if args.requests < 1 or args.connections < 1 or not 1 <= args.events_per_request <= 50:
-        parser.error("--requests and --connections must be positive, --events-per-request 1-50")
+    if min(args.requests, args.connections, args.idle_seconds) <= 0:
+        parser.error("--requests, --connections and --idle-seconds must be positive")
+    if not 1 <= args.events_per_request <= 50:
+        parser.error("--events-per-request must be 1 to 50")
     ensure_valgrind()
     args.out.mkdir(parents=True, exist_ok=True)
     counts: list[Count] = []

@@ -25,6 +25,9 @@ def test_a_tiny_count_reports_instructions_per_request(tmp_path: Path) -> None:
     assert count["per_request"]["worker"] > 100_000, count
     assert sum(p["instructions"] for p in count["processes"]) == sum(count["instructions"].values())
     assert all(p["instructions"] > 0 for p in count["processes"]), count["processes"]
+    # timers run with no request in sight; their part of the count is taken out
+    assert sum(count["idle_per_s"].values()) > 0 and 0 < count["idle_share"] < 0.6, count
+    assert count["gross_per_request"] > total
     assert count["committed"] >= 70  # the warm-up's and the measured requests' events
     markdown = (tmp_path / "bench-callgrind.md").read_text()
     assert "| current |" in markdown and "OVER the limit of 1,000" in markdown
