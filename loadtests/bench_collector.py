@@ -15,10 +15,17 @@ supervising master, from psutil) per request and per event, the CPU of wrk and, 
 PostgreSQL, of every postgres process. Ratios to the baseline and shares of the bare rate are
 taken within each round, then their median; machine noise moves absolute numbers.
 
-    python -m loadtests.bench_collector [--servers uvicorn] [--workers 1] [--rounds 3]
+    python -m loadtests.bench_collector [--servers uvicorn,hypercorn] [--workers 1,2] [--rounds 1]
         [--duration 15] [--warmup 3] [--connections 32] [--sites 20] [--baseline 4c81b57]
         [--events-per-request 1] [--auth origin|bearer] [--backend sqlite|postgres]
         [--pg-server postgresql://postgres@127.0.0.1:5432] [--env NAME=VALUE]
+
+issue 14's gates, one worker (and the writer process) against today's code in the same run:
+
+    python -m loadtests.bench_collector --servers uvicorn --workers 1 --rounds 3 \
+        --duration 15 --baseline 4c81b57                         # 10,000 req/s, p95, CPU
+    ... the same with --events-per-request 50                    # 100,000 events/s
+    ... the same with --backend postgres                         # both on PostgreSQL
 
 Writes loadtests/out/bench-collector.md and .json (or under --out).
 """
@@ -412,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--servers", default="uvicorn")
-    parser.add_argument("--workers", default="1")
+    parser.add_argument("--servers", default="uvicorn,hypercorn")
+    parser.add_argument("--workers", default="1,2")
     parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
     parser.add_argument(
         "--warmup", type=int, default=3, help="seconds of warm-up per server (0: none)"

@@ -12,7 +12,8 @@ import psycopg
 
 from loadtests import bench_collector, checkout
 
-TINY = ["--duration", "1", "--warmup", "0", "--connections", "4", "--sites", "2"]
+TINY = ["--servers", "uvicorn", "--workers", "1", "--duration", "1", "--warmup", "0"]
+TINY += ["--connections", "4", "--sites", "2"]
 
 
 def worktrees() -> str:
