@@ -29,6 +29,8 @@ def role(process: psutil.Process, root: int, workers: int) -> str:
         text = " ".join(words)
         if "writer" in text.lower():
             return "writer"
+        if "resource_tracker" in text:  # multiprocessing's helper of a supervising master
+            return "master"
     if process.pid == root and workers > 1:
         return "master"
     return "worker"
