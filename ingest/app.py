@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None) -> OptiviewApp:
             settings=config, db=db, migrations_known=known, collector=collector
         )
         collector_endpoint.collector = collector
+        # Requests count into memory; this applies the counts to the metrics every 0.1 s.
+        flushing = metrics.start_flushing()
         _settle_garbage_collector()
         try:
             yield
@@ -106,6 +108,8 @@ def create_app(settings: Settings | None = None) -> OptiviewApp:
             # write whatever they queued, then let go of the database.
             await collector.close()
             await db.close()
+            flushing.cancel()
+            metrics.flush_pending()  # the last counts, before the process's files are closed
             metrics.process_exited(os.getpid())
 
     tag = TagEndpoint(build_all())  # built once per worker, at start
