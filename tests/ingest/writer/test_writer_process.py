@@ -4,6 +4,7 @@ every 202 is stored exactly once; SIGTERM drains it with the workers; its frames
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -51,6 +52,11 @@ def writer_pids(server: Server) -> list[int]:
         if int(fields[1]) == server.process.pid and b"ingest.writer" in cmdline:
             found.append(int(stat.parent.name))
     return found
+
+
+def socket_of(writer: int) -> Path:
+    args = Path(f"/proc/{writer}/cmdline").read_bytes().decode().split("\0")
+    return Path(args[args.index("--socket") + 1])
 
 
 @dataclass
@@ -174,6 +180,7 @@ def test_sigterm_drains_through_the_writer_which_exits_with_serve(tmp_path: Path
     try:
         site = provision_on(server)
         [writer] = writer_pids(server)
+        folder = socket_of(writer).parent
         with Load(site) as load:
             time.sleep(1.0)
             server.process.send_signal(signal.SIGTERM)
@@ -188,7 +195,7 @@ def test_sigterm_drains_through_the_writer_which_exits_with_serve(tmp_path: Path
     assert acknowledged <= set(rows)
     assert {a.status for a in load.answers} == {202}
     assert not Path(f"/proc/{writer}").exists(), "the writer process outlived serve"
-    assert not list(tmp_path.glob("optiview-writer-*")), "the socket's folder was left behind"
+    assert not folder.exists(), "the socket's folder was left behind"
     assert "Traceback" not in server.log_text()
     # The rollups of every answered request reached the table before the writer exited.
     [(requests,)] = dbprobe.rows(server.db, "SELECT sum(requests) FROM request_rollups")
@@ -221,3 +228,43 @@ def test_frames_round_trip_and_refusals_keep_their_kind():
         FrameReader(ToWriter).feed(b"\x00\x00\x00\x02\xc1\xc1")  # not msgpack of ours
     with pytest.raises(ProtocolError):
         FrameReader(ToWriter).feed(b"\xff\xff\xff\xff")  # a length no frame has
+
+
+def test_the_writer_exits_when_serve_is_killed_and_the_next_server_writes(tmp_path: Path):
+    server = start_server(tmp_path / "optiview.db", TMPDIR=str(tmp_path))
+    try:
+        site = provision_on(server)
+        assert site.send(site.pageview("/before")).status_code == 202
+        [writer] = writer_pids(server)
+        folder = socket_of(writer).parent
+        server.process.kill()  # no drain, no SIGTERM to the writer from serve
+        server.process.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{writer}").exists() and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):  # reaped by init, not by us
+                os.waitpid(writer, os.WNOHANG)
+            time.sleep(0.05)
+        assert not Path(f"/proc/{writer}").exists(), "the writer outlived a killed serve"
+        assert folder.exists()  # serve's own clean-up never ran
+    finally:
+        server.stop()
+    again = start_server(server.db, TMPDIR=str(tmp_path))  # removes the killed one's folder
+    try:
+        site.server = again
+        assert site.send(site.pageview("/after")).status_code == 202
+        assert not folder.exists()
+    finally:
+        again.stop()
+    assert sorted(stored(server.db, site.property_id)) == ["/after", "/before"]  # type: ignore[arg-type]
+
+
+def test_inline_commits_in_the_worker_without_a_writer_process(tmp_path: Path):
+    server = start_server(tmp_path / "optiview.db", OPTIVIEW_WRITER="inline")
+    try:
+        site = provision_on(server)
+        assert site.send(site.pageview("/inline")).status_code == 202
+        assert writer_pids(server) == []
+        assert "writer:" not in server.log_text()
+    finally:
+        server.stop()
+    assert stored(server.db, site.property_id) == ["/inline"]  # type: ignore[arg-type]
