@@ -26,12 +26,15 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 # Codes CDNs send for "unknown" (XX) and Tor (T1): not countries.
 _NOT_COUNTRIES = frozenset({"XX", "T1"})
 # Pure functions of their strings, and a site's events repeat the same pages and referrers:
-# each URL is split once rather than three times an event. Bounded (a URL is at most 2 KB).
-CACHED_STRINGS = 2048
+# a page's URL is split and its referrer matched once, not three times for every event.
+# Bounded: at most 4,096 entries each (URLs of at most 2 KB, so a few MB per cache however
+# varied the URLs; a miss costs what the call did before).
+CACHED_STRINGS = 4096
 _page_path = lru_cache(maxsize=CACHED_STRINGS)(page_path)
 _content_type = lru_cache(maxsize=CACHED_STRINGS)(content_type)
 _referrer_host = lru_cache(maxsize=CACHED_STRINGS)(referrer_host)
 _ai_source = lru_cache(maxsize=CACHED_STRINGS)(detect_ai_source)
+UNCLASSIFIED = classify_user_agent(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +46,14 @@ class RequestContext:
     country: str | None
 
 
+# The steps fill an Enriched in order, without a draft copied into it afterwards. Not frozen:
+# a frozen dataclass's __init__ sets each field through object.__setattr__ at several times a
+# plain one's cost, and one is built for every event. Nothing changes it once enrich() is done.
 @dataclass(slots=True)
-class _Draft:
+class Enriched:
     event: IncomingEvent
     user_agent_text: str | None = None
-    user_agent: UserAgent | None = None
+    user_agent: UserAgent = UNCLASSIFIED  # until the first step classifies the event's
     path: str | None = None
     content_type: str | None = None
     referrer_host: str | None = None
@@ -55,27 +61,9 @@ class _Draft:
     ai_via: str | None = None
     ai_note: str | None = None
     country: str | None = None
-    off_site: bool = False
+    off_site: bool = False  # the event's URL is not on the property's site: no content row
     notes: list[str] = field(default_factory=list)
-
-
-# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, several
-# times a plain one's cost, and one is built for every event. Nothing changes it once built.
-@dataclass(slots=True)
-class Enriched:
-    event: IncomingEvent
-    user_agent_text: str | None
-    user_agent: UserAgent
-    path: str | None
-    content_type: str | None
-    referrer_host: str | None
-    ai_source: str | None
-    ai_via: str | None
-    ai_note: str | None
-    country: str | None
-    off_site: bool  # the event's URL is not on the property's site: no content row
-    notes: tuple[str, ...]
-    steps: tuple[tuple[str, str], ...]
+    steps: tuple[tuple[str, str], ...] = ()
 
     def explain(self) -> dict[str, Any]:
         """This event's fate, for ?debug=1."""
@@ -109,7 +97,7 @@ def country_from_header(value: str | None) -> str | None:
     return code if _COUNTRY.match(code) and code not in _NOT_COUNTRIES else None
 
 
-def step_user_agent(draft: _Draft, ctx: RequestContext) -> str:
+def step_user_agent(draft: Enriched, ctx: RequestContext) -> str:
     # A server forwarding its visitors' traffic may name each visitor's user agent; a page
     # may not (any script could then pass for any browser or crawler).
     given = draft.event.user_agent if ctx.server else None
@@ -134,7 +122,7 @@ def url_on_site(url: str, property_domain: str) -> bool:
     return host in (property_domain, f"www.{property_domain}")
 
 
-def step_site(draft: _Draft, ctx: RequestContext) -> str:
+def step_site(draft: Enriched, ctx: RequestContext) -> str:
     url = draft.event.url
     if url is None:
         return "no_url"
@@ -149,7 +137,7 @@ def step_site(draft: _Draft, ctx: RequestContext) -> str:
     return "off_site"
 
 
-def step_page(draft: _Draft, ctx: RequestContext) -> str:
+def step_page(draft: Enriched, ctx: RequestContext) -> str:
     if draft.event.url is not None:
         draft.path = _page_path(draft.event.url)
     draft.referrer_host = _referrer_host(draft.event.referrer)
@@ -159,7 +147,7 @@ def step_page(draft: _Draft, ctx: RequestContext) -> str:
     return draft.content_type
 
 
-def step_ai_source(draft: _Draft, ctx: RequestContext) -> str:
+def step_ai_source(draft: Enriched, ctx: RequestContext) -> str:
     match = _ai_source(draft.event.referrer, draft.event.url)
     if match is None:
         return "none"
@@ -174,12 +162,12 @@ def step_ai_source(draft: _Draft, ctx: RequestContext) -> str:
     return match.source
 
 
-def step_country(draft: _Draft, ctx: RequestContext) -> str:
+def step_country(draft: Enriched, ctx: RequestContext) -> str:
     draft.country = ctx.country
     return "known" if ctx.country else "unknown"
 
 
-Step = Callable[[_Draft, RequestContext], str]
+Step = Callable[[Enriched, RequestContext], str]
 STEPS: tuple[tuple[str, Step], ...] = (
     ("user_agent", step_user_agent),
     ("site", step_site),
@@ -193,27 +181,10 @@ def enrich(events: Sequence[IncomingEvent], ctx: RequestContext) -> list[Enriche
     enriched = []
     counted: Counter[tuple[str, str]] = Counter()
     for event in events:
-        draft = _Draft(event)
-        results = tuple([(name, step(draft, ctx)) for name, step in STEPS])
+        item = Enriched(event)
+        item.steps = results = tuple([(name, step(item, ctx)) for name, step in STEPS])
         counted.update(results)
-        assert draft.user_agent is not None
-        enriched.append(
-            Enriched(
-                event=event,
-                user_agent_text=draft.user_agent_text,
-                user_agent=draft.user_agent,
-                path=draft.path,
-                content_type=draft.content_type,
-                referrer_host=draft.referrer_host,
-                ai_source=draft.ai_source,
-                ai_via=draft.ai_via,
-                ai_note=draft.ai_note,
-                country=draft.country,
-                off_site=draft.off_site,
-                notes=tuple(draft.notes),
-                steps=results,
-            )
-        )
+        enriched.append(item)
     for (name, result), count in counted.items():
         ENRICH_STEPS.labels(name, result).inc(count)
     return enriched

@@ -63,15 +63,16 @@ def bad(field: str, reason: str) -> ApiError:
     return ApiError(ErrorCode.INVALID_FIELD, f"{field}: {reason}")
 
 
-def _field(prefix: str, key: str) -> str:
-    """The field's name in an error: built only when there is one to report."""
-    return f"{prefix}.{key}" if prefix else key
+def _field(index: int, key: str) -> str:
+    """The field's name in an error (events[i].key, or the key of the body when index < 0):
+    built only when there is an error to report."""
+    return f"events[{index}].{key}" if index >= 0 else key
 
 
 def _text(
     obj: dict[str, Any],
     key: str,
-    prefix: str,
+    index: int,
     limit: int,
     required: bool = False,
     clean: bool = False,
@@ -79,26 +80,26 @@ def _text(
     value = obj.get(key)
     if value is None or value == "":
         if required:
-            raise bad(_field(prefix, key), "is required")
+            raise bad(_field(index, key), "is required")
         return None
     if not isinstance(value, str):
-        raise bad(_field(prefix, key), f"must be a string, not {type(value).__name__}")
+        raise bad(_field(index, key), f"must be a string, not {type(value).__name__}")
     if len(value) > limit:
-        raise bad(_field(prefix, key), f"is {len(value)} characters; at most {limit}")
-    return value if clean else plain_text(value, _field(prefix, key))
+        raise bad(_field(index, key), f"is {len(value)} characters; at most {limit}")
+    return value if clean else plain_text(value, _field(index, key))
 
 
-def _web_url(obj: dict[str, Any], prefix: str, required: bool, clean: bool) -> str | None:
-    value = _text(obj, "url", prefix, MAX_URL, required, clean)
+def _web_url(obj: dict[str, Any], index: int, required: bool, clean: bool) -> str | None:
+    value = _text(obj, "url", index, MAX_URL, required, clean)
     if value is not None and not value.startswith(("https://", "http://")):
-        raise bad(_field(prefix, "url"), "must be an absolute http(s) URL")
+        raise bad(_field(index, "url"), "must be an absolute http(s) URL")
     return value
 
 
-def _props(value: Any, prefix: str) -> str | None:
+def _props(value: Any, index: int) -> str | None:
     if value is None:
         return None
-    field = f"{prefix}.props"
+    field = _field(index, "props")
     if not isinstance(value, dict):
         raise bad(field, "must be an object of scalar values")
     if len(value) > MAX_PROPS:
@@ -116,37 +117,37 @@ def _props(value: Any, prefix: str) -> str | None:
     return orjson.dumps(value).decode() if value else None
 
 
-def _timestamp(value: Any, prefix: str, now_ms: int) -> int:
+def _timestamp(value: Any, index: int, now_ms: int) -> int:
     if value is None:
         return now_ms
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad(f"{prefix}.ts", "must be milliseconds since the epoch")
+        raise bad(_field(index, "ts"), "must be milliseconds since the epoch")
     # Compared before int(), which a huge float would turn into hundreds of digits (and an
     # infinity into OverflowError); NaN fails the comparison too.
     if not EARLIEST_TS <= value <= now_ms + MAX_CLOCK_AHEAD_MS:
         raise bad(
-            f"{prefix}.ts", f"{value:.15g} is not a plausible time in milliseconds since the epoch"
+            _field(index, "ts"),
+            f"{value:.15g} is not a plausible time in milliseconds since the epoch",
         )
     return value if type(value) is int else int(value)
 
 
 def _event(obj: Any, index: int, now_ms: int, clean: bool) -> IncomingEvent:
-    prefix = f"events[{index}]"
     if not isinstance(obj, dict):
-        raise bad(prefix, "must be an object")
+        raise bad(f"events[{index}]", "must be an object")
     kind = obj.get("type")
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
-        raise bad(f"{prefix}.type", "must be one of pageview, click, custom, conversion")
+        raise bad(_field(index, "type"), "must be one of pageview, click, custom, conversion")
     return IncomingEvent(
         type=kind,
-        name=_text(obj, "name", prefix, MAX_NAME, kind in NAMED_TYPES, clean),
-        url=_web_url(obj, prefix, kind == "pageview", clean),
-        referrer=_text(obj, "referrer", prefix, MAX_URL, False, clean),
-        title=_text(obj, "title", prefix, MAX_TITLE, False, clean),
-        ts=_timestamp(obj.get("ts"), prefix, now_ms),
-        session_id=_text(obj, "session_id", prefix, MAX_SESSION_ID, False, clean),
-        props_json=_props(obj.get("props"), prefix),
-        user_agent=_text(obj, "user_agent", prefix, MAX_USER_AGENT, False, clean),
+        name=_text(obj, "name", index, MAX_NAME, kind in NAMED_TYPES, clean),
+        url=_web_url(obj, index, kind == "pageview", clean),
+        referrer=_text(obj, "referrer", index, MAX_URL, False, clean),
+        title=_text(obj, "title", index, MAX_TITLE, False, clean),
+        ts=_timestamp(obj.get("ts"), index, now_ms),
+        session_id=_text(obj, "session_id", index, MAX_SESSION_ID, False, clean),
+        props_json=_props(obj.get("props"), index),
+        user_agent=_text(obj, "user_agent", index, MAX_USER_AGENT, False, clean),
     )
 
 
@@ -161,8 +162,8 @@ def _without_control(raw: bytes) -> bool:
 def parse_batch(raw: bytes, now_ms: int) -> EventBatch:
     body = json_object(raw)
     clean = _without_control(raw)
-    key_id = _text(body, "key_id", "", MAX_ID, True, clean)
-    project_id = _text(body, "project_id", "", MAX_ID, True, clean)
+    key_id = _text(body, "key_id", -1, MAX_ID, True, clean)
+    project_id = _text(body, "project_id", -1, MAX_ID, True, clean)
     # The tag reads data-property-id from an attribute, so a digit string is accepted too.
     property_id = positive_id(body.get("property_id"), "property_id")
     events = body.get("events")
