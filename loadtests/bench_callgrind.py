@@ -8,9 +8,8 @@ executes while it answers `--requests` collector requests (pageviews as loadtest
 sends them, over `--connections` keep-alive connections), and reports them per request and
 per event, for each process role (worker, writer) and in total. Timers run per wall second
 whatever the load (and under callgrind a request takes some 50 times longer), so the servers
-are first counted for `--idle-seconds` without requests (after the warm-up has settled), and
-that idle rate over the measured wall time is taken out of the figures (the measured count is
-reported beside them).
+are first counted for `--idle-seconds` before any request, and that idle rate over the
+measured wall time is taken out of the figures (the measured count is reported beside them).
 
     python -m loadtests.bench_callgrind [--requests 1000] [--warmup 300] [--connections 8]
         [--events-per-request 1] [--baseline 4c81b57] [--max-instructions N] [--env NAME=VALUE]
@@ -52,9 +51,9 @@ VALGRIND = "/usr/bin/valgrind"
 # Under callgrind Python runs some 50 times slower: start-up and a drain take that much longer.
 START_TIMEOUT_S = 240
 STOP_TIMEOUT_S = 120
-# Before the idle count, after the warm-up; after the measured requests, before their dump:
-# the follow-up of the last requests (key touches and rollups shipped every 0.25 s, answers
-# flushed) belongs to them.
+# Before the idle count and after the warm-up; after the measured requests, before their
+# dump: the follow-up of the last requests (key touches and rollups shipped every 0.25 s,
+# answers flushed) belongs to them.
 SETTLE_S = 1.0
 TAIL_S = 0.5
 UA = (
@@ -239,21 +238,23 @@ def measure(label: str, tree: Path | None, args: argparse.Namespace, work: Path)
         say(f"{label}: serving after {time.monotonic() - began:.0f} s")
         sites = provision(url, args.sites)
         pids = server_pids(process.pid)
-        control(pids, "-i", "on")
-        send(port, sites, 0, args.warmup, args)
-        pids = server_pids(process.pid)
         roles = {pid: process_cpu.role(psutil.Process(pid), process.pid, 1) for pid in pids}
         commands = {pid: " ".join(psutil.Process(pid).cmdline()) for pid in pids}
-        say(f"{label}: warmed up after {time.monotonic() - began:.0f} s")
-        # What the servers do with no request at all (timers: the loop's, rollups shipped,
-        # caches), which the measured count includes for as long as the requests take;
-        # counted after the warm-up's own follow-up work has settled, so as not to be it.
+        control(pids, "-i", "on")
+        # What the servers do with no request at all (timers: the loop's, the writer's
+        # polls), which the measured count includes for as long as the requests take. It is
+        # counted before any event: after one, deferred work (a WAL checkpoint, rollups and
+        # key touches shipped) would run in the idle window and be taken for timers.
         time.sleep(SETTLE_S)
         control(pids, "-z")
         time.sleep(args.idle_seconds)
         control(pids, "-d")
         idle = {pid: dumped_instructions(folder, pid, 1) / args.idle_seconds for pid in pids}
-        started = time.monotonic()  # the dump zeroed the counters
+        send(port, sites, 0, args.warmup, args)
+        say(f"{label}: warmed up after {time.monotonic() - began:.0f} s")
+        time.sleep(SETTLE_S)  # the warm-up's follow-up is not the measured requests'
+        control(pids, "-z")
+        started = time.monotonic()
         accepted = send(port, sites, args.warmup, args.requests, args)
         seconds = time.monotonic() - started
         time.sleep(TAIL_S)  # the last requests' follow-up (touches, rollups) is theirs
@@ -311,7 +312,7 @@ def markdown(counts: list[Count], args: argparse.Namespace, facts: dict[str, Any
         f" keep-alive connections after {args.warmup} of warm-up; uvicorn, one worker{settings}."
         f" Machine: {facts['cpus']} CPUs ({facts['cpu_model']}), Python {facts['python']}."
         f" Instructions per request are net of the servers' idle rate (counted for"
-        f" {args.idle_seconds:g} s without requests before) over the measured wall time;"
+        f" {args.idle_seconds:g} s before the first request) over the measured wall time;"
         f" the measured count, idle part included, is beside them.",
         "",
         "| tree | worker Ir/request | writer Ir/request | total Ir/request | Ir/event"
