@@ -33,7 +33,6 @@ CACHED_STRINGS = 4096
 _page_path = lru_cache(maxsize=CACHED_STRINGS)(page_path)
 _content_type = lru_cache(maxsize=CACHED_STRINGS)(content_type)
 _referrer_host = lru_cache(maxsize=CACHED_STRINGS)(referrer_host)
-_ai_source = lru_cache(maxsize=CACHED_STRINGS)(detect_ai_source)
 UNCLASSIFIED = classify_user_agent(None)
 
 
@@ -147,19 +146,32 @@ def step_page(draft: Enriched, ctx: RequestContext) -> str:
     return draft.content_type
 
 
-def step_ai_source(draft: Enriched, ctx: RequestContext) -> str:
-    match = _ai_source(draft.event.referrer, draft.event.url)
+Attribution = tuple[str | None, str | None, str | None, str]  # source, via, note, result
+
+
+@lru_cache(maxsize=CACHED_STRINGS)
+def ai_attribution(
+    referrer: str | None, url: str | None, enabled_sources: frozenset[str]
+) -> Attribution:
+    """The AI source a visit is attributed to (if its project has it enabled), how, the note
+    for ?debug=1 and the step's result. Pure, so cached, its note string included."""
+    match = detect_ai_source(referrer, url)
     if match is None:
-        return "none"
-    if match.source not in ctx.enabled_sources:
-        draft.ai_note = (
+        return None, None, None, "none"
+    if match.source not in enabled_sources:
+        note = (
             f"{match.source} recognised by {match.via} {match.matched!r} but not enabled for"
             " this project (runbook step 7), so not attributed"
         )
-        return "not_enabled"
-    draft.ai_source, draft.ai_via = match.source, match.via
-    draft.ai_note = f"attributed by {match.via} {match.matched!r}"
-    return match.source
+        return None, None, note, "not_enabled"
+    return match.source, match.via, f"attributed by {match.via} {match.matched!r}", match.source
+
+
+def step_ai_source(draft: Enriched, ctx: RequestContext) -> str:
+    event = draft.event
+    attribution = ai_attribution(event.referrer, event.url, ctx.enabled_sources)
+    draft.ai_source, draft.ai_via, draft.ai_note, result = attribution
+    return result
 
 
 def step_country(draft: Enriched, ctx: RequestContext) -> str:
