@@ -152,16 +152,33 @@ def test_threads_incrementing_while_others_flush_lose_and_double_nothing():
     assert after[("h_count", ())] == threads * per_thread
 
 
-def test_start_flushing_applies_counts_on_the_loop_until_cancelled():
+def test_an_increment_on_a_loop_is_applied_at_the_loops_next_turn():
+    twins = Twins()
+
+    async def run() -> tuple[float, float]:
+        twins.unlabelled.inc(2)
+        twins.histogram.observe(0.003)
+        before = twins.batched()[("u_total", ())]
+        await asyncio.sleep(0)  # one turn: the flush it scheduled ran first
+        return before, twins.batched()[("u_total", ())]
+
+    before, after = asyncio.run(run())
+    assert before == 0
+    assert after == 2
+    assert twins.batched()[("h_count", ())] == 1
+
+
+def test_start_flushing_applies_other_threads_counts_until_cancelled():
+    """A thread without a loop (a writer thread) schedules nothing: the timer applies it."""
     twins = Twins()
 
     async def run() -> tuple[float, float]:
         flushing = start_flushing(0.02)
-        twins.unlabelled.inc(3)
+        await asyncio.to_thread(twins.unlabelled.inc, 3)
         await asyncio.sleep(0.2)
         applied = twins.batched()[("u_total", ())]
         flushing.cancel()
-        twins.unlabelled.inc(4)
+        await asyncio.to_thread(twins.unlabelled.inc, 4)
         await asyncio.sleep(0.2)
         return applied, twins.batched()[("u_total", ())]
 
