@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.collect.enrich import Enriched
 from ingest.collect.merge import merge_content, merge_sessions
-from ingest.storage.sql import Conn
+
+if TYPE_CHECKING:  # sql.py imports psycopg: 0.44 s of a writer process's start, not needed
+    from ingest.storage.sql import Conn
 
 Row = tuple[Any, ...]
 
