@@ -3,9 +3,11 @@ PROMETHEUS_MULTIPROC_DIR before anything imports prometheus_client, and /metrics
 processes' files, so every count is the service's, not one worker's.
 
 The objects the code increments are batching wrappers (ingest/metrics_batching.py): each
-process applies its counts to these metrics every 0.1 s (`start_flushing`), before
-rendering /metrics, and before it exits, so another worker's counts reach /metrics within
-0.1 s of being made, with the same names, labels and totals."""
+process applies its counts to these metrics at the end of the event loop's turn that made
+them (one write per changed series for all of that turn's requests), every 0.1 s for
+threads without a loop (`start_flushing`), before rendering /metrics, and before it exits:
+the same names, labels and totals, and another worker's counts are in /metrics as soon as
+its answers are sent."""
 
 from __future__ import annotations
 
