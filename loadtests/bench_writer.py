@@ -15,6 +15,8 @@ Strategies, each in the same run:
   rows    the new write_rows (multi-row INSERTs, sessions and content merged per key) and the
           new fold, with the log still checkpointed inside the commits
   after   the same, with the log checkpointed beside the writer (checkpoint.py)
+  after-no-fold, events-only (not run unless named): parts of "after", without the rollups'
+          fold, and the events table alone
 
 Reported per run: events/s, commits/s, the process's CPU per event (writer and checkpoint
 threads together), checkpoints, and the file's tables checked against what was committed.
@@ -47,7 +49,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.collect.rows import Prepared, write_rows
+from ingest.collect.rows import INSERT_EVENTS, Prepared, insert_many, write_rows
 from ingest.stats import rollups as stats_rollups
 from ingest.storage.database import Database
 from ingest.storage.migrations import migrate_database
@@ -101,7 +103,18 @@ def strategies() -> dict[str, tuple[Writer, Fold, bool]]:
         "before": (old_rows.write_rows, old_rollups.fold, False),
         "rows": (write_rows, stats_rollups.fold, False),
         "after": (write_rows, stats_rollups.fold, True),
+        # Parts of "after", to see where its time goes: no fold; the events alone.
+        "after-no-fold": (write_rows, no_fold, True),
+        "events-only": (write_events, no_fold, True),
     }
+
+
+def no_fold(conn: Conn) -> None:
+    pass
+
+
+def write_events(conn: Conn, group: Sequence[Prepared]) -> None:
+    insert_many(conn, INSERT_EVENTS, "", [r for p in group for r in p.events])
 
 
 def make_groups(size: int, events: int = EVENTS_MADE) -> list[list[Prepared]]:
@@ -206,7 +219,7 @@ def instructions(sizes: list[int], names: list[str], events: int) -> list[dict[s
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-writer-ir-") as folder:
         for size in sizes:
-            groups = make_groups(size, events + WARMUP_GROUPS * size)
+            groups = make_groups(size, (WARMUP_GROUPS + max(1, -(-events // size))) * size)
             saved = Path(folder) / f"groups-{size}.pickle"
             saved.write_bytes(pickle.dumps(groups))
             for name in names:
