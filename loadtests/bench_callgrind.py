@@ -375,16 +375,16 @@ def main(argv: list[str] | None = None) -> int:
     counts: list[Count] = []
     with tempfile.TemporaryDirectory(prefix="optiview-callgrind-") as tmp:
         work = Path(tmp)
+        say("callgrind on the current tree ...")  # first: a failure there ends the run early
+        counts.append(measure("current", None, args, work))
         if args.baseline:
             label = checkout.short(args.baseline)
             say(f"callgrind on {label} ...")
             with checkout.worktree(args.baseline) as tree:
                 counts.append(measure(label, tree, args, work))
-        say("callgrind on the current tree ...")
-        counts.append(measure("current", None, args, work))
     facts = machine()
     report = markdown(counts, args, facts)
-    current = counts[-1].per_request["total"]
+    current = counts[0].per_request["total"]
     limit = args.max_instructions
     if limit is not None:
         verdict = "within" if current <= limit else "OVER"
