@@ -75,7 +75,7 @@ class Link(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
-        self._service.clients.add(self)
+        self._service.joined(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         # Its queued rows are written regardless; only the answers have nowhere to go.
@@ -149,6 +149,10 @@ class WriterService:
         self.clients: set[Link] = set()
         self.all_left = asyncio.Event()
 
+    def joined(self, link: Link) -> None:
+        self.clients.add(link)
+        self.all_left.clear()  # a worker restarted by uvicorn, or one that reconnected
+
     def left(self, link: Link) -> None:
         self.clients.discard(link)
         if not self.clients:
@@ -206,7 +210,8 @@ async def serve(socket_path: Path, parent: int) -> None:
     watch.cancel()
     server.close()
     await writer.close()  # everything queued is committed, and the last rollups
-    await asyncio.sleep(0)  # the answers of the last commit go out
+    for _ in range(3):  # the last commit's answers: its futures' callbacks, then each _send
+        await asyncio.sleep(0)
     for link in list(service.clients):
         link.close()
     await db.close()
