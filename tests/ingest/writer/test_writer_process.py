@@ -161,8 +161,9 @@ def test_a_killed_writer_gives_503_at_once_shows_in_health_and_comes_back(served
     assert "writer process" in health["checks"]["writer"]["detail"]
     assert health["checks"]["database"]["status"] == "ok"  # reads go on
     assert refused, "no request was refused while the writer was gone"
-    assert first_refusal - killed_at < 1.0  # at once, not after a timeout
-    assert slowest < 2.0
+    # At once, not after a timeout (the busy timeout is 5 s); room for a loaded 2-core box.
+    assert first_refusal - killed_at < 2.0
+    assert slowest < 4.0
     assert any(a.status == 202 and a.sent > max(r.answered for r in refused) for a in answers)
     new_writers = writer_pids(served)
     assert len(new_writers) == 1 and new_writers != [writer]
