@@ -107,8 +107,8 @@ class RemoteWriter:
 
     async def refresh(self) -> None:
         """Ask the writer for its state (for /health)."""
-        if self._transport is None and not self._closing:
-            with contextlib.suppress(TimeoutError):  # at start, the first connection
+        if self._transport is None and not self._ever_connected and not self._closing:
+            with contextlib.suppress(TimeoutError):  # at start only: the first connection
                 await asyncio.wait_for(self._connected.wait(), FIRST_CONNECT_S)
         if self._transport is None:
             return
