@@ -35,7 +35,11 @@ def service_env(db: Path, extra: list[str] | tuple[str, ...] = ()) -> dict[str, 
         KEY_HASH_SECRET="loadtest-key-hash-secret",
         OPTIVIEW_ENV_FILE=os.devnull,
     )
-    env.update(item.split("=", 1) for item in extra)
+    for item in extra:
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise SystemExit(f"load: {item!r} is not NAME=VALUE")
+        env[name] = value
     return env
 
 
