@@ -49,10 +49,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.collect.rows import INSERT_EVENTS, Prepared, insert_many, write_rows
+from ingest.collect.rows import INSERT_EVENTS, Prepared, write_rows
 from ingest.stats import rollups as stats_rollups
 from ingest.storage.database import Database
 from ingest.storage.migrations import migrate_database
+from ingest.storage.multirow import insert_many
 from ingest.storage.sql import Conn
 from loadtests.bench_pg_writer import Traffic, renamed
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ingest.collect.enrich import Enriched
 from ingest.collect.merge import merge_content, merge_sessions
+from ingest.storage.multirow import insert_many
 
 if TYPE_CHECKING:  # sql.py imports psycopg: 0.44 s of a writer process's start, not needed
     from ingest.storage.sql import Conn
@@ -54,11 +54,6 @@ ON_CONTENT = """ ON CONFLICT (property_id, path) DO UPDATE SET
         ai_views = content.ai_views + excluded.ai_views,
         crawler_views = content.crawler_views + excluded.crawler_views,
         last_seen_at = max(content.last_seen_at, excluded.last_seen_at)"""
-
-# Rows per statement: a power of two up to this, so a table has a few statement texts (each
-# compiled once and kept in sqlite3's statement cache) whatever the group's size, and a
-# statement's variables stay far below SQLite's limit (32766 by default since 3.32).
-MAX_ROWS_PER_STATEMENT = 256
 
 AI_UA_CLASSES = frozenset({"ai_crawler", "ai_agent"})
 
@@ -132,21 +127,3 @@ def write_rows(conn: Conn, group: Sequence[Prepared]) -> None:
     content = [r for p in group for r in p.content]
     if content:
         insert_many(conn, UPSERT_CONTENT, ON_CONTENT, merge_content(content))
-
-
-def insert_many(conn: Conn, head: str, tail: str, rows: Sequence[Row]) -> None:
-    """`head` VALUES (...), (...) `tail` over the rows, in chunks of powers of two: one
-    statement per chunk instead of one per row (executemany steps a statement per row)."""
-    done, left = 0, len(rows)
-    while left:
-        size = min(MAX_ROWS_PER_STATEMENT, 1 << (left.bit_length() - 1))
-        chunk = rows[done : done + size]
-        conn.execute(_statement(head, tail, size, len(chunk[0])), [v for r in chunk for v in r])
-        done += size
-        left -= size
-
-
-@functools.lru_cache(maxsize=128)
-def _statement(head: str, tail: str, rows: int, columns: int) -> str:
-    values = "(" + ", ".join("?" * columns) + ")"
-    return head + ", ".join([values] * rows) + tail
