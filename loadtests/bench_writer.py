@@ -19,7 +19,8 @@ Strategies, each in the same run:
           fold, and the events table alone
 
 Reported per run: events/s, commits/s, the process's CPU per event (writer and checkpoint
-threads together), checkpoints, and the file's tables checked against what was committed.
+threads together), a commit's time (p50, p99, max; the commits that folded left out),
+checkpoints, and the file's tables checked against what was committed.
 
     python -m loadtests.bench_writer --sizes 16 500 2000 --seconds 5
 
@@ -39,6 +40,7 @@ import json
 import os
 import pickle
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,6 +134,7 @@ async def run(
         migrate_database(path)
         db = await Database.open(path, checkpoints_apart=apart)
         committed = session_events = views = commits = 0
+        latencies: list[float] = []
         cycle = 0
         folded_at = time.monotonic()
         cpu, started = time.process_time(), time.perf_counter()
@@ -147,7 +150,10 @@ async def run(
                         if f:
                             fold_rows(conn)
 
+                    began = time.perf_counter()
                     await db.transaction(work, time.monotonic() + 30)
+                    if not fold_now:  # a fold's commit is timed apart from the others
+                        latencies.append(time.perf_counter() - began)
                     if fold_now:
                         folded_at = now
                     commits += 1
@@ -170,6 +176,11 @@ async def run(
         "events_per_s": round(committed / elapsed),
         "commits_per_s": round(commits / elapsed),
         "cpu_us_per_event": round(1e6 * cpu / committed, 1),
+        # A commit's time as its requests wait for it (folds left out): checkpoints inside
+        # the commits show in the tail.
+        "commit_ms_p50": round(1000 * statistics.median(latencies), 2),
+        "commit_ms_p99": round(1000 * percentile(latencies, 99), 2),
+        "commit_ms_max": round(1000 * max(latencies), 2),
         "checkpoints_background": background,
         "checkpoints_by_writer": inline,
         "wal_mb_at_end": round(wal_mb, 1),
@@ -241,6 +252,10 @@ def instructions(sizes: list[int], names: list[str], events: int) -> list[dict[s
                 print(json.dumps(result), flush=True)
                 results.append(result)
     return results
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 def wal_size(path: Path) -> int:
