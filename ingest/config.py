@@ -47,6 +47,8 @@ class CollectorSettings:
     writer: str = "process"
     # The writer process's socket, set by `serve` for its workers; None: commit inline.
     writer_socket: str | None = None
+    # How long `serve` waits for the writer process to accept, at start and at each restart.
+    writer_ready_timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,9 @@ def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
         redis_url=_redis_url(env_vars),
         writer=_writer_mode(env_vars),
         writer_socket=env_vars.get("OPTIVIEW_WRITER_SOCKET", "").strip() or None,
+        writer_ready_timeout_s=_number(
+            env_vars, "OPTIVIEW_WRITER_READY_TIMEOUT_S", defaults.writer_ready_timeout_s
+        ),
     )
 
 

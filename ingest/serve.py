@@ -115,7 +115,7 @@ def serve(
     writer = None
     if settings.collector.writer == "process" and not is_postgres_url(settings.db):
         # Before the workers, who find its socket in the environment they inherit.
-        writer = WriterSupervisor()
+        writer = WriterSupervisor(settings.collector.writer_ready_timeout_s)
         try:
             writer.start()
         except WriterStartFailed as exc:

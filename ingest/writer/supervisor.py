@@ -31,7 +31,7 @@ SOCKET_NAME = "writer.sock"
 # to /tmp. The folder's name and the socket's take up to this much after the base.
 MAX_SOCKET_PATH = 107
 NAMES_BYTES = len(f"/{PREFIX}pid{2**22}-12345678/{SOCKET_NAME}.new")
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 30.0  # the default of OPTIVIEW_WRITER_READY_TIMEOUT_S
 STOP_TIMEOUT_S = 60.0  # it commits what is queued; a held lock waits at most the busy timeout
 BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 STABLE_S = 10.0  # a writer that lived this long starts the backoff over
@@ -68,7 +68,9 @@ def _alive(pid: int) -> bool:
 
 
 class WriterSupervisor:
-    def __init__(self) -> None:
+    def __init__(self, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
+        # A slow host (or valgrind, in the instruction benchmark) may need longer to start it.
+        self.ready_timeout_s = ready_timeout_s
         self.folder = socket_folder()
         self.socket = self.folder / SOCKET_NAME
         self.process: subprocess.Popen[bytes] | None = None
@@ -113,7 +115,7 @@ class WriterSupervisor:
             [sys.executable, "-m", "ingest.writer", "--socket", str(self.socket),
              "--parent", str(os.getpid())],
         )  # fmt: skip
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + self.ready_timeout_s
         while not self.socket.exists():
             if process.poll() is not None:
                 raise WriterStartFailed(
@@ -122,7 +124,10 @@ class WriterSupervisor:
             if time.monotonic() > deadline:
                 process.kill()
                 process.wait()
-                raise WriterStartFailed(f"the writer process was not ready in {READY_TIMEOUT_S} s")
+                raise WriterStartFailed(
+                    f"the writer process was not ready in {self.ready_timeout_s:g} s"
+                    " (OPTIVIEW_WRITER_READY_TIMEOUT_S)"
+                )
             time.sleep(0.01)
         return process
 
