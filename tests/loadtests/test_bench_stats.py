@@ -40,6 +40,9 @@ def test_console_load_mode_measures_the_collector_alone_and_under_console_reads(
 ) -> None:
     monkeypatch.setattr(bench_stats, "OUT", tmp_path)
     argv = ["--console-load", "--events", "4000", "--days", "31", "--phase-seconds", "2"]
+    # A short pause after each page: one loop over every page must fit in the 3 s the reader
+    # runs (the default 250 ms alone comes to 2.75 s over the 11 pages).
+    argv += ["--reader-pause-ms", "20"]
     assert bench_stats.main([*argv, "--warmup", "1", "--readers", "1"]) == 0
     result = json.loads((tmp_path / "bench-stats-console.json").read_text())
     for phase in ("alone", "read"):

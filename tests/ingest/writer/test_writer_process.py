@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -231,8 +233,20 @@ def test_frames_round_trip_and_refusals_keep_their_kind():
         FrameReader(ToWriter).feed(b"\xff\xff\xff\xff")  # a length no frame has
 
 
-def test_the_writer_exits_when_serve_is_killed_and_the_next_server_writes(tmp_path: Path):
-    server = start_server(tmp_path / "optiview.db", TMPDIR=str(tmp_path))
+@pytest.fixture
+def short_tmpdir() -> Iterator[Path]:
+    """A TMPDIR of this test's own, short enough for the socket's path: under pytest's deep
+    tmp_path the folder falls back to the shared /tmp, where any other server starting
+    meanwhile (another test process) removes a killed server's folder before we look."""
+    folder = Path(tempfile.mkdtemp(prefix="ovw-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_writer_exits_when_serve_is_killed_and_the_next_server_writes(
+    tmp_path: Path, short_tmpdir: Path
+):
+    server = start_server(tmp_path / "optiview.db", TMPDIR=str(short_tmpdir))
     try:
         site = provision_on(server)
         assert site.send(site.pageview("/before")).status_code == 202
@@ -249,7 +263,7 @@ def test_the_writer_exits_when_serve_is_killed_and_the_next_server_writes(tmp_pa
         assert folder.exists()  # serve's own clean-up never ran
     finally:
         server.stop()
-    again = start_server(server.db, TMPDIR=str(tmp_path))  # removes the killed one's folder
+    again = start_server(server.db, TMPDIR=str(short_tmpdir))  # removes the killed one's folder
     try:
         site.server = again
         assert site.send(site.pageview("/after")).status_code == 202
