@@ -47,13 +47,7 @@ class Collector:
                 tuning.writer_socket, rollups, max_pending=tuning.max_pending_events
             )
         else:
-            writer = GroupCommitWriter(
-                db,
-                rollups,
-                batch_events=tuning.batch_events,
-                flush_interval_s=tuning.flush_interval_ms / 1000,
-                max_pending=tuning.max_pending_events,
-            )
+            writer = GroupCommitWriter.tuned(db, rollups, tuning)
         writer.start()
         directory = Directory(db, ttl_s=tuning.auth_cache_ttl_ms / 1000)
         listener = None

@@ -32,9 +32,11 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Self
 
 from ingest.collect.rollups import UPSERT_SQL, RollupRecorder, upsert_rows
 from ingest.collect.rows import Prepared, write_rows
+from ingest.config import CollectorSettings
 from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DEPTH
 from ingest.node import node_name
 from ingest.stats import batch_rollups
@@ -106,6 +108,17 @@ class GroupCommitWriter:
         self._written = asyncio.Event()  # set once the last rows are written, at close
         # RemoteWriter's "the writer process cannot be reached"; this one is never gone.
         self.gone: str | None = None
+
+    @classmethod
+    def tuned(cls, db: Storage, rollups: RollupRecorder, tuning: CollectorSettings) -> Self:
+        """With the collector's settings: in a worker (inline) and in the writer process."""
+        return cls(
+            db,
+            rollups,
+            batch_events=tuning.batch_events,
+            flush_interval_s=tuning.flush_interval_ms / 1000,
+            max_pending=tuning.max_pending_events,
+        )
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -180,13 +180,7 @@ async def serve(socket_path: Path, parent: int) -> None:
     )
     tuning = settings.collector
     rollups = RollupRecorder()
-    writer = GroupCommitWriter(
-        db,
-        rollups,
-        batch_events=tuning.batch_events,
-        flush_interval_s=tuning.flush_interval_ms / 1000,
-        max_pending=tuning.max_pending_events,
-    )
+    writer = GroupCommitWriter.tuned(db, rollups, tuning)
     writer.start()
     # The flush metrics are recorded here: batched, applied every 0.1 s (ingest.metrics).
     flushing = metrics.start_flushing()
