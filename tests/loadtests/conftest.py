@@ -1,9 +1,10 @@
-"""The benchmarks' tests run their servers, wrk and valgrind at a lower CPU priority.
+"""`lower_priority`: a benchmark's test runs its servers, wrk and valgrind niced.
 
-They load the machine on purpose, and the suite runs in several processes at once: niced,
-they take the cores only when the tests that measure load of their own (durability,
+Those tests load the machine on purpose, and the suite runs in several processes at once:
+niced, they take the cores only when the tests that measure load of their own (durability,
 multi-worker, limits) leave them idle, instead of starving those below their thresholds.
-A benchmark's own figures are ratios within one run, which the priority does not change.
+Only modules that check ratios or counts within their own run use it (`pytestmark`); the
+load gate's smoke test checks an absolute p95 and keeps its priority.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 NICENESS = 10
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def lower_priority() -> Iterator[None]:
     before = os.nice(0)
     os.nice(NICENESS)  # inherited by every process the test starts

@@ -13,6 +13,8 @@ import pytest
 
 from loadtests import bench_backends, bench_pg_writer
 
+pytestmark = pytest.mark.usefixtures("lower_priority")  # conftest.py: why
+
 
 def test_a_tiny_run_measures_every_setup_and_loses_nothing(
     postgres_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

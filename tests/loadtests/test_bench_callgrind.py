@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 from loadtests import bench_callgrind, process_cpu
+
+pytestmark = pytest.mark.usefixtures("lower_priority")  # conftest.py: why
 
 
 def test_a_tiny_count_reports_instructions_per_request(tmp_path: Path) -> None:

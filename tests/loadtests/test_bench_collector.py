@@ -9,8 +9,11 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from loadtests import bench_collector, checkout
+
+pytestmark = pytest.mark.usefixtures("lower_priority")  # conftest.py: why
 
 TINY = ["--servers", "uvicorn", "--workers", "1", "--duration", "1", "--warmup", "0"]
 TINY += ["--connections", "4", "--sites", "2"]

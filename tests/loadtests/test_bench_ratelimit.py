@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("lower_priority")  # conftest.py: why
+
 
 def test_the_rate_limit_benchmark_runs_both_keys_in_one_run(tmp_path: Path):
     result = subprocess.run(
