@@ -32,7 +32,6 @@ from ingest.writer.protocol import (
     Counts,
     Done,
     FrameReader,
-    ProtocolError,
     State,
     Submit,
     ToWorker,
@@ -289,14 +288,7 @@ class _Link(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        try:
-            frames = self._reader.feed(data)
-        except ProtocolError as exc:
-            log.error("the writer process sent a broken frame (%s)", exc)
-            if self._transport is not None:
-                self._transport.close()
-            return
-        for frame in frames:
+        for frame in self._reader.frames_or_close(data, self._transport, "the writer process"):
             self._writer._received(frame)
 
     def connection_lost(self, exc: Exception | None) -> None:

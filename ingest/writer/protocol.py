@@ -9,6 +9,8 @@ these types decode.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import struct
 from typing import Any
 
@@ -17,6 +19,8 @@ import msgspec
 from ingest.collect.rows import Prepared
 from ingest.collect.writer import Overloaded
 from ingest.storage.database import CommitOutcomeUnknown, StorageLost, StorageUnavailable
+
+log = logging.getLogger("optiview.writer")
 
 HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 256 * 1024 * 1024  # far above any queue's worth; a larger length is garbage
@@ -135,3 +139,16 @@ class FrameReader:
                 start = end
         del buffer[:start]
         return frames
+
+    def frames_or_close(
+        self, data: bytes, transport: asyncio.BaseTransport | None, sender: str
+    ) -> list[list[Any]]:
+        """The whole frames in `data`; a broken one closes the connection (nothing after it
+        can be framed again) and yields none."""
+        try:
+            return self.feed(data)
+        except ProtocolError as exc:
+            log.error("%s sent a broken frame (%s): closing the connection", sender, exc)
+            if transport is not None:
+                transport.close()
+            return []

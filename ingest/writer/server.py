@@ -37,7 +37,6 @@ from ingest.writer.protocol import (
     Counts,
     Done,
     FrameReader,
-    ProtocolError,
     State,
     Submit,
     ToWriter,
@@ -83,15 +82,8 @@ class Link(asyncio.Protocol):
         self._service.left(self)
 
     def data_received(self, data: bytes) -> None:
-        try:
-            frames = self._reader.feed(data)
-        except ProtocolError as exc:
-            log.error("a worker sent a broken frame (%s): closing its connection", exc)
-            if self._transport is not None:
-                self._transport.close()
-            return
         writer = self._service.writer
-        for frame in frames:
+        for frame in self._reader.frames_or_close(data, self._transport, "a worker"):
             for message in frame:
                 if type(message) is Submit:
                     self._submit(message.seq, message.prepared())
