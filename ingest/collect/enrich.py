@@ -61,6 +61,8 @@ class Enriched:
     ai_note: str | None = None
     country: str | None = None
     off_site: bool = False  # the event's URL is not on the property's site: no content row
+    # events.crawler_verified: web_bot_auth | ip_range | none | failed; None: no crawler claimed
+    crawler_verified: str | None = None
     notes: list[str] = field(default_factory=list)
     steps: tuple[tuple[str, str], ...] = ()
 

@@ -18,7 +18,8 @@ Row = tuple[Any, ...]
 EVENT_COLUMNS = (
     "property_id, project_id, key_id, type, name, url, path, referrer,"
     " referrer_host, title, ai_source, ai_source_via, ua_class, crawler, crawler_kind, browser,"
-    " os, device, country, user_agent, session_id, props, ts, received_at, off_site"
+    " os, device, country, user_agent, session_id, props, ts, received_at, off_site,"
+    " crawler_verified, hit_source, log_digest"
 )
 REFERRAL_COLUMNS = (
     "property_id, project_id, session_id, ai_source, via, referrer, url, path, landed_at, ua_class"
@@ -56,6 +57,9 @@ ON_CONTENT = """ ON CONFLICT (property_id, path) DO UPDATE SET
         last_seen_at = max(content.last_seen_at, excluded.last_seen_at)"""
 
 AI_UA_CLASSES = frozenset({"ai_crawler", "ai_agent"})
+# events.hit_source: what brought the hit in (0013_crawler_verification.sql).
+HIT_COLLECTOR = "collector"
+HIT_LOG = "log"
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which made its
@@ -86,7 +90,7 @@ def prepare(
             event.referrer, item.referrer_host, event.title, item.ai_source, item.ai_via,
             ua.ua_class, ua.crawler, ua.crawler_kind, ua.browser, ua.os, ua.device,
             item.country, item.user_agent_text, event.session_id, event.props_json, event.ts,
-            received_at, int(item.off_site),
+            received_at, int(item.off_site), item.crawler_verified, HIT_COLLECTOR, None,
         ))  # fmt: skip
         if event.session_id is not None:
             sessions.append((

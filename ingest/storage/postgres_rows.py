@@ -23,7 +23,7 @@ Connection = psycopg.Connection[Any]
 EVENT_COLUMNS = ("property_id", "project_id", "key_id", "type", "name", "url", "path",
     "referrer", "referrer_host", "title", "ai_source", "ai_source_via", "ua_class", "crawler",
     "crawler_kind", "browser", "os", "device", "country", "user_agent", "session_id", "props",
-    "ts", "received_at", "off_site")  # fmt: skip
+    "ts", "received_at", "off_site", "crawler_verified", "hit_source", "log_digest")  # fmt: skip
 OFF_SITE = EVENT_COLUMNS.index("off_site")
 REFERRAL_COLUMNS = ("property_id", "project_id", "session_id", "ai_source", "via", "referrer",
     "url", "path", "landed_at", "ua_class")  # fmt: skip
@@ -83,7 +83,7 @@ def copy_rows(conn: Connection, group: Sequence[Prepared]) -> None:
         with conn.cursor().copy(COPY_EVENTS) as copy:
             for row in events:
                 # off_site is an INTEGER 0/1 column: a bool would be sent as 't'/'f'.
-                copy.write_row((*row[:OFF_SITE], int(row[OFF_SITE])))
+                copy.write_row((*row[:OFF_SITE], int(row[OFF_SITE]), *row[OFF_SITE + 1 :]))
     referrals = [r for p in group for r in p.referrals]
     if referrals:
         with conn.cursor().copy(COPY_REFERRALS) as copy:

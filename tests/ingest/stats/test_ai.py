@@ -121,19 +121,13 @@ def test_verified_counts_verified_hits_once_recorded(site: Site) -> None:
     hits = [row[0] for row in site.conn.execute(
         "SELECT id FROM events WHERE ts >= ? ORDER BY id", (later,)
     )]  # fmt: skip
-    # What crawler verification (a later migration) will record per hit; rolled back after,
-    # as both engines change a table's columns inside a transaction.
-    site.conn.execute("BEGIN")
-    try:
-        site.conn.execute("ALTER TABLE events ADD COLUMN crawler_verified TEXT")
-        site.conn.execute(
-            "UPDATE events SET crawler_verified = CASE id WHEN ? THEN 'ip_range'"
-            " WHEN ? THEN 'web_bot_auth' ELSE 'none' END WHERE ts >= ?",
-            (hits[0], hits[1], later),
-        )
-        (gptbot,) = ai.answer(site.conn, site.query(later, later + DAY))["crawlers"]
-    finally:
-        site.conn.execute("ROLLBACK")
+    # What crawler verification records per hit (0013_crawler_verification.sql).
+    site.conn.execute(
+        "UPDATE events SET crawler_verified = CASE id WHEN ? THEN 'ip_range'"
+        " WHEN ? THEN 'web_bot_auth' ELSE 'none' END WHERE ts >= ?",
+        (hits[0], hits[1], later),
+    )
+    (gptbot,) = ai.answer(site.conn, site.query(later, later + DAY))["crawlers"]
     assert (gptbot["hits"], gptbot["verified"]) == (3, 2)
 
 

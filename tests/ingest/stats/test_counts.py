@@ -33,7 +33,7 @@ def event(
         prop, "prj", "key", type, name, f"https://a.example{path or ''}", path, None, None,
         None, ai_source, "referrer" if ai_source else None, ua_class, None, None, "Chrome",
         "Linux", "desktop", country, "UA", session_id, None, ts,
-        ts if received_at is None else received_at, 0,
+        ts if received_at is None else received_at, 0, None, "collector", None,
     )  # fmt: skip
 
 
