@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ingest.crawlers.signed import SignedHit
 from ingest.errors import ApiError, ErrorCode
 from ingest.fields import plain_text, positive_id
 from ingest.jsonbody import json_object
@@ -49,6 +50,11 @@ class IncomingEvent(NamedTuple):
     session_id: str | None
     props_json: str | None
     user_agent: str | None  # only honoured server-to-server, for forwarded traffic
+    # Server to server only, for forwarded hits: the visitor's address (checked against the
+    # crawler operators' published ranges, never stored) and the original request's Web Bot
+    # Auth signature.
+    ip: str | None = None
+    signature: SignedHit | None = None
 
 
 @dataclass(frozen=True, slots=True)
