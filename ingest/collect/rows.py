@@ -76,13 +76,21 @@ class Prepared:
 
 
 def prepare(
-    enriched: Sequence[Enriched], key_id: str, property_id: int, project_id: str, received_at: int
+    enriched: Sequence[Enriched],
+    key_id: str,
+    property_id: int,
+    project_id: str,
+    received_at: int,
+    *,
+    hit_source: str = HIT_COLLECTOR,
+    digests: Sequence[str] | None = None,
 ) -> Prepared:
+    """`digests`: each event's log_digest, in order (imported log lines; None for the tag's)."""
     events: list[Row] = []
     sessions: list[Row] = []
     content: list[Row] = []
     referrals: list[Row] = []
-    for item in enriched:
+    for index, item in enumerate(enriched):
         event, ua = item.event, item.user_agent
         pageview = event.type == "pageview"
         events.append((
@@ -90,7 +98,8 @@ def prepare(
             event.referrer, item.referrer_host, event.title, item.ai_source, item.ai_via,
             ua.ua_class, ua.crawler, ua.crawler_kind, ua.browser, ua.os, ua.device,
             item.country, item.user_agent_text, event.session_id, event.props_json, event.ts,
-            received_at, int(item.off_site), item.crawler_verified, HIT_COLLECTOR, None,
+            received_at, int(item.off_site), item.crawler_verified, hit_source,
+            None if digests is None else digests[index],
         ))  # fmt: skip
         if event.session_id is not None:
             sessions.append((
