@@ -17,7 +17,7 @@ from ingest.http import json_response, state
 from ingest.stats import counts, params
 from ingest.stats.access import reader_scope
 from ingest.stats.cache import answers_for
-from ingest.stats.endpoints import ai, breakdown, content, journeys, timeseries
+from ingest.stats.endpoints import ai, breakdown, content, funnel, journeys, timeseries
 from ingest.stats.query import StatsQuery, project_properties
 from ingest.storage.sql import Conn
 
@@ -42,6 +42,7 @@ ENDPOINTS: dict[str, Answer] = {
     "content": lambda conn, q, raw: content.answer(conn, q),
     "journeys": lambda conn, q, raw: journeys.answer(conn, q),
     "ai": lambda conn, q, raw: ai.answer(conn, q),
+    "funnel": lambda conn, q, raw: funnel.answer(conn, q),
 }
 
 

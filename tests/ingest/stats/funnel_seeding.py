@@ -1,0 +1,69 @@
+"""Crawler hits with their verification outcome, written as the collector stores them.
+
+The verification itself is other code's (ingest/crawlers/); these tests need its outcomes on
+stored rows. A hit goes through the collector's `enrich` (the real User-Agent classification),
+gets `crawler_verified` as verification records it (a `failed` claim is stored as `bot` with
+the claimed crawler kept, 0013_crawler_verification.sql), then `prepare` and the backend's row
+writer, as a hit from a server log (`hit_source = 'log'`, no session).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ingest.collect.enrich import RequestContext, enrich
+from ingest.collect.parse import IncomingEvent
+from ingest.collect.rows import HIT_LOG, prepare
+from ingest.sources import PINNED_IDS
+from tests.ingest.stats.seeding import PROJECT, Site, commit_rows
+
+OAI_SEARCHBOT = (
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; OAI-SearchBot/1.0; "
+    "+https://openai.com/searchbot"
+)
+PERPLEXITYBOT = (
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; PerplexityBot/1.0; "
+    "+https://perplexity.ai/perplexitybot)"
+)
+OUTCOMES = ("web_bot_auth", "ip_range", "none", "failed")
+
+
+def crawl(
+    site: Site,
+    ts: int,
+    path: str,
+    ua: str,
+    verified: str,
+    *,
+    property_id: int | None = None,
+    url: str | None = None,
+) -> None:
+    """One crawler hit (a pageview) on `path` with the verification outcome `verified`."""
+    assert verified in OUTCOMES, verified
+    property_id = site.main if property_id is None else property_id
+    domain = site.domains[property_id]
+    event = IncomingEvent(
+        type="pageview",
+        name=None,
+        url=url or f"https://{domain}{path}",
+        referrer=None,
+        title=None,
+        ts=ts,
+        session_id=None,
+        props_json=None,
+        user_agent=None,
+    )
+    context = RequestContext(
+        header_user_agent=ua,
+        server=True,
+        property_domain=domain,
+        enabled_sources=frozenset(PINNED_IDS),
+        country=None,
+    )
+    (item,) = enrich([event], context)
+    assert item.user_agent.crawler is not None, f"{ua!r} claims no known crawler"
+    item.crawler_verified = verified
+    if verified == "failed":
+        item.user_agent = dataclasses.replace(item.user_agent, ua_class="bot")
+    rows = prepare([item], "key_stats", property_id, PROJECT, ts, hit_source=HIT_LOG)
+    commit_rows(site.conn, [rows])
