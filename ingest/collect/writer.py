@@ -41,6 +41,7 @@ from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DE
 from ingest.node import node_name
 from ingest.stats import batch_rollups
 from ingest.stats import rollups as stats_rollups
+from ingest.stats.unfolded_counts import NOTHING, UnfoldedCounts, Written
 from ingest.storage import postgres_rows
 from ingest.storage.backend import Storage
 from ingest.storage.database import CommitOutcomeUnknown, StorageLost, StorageUnavailable
@@ -103,6 +104,9 @@ class GroupCommitWriter:
         # Rows written since (or unknown, at start); never on PostgreSQL, where every commit
         # adds its own rows to the rollups.
         self._stats_pending = db.dialect == "sqlite"
+        # SQLite: what this writer committed since the last fold, counted for the read API's
+        # rollups, so that the fold need not read those rows back (unfolded_counts.py).
+        self.unfolded = UnfoldedCounts()
         self._task: asyncio.Task[None] | None = None
         self._fold_task: asyncio.Task[None] | None = None
         self._written = asyncio.Event()  # set once the last rows are written, at close
@@ -247,11 +251,12 @@ class GroupCommitWriter:
         queued_at = batch[0].queued_at if batch else flush_started
         deadline = queued_at + self._db.busy_timeout_ms / 1000
         try:
-            await self._write_with_retries(
+            written = await self._write_with_retries(
                 [item.prepared for item in batch], rollups, touches, deadline, fold, lane
             )
         except Exception as exc:
             self._in_flight.pop(lane, None)
+            self.unfolded.failed(fold)
             self._rollups.restore(rollups)
             self._touches.update(touches)
             await self._fail(batch, exc, lane)
@@ -270,6 +275,11 @@ class GroupCommitWriter:
                 log.warning("group commit recovered: writes succeed again")
             self.failed = False
             self._finish(batch, None)
+            # Counted after the requests are answered: the tally is the fold's, not theirs.
+            if fold:
+                self.unfolded.folded()
+            elif written is not NOTHING:
+                self.unfolded.committed(written)
 
     async def _write_with_retries(
         self,
@@ -279,7 +289,9 @@ class GroupCommitWriter:
         deadline: float,
         fold: bool = False,
         lane: int = 0,
-    ) -> None:
+    ) -> Written:
+        """Write the group in one transaction, retried while the database is busy; on SQLite,
+        the ids its rows got (for the fold's tally; NOTHING on PostgreSQL)."""
         node = node_name() if lane == 0 else f"{node_name()}/{lane}"
 
         def counters(conn: Conn) -> None:
@@ -292,13 +304,15 @@ class GroupCommitWriter:
                     [(when, key_id) for key_id, when in sorted(touches.items())],
                 )
 
-        def write(conn: Conn) -> None:
+        def write(conn: Conn) -> Written:
             if not isinstance(conn, PgConn):
+                before = self.unfolded.before(conn, prepared)
                 write_rows(conn, prepared)
+                written = self.unfolded.written(conn, prepared, before)
                 if fold:  # the read API's rollups, a few seconds of rows at once
-                    stats_rollups.fold(conn)
+                    self.unfolded.fold(conn, written)
                 counters(conn)
-                return
+                return written
             postgres_rows.copy_rows(conn.raw, prepared)
             # Appended (COPY), not upserted: no row lock shared with other writers or nodes.
             batch_rollups.write_rollups(conn.raw, prepared)
@@ -307,11 +321,11 @@ class GroupCommitWriter:
             with conn.raw.pipeline():
                 postgres_rows.upsert_rows(conn.raw, prepared)
                 counters(conn)
+            return NOTHING
 
         for attempt in range(BUSY_RETRIES + 1):
             try:
-                await self._db.transaction(write, deadline)
-                return
+                return await self._db.transaction(write, deadline)
             except (StorageLost, CommitOutcomeUnknown):  # a retry could store the rows twice
                 raise
             except StorageUnavailable:
@@ -319,6 +333,7 @@ class GroupCommitWriter:
                 if attempt == BUSY_RETRIES or time.monotonic() + pause >= deadline:
                     raise
                 await asyncio.sleep(pause)
+        raise AssertionError("the last attempt returns or raises")
 
     async def _fail(self, batch: list[_Item], exc: Exception, lane: int) -> None:
         if not isinstance(exc, StorageUnavailable) and len(batch) > 1:

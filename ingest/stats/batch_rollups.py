@@ -27,6 +27,9 @@ from ingest.storage.postgres_rows import EVENT_COLUMNS, REFERRAL_COLUMNS
 Connection = psycopg.Connection[Any]
 # The counters: events, pageviews, conversions, ai_referrals.
 Counts = list[int]
+# Counts per rollup key: (property_id, quarter, ua_class) or (property_id, dimension, hour,
+# ua_class, value).
+Tally = dict[tuple[Any, ...], Counts]
 
 _E_PROPERTY, _E_TYPE, _E_CLASS, _E_TS = map(
     EVENT_COLUMNS.index, ("property_id", "type", "ua_class", "ts")
@@ -56,7 +59,7 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _counts(table: dict[tuple[Any, ...], Counts], key: tuple[Any, ...]) -> Counts:
+def _counts(table: Tally, key: tuple[Any, ...]) -> Counts:
     counts = table.get(key)
     if counts is None:
         counts = table[key] = [0, 0, 0, 0]
@@ -65,10 +68,20 @@ def _counts(table: dict[tuple[Any, ...], Counts], key: tuple[Any, ...]) -> Count
 
 def count_rows(events: Iterable[Row], referrals: Iterable[Row]) -> tuple[list[Row], list[Row]]:
     """stats_quarters and stats_hours rows (key columns, then the four counters) that these
-    event and referral rows add, in key order (pure). On the writer thread of every commit:
+    event and referral rows add, in key order (pure)."""
+    quarters: Tally = {}
+    hours: Tally = {}
+    count_into(quarters, hours, events, referrals)
+    return rollup_rows(quarters), rollup_rows(hours)
+
+
+def count_into(
+    quarters: Tally, hours: Tally, events: Iterable[Row], referrals: Iterable[Row]
+) -> None:
+    """Add these event and referral rows (as `rows.prepare` makes them) to the counts per
+    stats_quarters and stats_hours key: the one counting of rows in Python, for PostgreSQL's
+    commits and SQLite's writer (unfolded_counts.py). On the writer thread of every commit:
     one dictionary look-up per key, not one per counter (half the time)."""
-    quarters: dict[tuple[Any, ...], Counts] = {}
-    hours: dict[tuple[Any, ...], Counts] = {}
     for row in events:
         prop, kind, ua_class, ts = row[_E_PROPERTY], row[_E_TYPE], row[_E_CLASS], row[_E_TS]
         # events, and pageviews or conversions by type
@@ -91,10 +104,12 @@ def count_rows(events: Iterable[Row], referrals: Iterable[Row]) -> tuple[list[Ro
         hour = bucket(landed, HOUR_MS)
         for dimension, index in _REFERRAL_DIMS:
             _counts(hours, (prop, dimension, hour, ua_class, _text(row[index])))[3] += 1
-    return (
-        [(*key, *quarters[key]) for key in sorted(quarters)],
-        [(*key, *hours[key]) for key in sorted(hours)],
-    )
+
+
+def rollup_rows(tally: Tally) -> list[Row]:
+    """A tally as rollup rows: the key's columns, then the four counters, in key order (rows
+    locked in one order by an upsert)."""
+    return [(*key, *tally[key]) for key in sorted(tally)]
 
 
 def write_rollups(conn: Connection, group: Sequence[Prepared]) -> None:
@@ -111,4 +126,4 @@ def write_rollups(conn: Connection, group: Sequence[Prepared]) -> None:
                     copy.write_row(row)
 
 
-__all__ = ["bucket", "count_rows", "write_rollups"]
+__all__ = ["Tally", "bucket", "count_into", "count_rows", "rollup_rows", "write_rollups"]

@@ -160,6 +160,15 @@ _ADD_EVENTS = {
     )
     for table in ("stats_quarters", "stats_hours")
 }
+# Rows counted elsewhere (all four counters; SQLite): the writer's own tally of what it
+# committed since the watermark (unfolded_counts.py).
+_ADD_COUNTED = {
+    table: (
+        f"INSERT INTO {table} ({', '.join(_KEYS[table])}, {', '.join(_COUNTERS)}) VALUES ",
+        " " + _upsert(table, ", ".join(_KEYS[table]), _COUNTERS),
+    )
+    for table in ("stats_quarters", "stats_hours")
+}
 _PICKED: dict[Dialect, dict[str, list[str]]] = {
     "sqlite": {
         table: build("id IN (SELECT value FROM json_each(?1))", -1)
@@ -284,8 +293,25 @@ def fold(conn: Conn) -> bool:
     if newest == after:
         return True
     fold_new(conn, after)
-    conn.execute("UPDATE stats_folded SET events_id = ?, ai_referrals_id = ? WHERE id = 1", newest)
+    move_watermark(conn, newest)
     return True
+
+
+def move_watermark(conn: Conn, newest: tuple[int, int]) -> None:
+    """The rows up to these event and AI referral ids are in the rollups (SQLite)."""
+    conn.execute("UPDATE stats_folded SET events_id = ?, ai_referrals_id = ? WHERE id = 1", newest)
+
+
+def add_counted(
+    conn: Conn, quarters: Sequence[Sequence[Any]], hours: Sequence[Sequence[Any]]
+) -> None:
+    """Add rows counted in Python (batch_rollups.count_into: key columns, then events,
+    pageviews, conversions, AI referrals; in key order) to the rollups (SQLite; the caller
+    moves the watermark in the same transaction)."""
+    for table, rows in (("stats_quarters", quarters), ("stats_hours", hours)):
+        if rows:
+            head, tail = _ADD_COUNTED[table]
+            insert_many(conn, head, tail, rows)
 
 
 def fold_pending(conn: Conn, wait: bool = False) -> bool:
@@ -364,10 +390,12 @@ __all__ = [
     "FOLD_LOCK_KEY",
     "HOUR_MS",
     "QUARTER_MS",
+    "add_counted",
     "fold",
     "fold_copied",
     "fold_pending",
     "folded",
+    "move_watermark",
     "rebuild",
     "subtract",
     "table",
