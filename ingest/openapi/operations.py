@@ -273,4 +273,9 @@ STATS_OPERATIONS: tuple[Operation, ...] = (
     _stats("content", "Pages with content types, views, AI and crawler views", "ContentStats"),
     _stats("journeys", "Sessions with their steps, newest first", "Journeys"),
     _stats("ai", "AI sources (human visitors) and AI crawlers", "AiStats"),
+    _stats(
+        "funnel",
+        "Per page: AI crawls (verified or not), AI referral sessions, their conversions",
+        "Funnel",
+    ),
 )

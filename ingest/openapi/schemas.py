@@ -221,6 +221,85 @@ def _stats(**fields: Schema) -> Schema:
     return _record({**fields, "meta": ref("StatsMeta")})
 
 
+# stats/funnel (ingest/stats/endpoints/funnel.py).
+_VERIFICATION = {"hits": _COUNT, "verified": _COUNT, "unverified": _COUNT, "failed": _COUNT}
+_FUNNEL_CRAWLS = _record(
+    {
+        **_VERIFICATION,
+        "by_kind": {
+            "type": "object",
+            "additionalProperties": _COUNT,
+            "description": "training, search and user always; another stored kind by its name",
+        },
+    }
+)
+_FUNNEL_PAGE_ID = {
+    "property_id": {"type": "integer"},
+    "path": _nullable(_ID),
+    "content_type": _nullable(_ID),
+}
+_FUNNEL_PAGE = _record(
+    {
+        **_FUNNEL_PAGE_ID,
+        "crawls": {
+            "allOf": [
+                _FUNNEL_CRAWLS,
+                _record(
+                    {
+                        "by_operator": {
+                            "type": "array",
+                            "items": _record({"operator": _nullable(_ID), **_VERIFICATION}),
+                        }
+                    }
+                ),
+            ]
+        },
+        "referrals": _record(
+            {
+                "sessions": _COUNT,
+                "by_source": {
+                    "type": "array",
+                    "items": _record({"source": _ID, "sessions": _COUNT, "conversions": _COUNT}),
+                },
+            }
+        ),
+        "conversions": _COUNT,
+    }
+)
+_FUNNEL_OPERATOR = _record(
+    {
+        "operator": _nullable(_ID),
+        "crawlers": {"type": "array", "items": _ID},
+        "crawls": _FUNNEL_CRAWLS,
+        "pages_crawled": _COUNT,
+        "sources": {"type": "array", "items": _ID},
+        "referral_sessions": _COUNT,
+        "conversions": _COUNT,
+        "pages_referred": _COUNT,
+    }
+)
+
+
+def _page_list(item: Schema) -> Schema:
+    return _record({"total": _COUNT, "rows": {"type": "array", "items": item}})
+
+
+FUNNEL = _stats(
+    totals=_record(
+        {
+            "pages": _COUNT,
+            "crawls": _FUNNEL_CRAWLS,
+            "referral_sessions": _COUNT,
+            "conversions": _COUNT,
+        }
+    ),
+    operators={"type": "array", "items": _FUNNEL_OPERATOR},
+    pages=_page_list(_FUNNEL_PAGE),
+    crawled_not_referred=_page_list(_record({**_FUNNEL_PAGE_ID, "crawls": _COUNT})),
+    referred_not_crawled=_page_list(_record({**_FUNNEL_PAGE_ID, "referral_sessions": _COUNT})),
+)
+
+
 def _with(base: str, **extra: Schema) -> Schema:
     return {"allOf": [ref(base), _record(extra)]}
 
@@ -368,6 +447,7 @@ COMPONENTS: dict[str, Schema] = {
     "ContentStats": _stats(rows=_ROWS),
     "Journeys": _stats(rows=_ROWS),
     "AiStats": _stats(sources=_ROWS, crawlers=_ROWS),
+    "Funnel": FUNNEL,
     "Health": HEALTH,
     "OpenAPI": _record({"openapi": {"const": "3.1.0"}, "paths": {"type": "object"}}),
     "AdminHealth": {
