@@ -1,0 +1,62 @@
+"""The client's address (client_ip.py): the peer, or a trusted proxy's header."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust, client_ip, parse_address
+
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32"))
+XFF = ProxyTrust(b"x-forwarded-for", PROXIES)
+CF = ProxyTrust(b"cf-connecting-ip", PROXIES)
+
+
+@pytest.mark.parametrize(
+    ("peer", "header", "trust", "expected"),
+    [
+        # No header configured: the peer, whatever the request says.
+        ("198.51.100.7", "20.171.206.9", PEER_ONLY, "198.51.100.7"),
+        ("198.51.100.7", None, PEER_ONLY, "198.51.100.7"),
+        (None, "20.171.206.9", XFF, None),  # a Unix socket: no address
+        # A single-address header, believed only from a trusted peer.
+        ("10.1.2.3", "20.171.206.9", CF, "20.171.206.9"),
+        ("198.51.100.7", "20.171.206.9", CF, "198.51.100.7"),
+        ("10.1.2.3", "not an address", CF, "10.1.2.3"),
+        ("10.1.2.3", None, CF, "10.1.2.3"),
+        ("::ffff:10.1.2.3", "20.171.206.9", CF, "20.171.206.9"),  # IPv4-mapped peer
+        ("2001:db8::5", "2600:1f18::1", CF, "2600:1f18::1"),
+        # X-Forwarded-For: the right-most address that is not a trusted proxy.
+        ("10.1.2.3", "20.171.206.9", XFF, "20.171.206.9"),
+        ("10.1.2.3", "6.6.6.6, 20.171.206.9", XFF, "20.171.206.9"),  # the left one is forgeable
+        ("10.1.2.3", "6.6.6.6, 20.171.206.9, 10.9.9.9", XFF, "20.171.206.9"),
+        ("10.1.2.3", "20.171.206.9:4711, 10.9.9.9", XFF, "20.171.206.9"),
+        ("10.1.2.3", "[2600:1f18::1]:443", XFF, "2600:1f18::1"),
+        ("10.1.2.3", "10.7.7.7, 10.9.9.9", XFF, "10.7.7.7"),  # all trusted: the first
+        ("10.1.2.3", "6.6.6.6, garbage", XFF, "10.1.2.3"),  # garbled: the peer only
+        ("198.51.100.7", "20.171.206.9", XFF, "198.51.100.7"),  # untrusted peer
+    ],
+)
+def test_client_ip(
+    peer: str | None, header: str | None, trust: ProxyTrust, expected: str | None
+) -> None:
+    assert client_ip(peer, header, trust) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        (" 203.0.113.9 ", "203.0.113.9"),
+        ("203.0.113.9:80", "203.0.113.9"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1", None),
+        ("unknown", None),
+        ("", None),
+    ],
+)
+def test_parse_address(text: str, expected: str | None) -> None:
+    parsed = parse_address(text)
+    assert (str(parsed) if parsed is not None else None) == expected
