@@ -25,6 +25,8 @@ from ingest.config import Settings, load_settings
 from ingest.console.routes import console_routes
 from ingest.health import health
 from ingest.http import EXCEPTION_HANDLERS, AppState
+from ingest.logs.route import PATH as LOGS_PATH
+from ingest.logs.route import receive_logs
 from ingest.openapi.route import openapi_json
 from ingest.stats.routes import stats_routes
 from ingest.storage import migrations, pg_migrations
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> OptiviewApp:
         Route("/v1/tag.js", tag.handle, methods=["GET", "HEAD"]),
         Route(events.PATH, collector_endpoint, methods=["POST"]),
         Route(events.PATH, collector_endpoint, methods=["OPTIONS"]),
+        Route(LOGS_PATH, receive_logs, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

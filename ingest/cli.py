@@ -15,7 +15,9 @@ import orjson
 from alerts import cli as alerts_cli
 from ingest import __version__, secret_strength
 from ingest.config import ConfigError, Settings, database_location, load_env_file, load_settings
+from ingest.crawlers import cli as crawlers_cli
 from ingest.errors import ApiError
+from ingest.logs import cli as logs_cli
 from ingest.provision_cli import Answer, add_commands, select_field
 from ingest.serve import SERVERS, serve
 from ingest.storage.backend import migrate as migrate_storage
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     purge_cli.register(sub)
     alerts_cli.register(sub)
     db_copy_cli.register(sub)
+    crawlers_cli.register(sub)
+    logs_cli.register(sub)
     return parser
 
 
@@ -160,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return alerts_cli.run(args)
     if args.group == "db":  # reads its own source, never the settings' database
         return db_copy_cli.run(args)
+    if args.group == "crawlers":  # reads only its data folder, never the database
+        return crawlers_cli.run(args)
+    if args.group == "logs":  # checks and names the settings' database itself
+        return logs_cli.run(args)
     path: Location | None = None
     try:
         path = database_location()

@@ -1,0 +1,117 @@
+"""`optiview logs import`: files through the same triage, checks and group-commit writer as
+POST /v1/logs, on the settings' database, a batch of lines at a time."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.clock import now_ms
+from ingest.collect.rollups import RollupRecorder
+from ingest.collect.writer import GroupCommitWriter
+from ingest.config import Settings
+from ingest.logs.files import LogFileError, open_log, size_of
+from ingest.logs.formats import FORMATS
+from ingest.logs.store import Target, store
+from ingest.logs.triage import Triager
+from ingest.storage.backend import Storage
+from ingest.storage.sql import Conn
+
+BATCH_LINES = 5_000
+# events.key_id of imported hits: no key sent them (the command is the operator's own).
+IMPORT_KEY_ID = "logs-import"
+
+
+class ImportRefused(Exception):
+    """Nothing can be imported (an unknown or deactivated property): one line says why."""
+
+
+@dataclass(slots=True)
+class Summary:
+    lines: int = 0
+    stored: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    classes: Counter[str] = field(default_factory=Counter)  # stored hits by ua_class
+
+
+Advance = Callable[[int], None]  # more bytes of the file read (for the progress bar)
+
+
+async def target_of(db: Storage, property_id: int) -> Target:
+    def load(conn: Conn) -> tuple[object, ...] | None:
+        sql = "SELECT domain, project_id, active FROM properties WHERE id = ?"
+        row = conn.execute(sql, (property_id,)).fetchone()
+        if row is None:
+            return None
+        sources = conn.execute(
+            "SELECT source FROM project_ai_sources WHERE project_id = ? AND enabled = 1",
+            (row[1],),
+        ).fetchall()
+        return (*row, frozenset(source for (source,) in sources))
+
+    found = await db.read(load)
+    if found is None:
+        raise ImportRefused(f"property {property_id} does not exist")
+    domain, project_id, active, sources = found
+    if not active:
+        raise ImportRefused(f"property {property_id} ({domain}) is deactivated")
+    return Target(property_id, str(project_id), IMPORT_KEY_ID, str(domain), sources)  # type: ignore[arg-type]
+
+
+async def import_files(
+    settings: Settings,
+    db: Storage,
+    property_id: int,
+    format_name: str,
+    paths: Sequence[Path],
+    include_humans: bool,
+    on_file: Callable[[Path, int], Advance],
+) -> Summary:
+    """Import each file in turn; `on_file(path, size)` gives the progress callback of one."""
+    target = await target_of(db, property_id)
+    for path in paths:  # every file readable before any line is stored
+        size_of(path)
+    summary = Summary()
+    writer = GroupCommitWriter.tuned(db, RollupRecorder(), settings.collector)
+    writer.start()
+    try:
+        for path in paths:
+            advance = on_file(path, size_of(path))
+            triager = Triager(FORMATS[format_name], target.domain, include_humans, now_ms())
+            await _import_file(path, writer, db, target, triager, summary, advance)
+    finally:
+        await writer.close()
+    return summary
+
+
+async def _import_file(
+    path: Path,
+    writer: GroupCommitWriter,
+    db: Storage,
+    target: Target,
+    triager: Triager,  # one per file: a line's occurrences are counted within its own file
+    summary: Summary,
+    advance: Advance,
+) -> None:
+    done = 0
+    with open_log(path) as log_file:
+        while True:
+            batch = list(itertools.islice(log_file.lines, BATCH_LINES))
+            if not batch:
+                return
+            triage = triager.run(batch)
+            stored = await store(db, writer, target, triage.candidates, now_ms())
+            summary.lines += triage.lines
+            summary.stored += len(stored.enriched)
+            summary.skipped.update(triage.skipped)
+            summary.skipped.update(stored.skipped)
+            summary.classes.update(e.user_agent.ua_class for _, e in stored.enriched)
+            position = log_file.position()
+            advance(position - done)
+            done = position
+
+
+__all__ = ["ImportRefused", "LogFileError", "Summary", "import_files"]

@@ -1,0 +1,173 @@
+"""Candidates to committed events: the checks that read the database (digests stored before,
+the tag's pageviews), then the collector's own enrich and prepare, then its group-commit
+writer. Shared by POST /v1/logs and `optiview logs import`."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ingest.collect.enrich import Enriched, RequestContext, enrich
+from ingest.collect.parse import IncomingEvent
+from ingest.collect.rows import HIT_LOG, prepare
+from ingest.collect.writer import GroupCommitWriter
+from ingest.logs.hit import DUPLICATE
+from ingest.logs.policy import TAG_WINDOW_MS, TagViews, tag_skip
+from ingest.logs.triage import Candidate
+from ingest.storage.backend import Storage
+from ingest.storage.sql import Conn
+from ingest.writer.client import RemoteWriter
+
+DIGESTS_PER_QUERY = 500  # bound on a statement's parameters (SQLite allows 32,766)
+# A concurrent import of the same lines can commit between the check and the write: the
+# unique index refuses the write, the check runs again and finds them (one retry suffices;
+# a second conflict means a third writer of the same lines, answered 409).
+CONFLICT_RETRIES = 1
+
+
+class DigestConflict(Exception):
+    """The same lines are being stored by another request or import at this moment."""
+
+
+@dataclass(slots=True)
+class Target:
+    """Where the hits go: the property and what enrich needs of it."""
+
+    property_id: int
+    project_id: str
+    key_id: str  # the key that sent them; the import's marker for files
+    domain: str
+    enabled_sources: frozenset[str]
+
+
+@dataclass(slots=True)
+class Stored:
+    enriched: list[tuple[Candidate, Enriched]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    fates: list[tuple[int, str]] = field(default_factory=list)  # line, reason
+
+
+async def stored_digests(db: Storage, property_id: int, digests: Sequence[str]) -> set[str]:
+    def load(conn: Conn) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(digests), DIGESTS_PER_QUERY):
+            chunk = digests[start : start + DIGESTS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT log_digest FROM events WHERE property_id = ? AND log_digest IN ({marks})"
+            found.update(row[0] for row in conn.execute(sql, (property_id, *chunk)))
+        return found
+
+    return await db.read(load) if digests else set()
+
+
+async def tag_views(db: Storage, property_id: int, start: int, end: int) -> TagViews:
+    """The tag's pageviews of the property between start and end: times by (path, UA)."""
+
+    def load(conn: Conn) -> TagViews:
+        sql = (
+            "SELECT path, user_agent, ts FROM events WHERE property_id = ? AND ts >= ?"
+            " AND ts <= ? AND type = 'pageview' AND hit_source = 'collector'"
+        )
+        views: defaultdict[tuple[str, str | None], list[int]] = defaultdict(list)
+        for path, user_agent, ts in conn.execute(sql, (property_id, start, end)):
+            views[(path, user_agent)].append(ts)
+        for times in views.values():
+            times.sort()
+        return views
+
+    return await db.read(load)
+
+
+def is_digest_conflict(exc: BaseException) -> bool:
+    """The unique index on (property_id, log_digest) refused a row: sqlite3's and psycopg's
+    errors, and the writer process's relay of either, all name the column or its index."""
+    return "log_digest" in str(exc)
+
+
+async def check(
+    db: Storage, target: Target, candidates: list[Candidate], explain: bool
+) -> tuple[list[Candidate], Counter[str], list[tuple[int, str]]]:
+    """The candidates not stored before and not seen by the tag; the others counted."""
+    skipped: Counter[str] = Counter()
+    fates: list[tuple[int, str]] = []
+    known = await stored_digests(db, target.property_id, [c.digest for c in candidates])
+    fresh = []
+    for candidate in candidates:
+        if candidate.digest in known:
+            skipped[DUPLICATE] += 1
+            if explain:
+                fates.append((candidate.line, DUPLICATE))
+        else:
+            fresh.append(candidate)
+    if not fresh:
+        return fresh, skipped, fates
+    start = min(c.hit.ts for c in fresh) - TAG_WINDOW_MS
+    end = max(c.hit.ts for c in fresh) + TAG_WINDOW_MS
+    views = await tag_views(db, target.property_id, start, end)
+    kept = []
+    for candidate in fresh:
+        hit = candidate.hit
+        reason = tag_skip(candidate.path, hit.user_agent, hit.ts, views) if views else None
+        if reason is None:
+            kept.append(candidate)
+        else:
+            skipped[reason] += 1
+            if explain:
+                fates.append((candidate.line, reason))
+    return kept, skipped, fates
+
+
+def as_event(candidate: Candidate) -> IncomingEvent:
+    hit = candidate.hit
+    return IncomingEvent(
+        "pageview", None, candidate.url, hit.referrer, None, hit.ts, None, None,
+        hit.user_agent, hit.ip,
+    )  # fmt: skip
+
+
+async def store(
+    db: Storage,
+    writer: GroupCommitWriter | RemoteWriter,
+    target: Target,
+    candidates: list[Candidate],
+    received_at: int,
+    explain: bool = False,
+) -> Stored:
+    """Check, enrich, prepare and commit; returns after COMMIT. Raises the writer's errors
+    (Overloaded, StorageUnavailable) and DigestConflict."""
+    out = Stored()
+    for attempt in range(CONFLICT_RETRIES + 1):
+        kept, skipped, fates = await check(db, target, candidates, explain)
+        if not kept:
+            out.skipped, out.fates = skipped, fates
+            return out
+        context = RequestContext(
+            header_user_agent=None,
+            server=True,  # the log's user agents and addresses are the visitors' own
+            property_domain=target.domain,
+            enabled_sources=target.enabled_sources,
+            country=None,
+        )
+        enriched = enrich([as_event(c) for c in kept], context)
+        prepared = prepare(
+            enriched,
+            target.key_id,
+            target.property_id,
+            target.project_id,
+            received_at,
+            hit_source=HIT_LOG,
+            digests=[c.digest for c in kept],
+        )
+        try:
+            await writer.submit(prepared)
+        except Exception as exc:
+            if not is_digest_conflict(exc):
+                raise
+            if attempt == CONFLICT_RETRIES:
+                raise DigestConflict(str(exc)) from None
+            continue
+        out.enriched = list(zip(kept, enriched, strict=True))
+        out.skipped, out.fates = skipped, fates
+        return out
+    raise AssertionError("unreachable")
