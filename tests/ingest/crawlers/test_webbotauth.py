@@ -547,3 +547,41 @@ def test_every_vendored_snapshot_parses() -> None:
 
 def _t() -> datetime:
     return datetime.now(UTC)
+
+
+def test_the_web_bot_auth_signature_is_picked_among_others(agent: Agent, wba: WebBotAuth) -> None:
+    request = httpx.Request(
+        "GET", "https://www.example.com/", headers={"Signature-Agent": f'"{AGENT}"'}
+    )
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=MappingKeyResolver(
+            public_keys={},
+            private_keys={agent.keyid: agent.private_key, "other": Agent().private_key},
+        ),
+    )
+    created = datetime.fromtimestamp(NOW, UTC)
+    signer.sign(request, key_id="other", created=created, label="app", tag="something-else")
+    signer.sign(
+        request,
+        key_id=agent.keyid,
+        created=created,
+        expires=datetime.fromtimestamp(NOW + 60, UTC),
+        nonce="n-1",
+        label="bot",
+        tag="web-bot-auth",
+        covered_component_ids=("@authority", "signature-agent"),
+        append_if_signature_exists=True,
+    )
+    assert "app=" in request.headers["Signature-Input"]
+    hit = SignedHit(
+        "GET",
+        "www.example.com",
+        "/",
+        request.headers["Signature"],
+        request.headers["Signature-Input"],
+        request.headers["Signature-Agent"],
+    )
+    assert wba.check(hit) == SignatureCheck(
+        "valid", "Example Agents", f"signed by {AGENT} (@authority signature-agent)"
+    )
