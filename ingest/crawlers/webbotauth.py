@@ -239,6 +239,8 @@ class WebBotAuth:
             return rejected.check
 
     def _check(self, hit: SignedHit, hosts: Collection[str] | None) -> SignatureCheck:
+        if len(hit.signature) > MAX_HEADER_CHARS:
+            raise _invalid(f"Signature is over {MAX_HEADER_CHARS} characters")
         chosen = _choose(hit.signature_input)
         params = chosen.params
         keyid = params.get("keyid")

@@ -311,6 +311,7 @@ def test_a_key_outside_its_directory_validity_is_unknown_key(agent: Agent, clock
         ({"signature_input": "a=(), a=()"}, "malformed Signature-Input"),
         ({"signature_input": "sig1=" + "x" * 5000}, "over 4096 characters"),
         ({"signature": "sig1=:%%%:"}, "does not verify"),
+        ({"signature": "sig1=:" + "A" * 5000 + ":"}, "Signature is over 4096 characters"),
         ({"signature": 'sig1="text"'}, "does not verify"),
         ({"signature": "other=:AAAA:"}, "does not verify"),
         ({"signature_agent": "(not an origin)"}, "names no origin"),
