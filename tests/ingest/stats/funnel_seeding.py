@@ -62,6 +62,7 @@ def crawl(
     )
     (item,) = enrich([event], context)
     assert item.user_agent.crawler is not None, f"{ua!r} claims no known crawler"
+    assert item.user_agent.ua_class in ("ai_crawler", "ai_agent"), item.user_agent
     item.crawler_verified = verified
     if verified == "failed":
         item.user_agent = dataclasses.replace(item.user_agent, ua_class="bot")

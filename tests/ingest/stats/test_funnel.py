@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 
+from ingest.openapi import build_document
 from ingest.stats.endpoints import funnel
 from tests.conftest import ADMIN_TOKEN, Server
 from tests.ingest.collect.conftest import GPTBOT, provision
@@ -263,15 +265,21 @@ def test_over_http_a_crawl_sent_to_the_collector(
 ) -> None:
     mine, _ = sites
     hit = mine.pageview("/llms.txt", ts=D + HOUR)
-    assert mine.send(hit, headers={"User-Agent": GPTBOT}).status_code == 202
+    # ClaudeBot: Anthropic publishes no ranges, so its claim from 127.0.0.1 cannot fail.
+    assert mine.send(hit, headers={"User-Agent": CLAUDEBOT}).status_code == 202
     answer = get(server, mine.project_id, **{"from": "2026-03-10", "to": "2026-03-10"})
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["meta"]["from"] == "2026-03-10T00:00:00+00:00"
     (row,) = body["pages"]["rows"]
     assert (row["path"], row["content_type"], row["crawls"]["hits"]) == ("/llms.txt", "llms_txt", 1)
-    assert [o["operator"] for o in body["operators"]] == ["OpenAI"]
+    assert (row["crawls"]["verified"], row["crawls"]["failed"]) == (0, 0)
+    assert [o["operator"] for o in body["operators"]] == ["Anthropic"]
     assert body["crawled_not_referred"]["total"] == 1
+    # The answer is what the OpenAPI document says it is.
+    schema = {"$ref": "#/components/schemas/Funnel", "components": build_document()["components"]}
+    jsonschema_rs.validator_for(schema).validate(body)
+    assert not jsonschema_rs.validator_for(schema).is_valid({**body, "pages": []})
 
 
 @pytest.mark.parametrize(
