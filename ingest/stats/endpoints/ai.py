@@ -12,7 +12,9 @@ A source is listed when it has a session or a conversion in the range.
 `crawlers` groups `ai_crawler` and `ai_agent` events (every type) in the range by crawler token:
 `operator` from the vendored robots.json, `kind` training|search|user, `hits`, and `verified`:
 how many of those hits were verified by the operator's published IP ranges or Web Bot Auth
-(0 until crawler verification is recorded).
+(`events.crawler_verified` is `ip_range` or `web_bot_auth`). A claim that failed verification
+is stored as `bot`, so it is never an operator's crawler hit here. Counted from the events
+(the hourly rollups hold no verification).
 
 `limit`/`offset` apply to each list.
 """
@@ -27,10 +29,14 @@ from ingest.stats.operators import crawler as crawler_entry
 from ingest.stats.operators import operator_of
 from ingest.stats.query import StatsQuery
 from ingest.stats.sql_filters import AI_CLASSES, placeholders
-from ingest.storage.sql import Conn, dialect_of
+from ingest.storage.sql import Conn
 
-# Verification outcomes that count as verified (events.crawler_verified, a later migration).
+# Verification outcomes that count as verified (events.crawler_verified, migration 0013).
 VERIFIED = ("web_bot_auth", "ip_range")
+# A CASE, not sum(<comparison>): PostgreSQL has no sum of booleans.
+VERIFIED_HITS = (
+    f"sum(CASE WHEN crawler_verified IN ({', '.join(repr(v) for v in VERIFIED)}) THEN 1 ELSE 0 END)"
+)
 
 # The same attribution the sources use, for the console's conversions page.
 attributed_conversions = counts.attributed_conversions
@@ -90,23 +96,16 @@ def crawler_rows(
     """AI crawler and agent hits by token, most hits first, then by token."""
     if not property_ids:
         return []
-    verified = _verified_expression(conn)
-    if verified == "0":  # nothing is verified yet: the hourly rollups answer it
-        hits: dict[str | None, int] = {}
-        for ua_class in AI_CLASSES:
-            for token, count in counts.breakdown(
-                conn, property_ids, start_ms, end_ms, "crawler", "events", ua_class
-            ):
-                hits[token] = hits.get(token, 0) + count
-        grouped = [(token, None, count, 0) for token, count in hits.items()]
-    else:
-        sql = f"""
-            SELECT crawler, crawler_kind, count(*), {verified} FROM events
-            WHERE property_id IN ({placeholders(len(property_ids))})
-                AND ua_class IN ({placeholders(len(AI_CLASSES))}) AND ts >= ? AND ts < ?
-            GROUP BY crawler, crawler_kind
-        """
-        grouped = conn.execute(sql, [*property_ids, *AI_CLASSES, start_ms, end_ms]).fetchall()
+    # `crawler IS NOT NULL` holds for every AI crawler and agent hit (the class comes from the
+    # crawler's token); the term lets an index of crawler hits alone (partial, WHERE crawler IS
+    # NOT NULL) answer instead of every event of the range.
+    sql = f"""
+        SELECT crawler, crawler_kind, count(*), {VERIFIED_HITS} FROM events
+        WHERE property_id IN ({placeholders(len(property_ids))}) AND crawler IS NOT NULL
+            AND ua_class IN ({placeholders(len(AI_CLASSES))}) AND ts >= ? AND ts < ?
+        GROUP BY crawler, crawler_kind
+    """
+    grouped = conn.execute(sql, [*property_ids, *AI_CLASSES, start_ms, end_ms]).fetchall()
     found: list[dict[str, Any]] = []
     for token, kind, count, verified_hits in grouped:
         entry = crawler_entry(token)
@@ -121,21 +120,3 @@ def crawler_rows(
         )
     found.sort(key=lambda r: (-r["hits"], r["crawler"] or "", r["kind"] or ""))
     return found
-
-
-# The columns of `events`, as each engine lists them (PRAGMA is SQLite's alone).
-_EVENT_COLUMNS = {
-    "sqlite": "SELECT name FROM pragma_table_info('events')",
-    "postgres": "SELECT column_name FROM information_schema.columns"
-    " WHERE table_schema = current_schema() AND table_name = 'events'",
-}
-
-
-def _verified_expression(conn: Conn) -> str:
-    """Count verified hits once the column exists; until then none is."""
-    columns = {row[0] for row in conn.execute(_EVENT_COLUMNS[dialect_of(conn)])}
-    if "crawler_verified" not in columns:
-        return "0"
-    # A CASE, not sum(<comparison>): PostgreSQL has no sum of booleans.
-    verified = ", ".join(repr(v) for v in VERIFIED)
-    return f"sum(CASE WHEN crawler_verified IN ({verified}) THEN 1 ELSE 0 END)"

@@ -177,11 +177,13 @@ def answer(conn: Conn, q: StatsQuery) -> dict[str, Any]:
 def _add_crawls(
     conn: Conn, q: StatsQuery, pages: dict[PageKey, Page], operators: dict[str | None, Operator]
 ) -> None:
+    # Every AI crawler or agent hit, and every failed claim, names its crawler: the term lets
+    # an index of crawler hits alone answer (as in stats/ai).
     sql = f"""
         SELECT property_id, path, crawler, crawler_kind, crawler_verified, count(*) FROM events
         WHERE property_id IN ({placeholders(len(q.property_ids))}) AND ts >= ? AND ts < ?
+            AND crawler IS NOT NULL AND off_site = 0
             AND (ua_class IN ({placeholders(len(AI_CLASSES))}) OR crawler_verified = ?)
-            AND off_site = 0
         GROUP BY property_id, path, crawler, crawler_kind, crawler_verified
     """
     params = [*q.property_ids, q.start_ms, q.end_ms, *AI_CLASSES, FAILED]

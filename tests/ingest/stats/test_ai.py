@@ -12,6 +12,7 @@ import pytest
 from ingest.stats.endpoints import ai
 from ingest.stats.operators import operator_of
 from tests.ingest.collect.conftest import GPTBOT
+from tests.ingest.stats.funnel_seeding import crawl
 from tests.ingest.stats.seeding import (
     CHATGPT_USER,
     CLAUDEBOT,
@@ -129,6 +130,16 @@ def test_verified_counts_verified_hits_once_recorded(site: Site) -> None:
     )
     (gptbot,) = ai.answer(site.conn, site.query(later, later + DAY))["crawlers"]
     assert (gptbot["hits"], gptbot["verified"]) == (3, 2)
+
+
+def test_failed_claims_are_no_operator_crawler(site: Site) -> None:
+    later = D + 50 * DAY  # a day of its own, that no other test reads
+    for outcome in ("ip_range", "web_bot_auth", "none", "failed", "failed"):
+        crawl(site, later + HOUR, "/docs/1", GPTBOT, outcome)
+    crawl(site, later + HOUR, "/docs/1", CLAUDEBOT, "failed")
+    assert ai.answer(site.conn, site.query(later, later + DAY))["crawlers"] == [
+        {"operator": "OpenAI", "crawler": "GPTBot", "kind": "training", "hits": 3, "verified": 2}
+    ]  # ClaudeBot's only hit was a failed claim: no row at all
 
 
 def test_operator_from_robots_json() -> None:
