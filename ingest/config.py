@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.collect.parse import MAX_EVENTS
+from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust
 from ingest.secret_strength import weak_secrets
 from ingest.storage.sql import Location, is_postgres_url
 
@@ -49,6 +51,9 @@ class CollectorSettings:
     writer_socket: str | None = None
     # How long `serve` waits for the writer process to accept, at start and at each restart.
     writer_ready_timeout_s: float = 30.0
+    # Which header names the client's address, and the proxies it is believed from
+    # (OPTIVIEW_CLIENT_IP_HEADER, OPTIVIEW_TRUSTED_PROXIES); by default the TCP peer only.
+    client_ip: ProxyTrust = PEER_ONLY
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ class Settings:
     server: ServerSettings
     # Where development secrets were generated instead of configured (None when configured).
     dev_secrets_file: Path | None
+    # Refreshed crawler range lists and key directories (`optiview crawlers refresh`).
+    crawler_data: Path = Path("data/crawlers")
 
     @property
     def production(self) -> bool:
@@ -125,6 +132,18 @@ def database_location(environ: Mapping[str, str] | None = None) -> Location:
             " PostgreSQL (postgresql://user@host:port/database)"
         )
     return Path(raw)
+
+
+def crawler_data_location(environ: Mapping[str, str] | None = None) -> Path:
+    """OPTIVIEW_CRAWLER_DATA, else `crawlers/` beside the SQLite database (./data/crawlers
+    with PostgreSQL); read on its own by `optiview crawlers`, which needs no other setting."""
+    env_vars = os.environ if environ is None else environ
+    raw = env_vars.get("OPTIVIEW_CRAWLER_DATA", "").strip()
+    if raw:
+        return Path(raw)
+    db = database_location(env_vars)
+    home = Path(DEFAULT_DB) if is_postgres_url(db) else Path(db)
+    return home.parent / "crawlers"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -204,6 +223,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alerts=_alert_settings(env_vars),
         server=load_server_settings(env_vars),
         dev_secrets_file=dev_secrets_file,
+        crawler_data=crawler_data_location(env_vars),
     )
 
 
@@ -236,7 +256,37 @@ def _collector_settings(env_vars: Mapping[str, str]) -> CollectorSettings:
         writer_ready_timeout_s=_number(
             env_vars, "OPTIVIEW_WRITER_READY_TIMEOUT_S", defaults.writer_ready_timeout_s
         ),
+        client_ip=_proxy_trust(env_vars),
     )
+
+
+def _proxy_trust(env_vars: Mapping[str, str]) -> ProxyTrust:
+    header = env_vars.get("OPTIVIEW_CLIENT_IP_HEADER", "").strip().lower()
+    raw = env_vars.get("OPTIVIEW_TRUSTED_PROXIES", "").strip()
+    proxies = []
+    for item in raw.replace(",", " ").split():
+        try:
+            proxies.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"OPTIVIEW_TRUSTED_PROXIES: {item!r} is not an address or CIDR range"
+                " (e.g. 10.0.0.0/8, 2001:db8::/32, 127.0.0.1)"
+            ) from None
+    if header and not proxies:
+        raise ConfigError(
+            f"OPTIVIEW_CLIENT_IP_HEADER={header} needs OPTIVIEW_TRUSTED_PROXIES, the proxies"
+            " that set it: from anyone else the header could name any address"
+        )
+    if proxies and not header:
+        raise ConfigError(
+            "OPTIVIEW_TRUSTED_PROXIES is set but OPTIVIEW_CLIENT_IP_HEADER is not: name the"
+            " header those proxies put the client's address in (e.g. X-Forwarded-For)"
+        )
+    if not header:
+        return PEER_ONLY
+    if not all(ch.isalnum() or ch == "-" for ch in header):
+        raise ConfigError(f"OPTIVIEW_CLIENT_IP_HEADER: {header!r} is not a header name")
+    return ProxyTrust(header.encode("ascii"), tuple(proxies))
 
 
 def _writer_mode(env_vars: Mapping[str, str]) -> str:

@@ -31,7 +31,8 @@ def read_call(scope: Scope, receive: Receive) -> Call:
     query = scope.get("query_string", b"")
     # Starlette's own parse (the last value wins, %-escapes decoded), when there is a query.
     debug = bool(query) and QueryParams(query.decode("latin-1")).get("debug") == "1"
-    return Call(origins, first, debug, receive)
+    client = scope.get("client")
+    return Call(origins, first, debug, receive, client[0] if client else None)
 
 
 def raw_headers(answer: Answer) -> list[tuple[bytes, bytes]]:

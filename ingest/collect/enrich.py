@@ -11,15 +11,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.classify.content import content_type, page_path
 from ingest.classify.referrer import detect_ai_source, referrer_host
-from ingest.classify.useragent import UserAgent, classify_user_agent
+from ingest.classify.useragent import UA_BOT, UserAgent, classify_user_agent
 from ingest.collect.parse import IncomingEvent
+from ingest.crawlers import ranges, signatures
+from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust, client_ip, is_public
+from ingest.crawlers.sources import lists_for, search_crawler
+from ingest.crawlers.verify import FAILED, Claim, verdict
 from ingest.metrics import ENRICH_STEPS
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -43,6 +47,11 @@ class RequestContext:
     property_domain: str
     enabled_sources: frozenset[str]
     country: str | None
+    # The client's address, worked out only for hits that claim a crawler: the TCP peer, or
+    # the trusted proxies' header (crawlers/client_ip.py). Never stored.
+    peer: str | None = None
+    forwarded: str | None = None  # the value of trust.header, when the request has one
+    trust: ProxyTrust = PEER_ONLY
 
 
 # The steps fill an Enriched in order, without a draft copied into it afterwards. Not frozen:
@@ -63,6 +72,7 @@ class Enriched:
     off_site: bool = False  # the event's URL is not on the property's site: no content row
     # events.crawler_verified: web_bot_auth | ip_range | none | failed; None: no crawler claimed
     crawler_verified: str | None = None
+    crawler_why: str | None = None  # the verdict's reason, for ?debug=1
     notes: list[str] = field(default_factory=list)
     steps: tuple[tuple[str, str], ...] = ()
 
@@ -87,6 +97,8 @@ class Enriched:
             "ai_source_note": self.ai_note,
             "country": self.country,
             "off_site": self.off_site,
+            "crawler_verified": self.crawler_verified,
+            "crawler_verified_why": self.crawler_why,
             "session_id": self.event.session_id,
             "notes": list(self.notes),
             "steps": [{"step": step, "result": result} for step, result in self.steps],
@@ -110,6 +122,75 @@ def step_user_agent(draft: Enriched, ctx: RequestContext) -> str:
     draft.user_agent_text = given or ctx.header_user_agent
     draft.user_agent = classify_user_agent(draft.user_agent_text)
     return draft.user_agent.ua_class
+
+
+@lru_cache(maxsize=CACHED_STRINGS)
+def search_user_agent(user_agent: str) -> UserAgent | None:
+    """A plain bot's label with the search crawler it claims filled in (class kept), or None
+    when it names none of them (sources.SEARCH_CRAWLERS)."""
+    found = search_crawler(user_agent)
+    if found is None:
+        return None
+    label = classify_user_agent(user_agent)
+    return replace(
+        label, crawler=found.token, crawler_operator=found.operator, crawler_kind=found.kind
+    )
+
+
+@lru_cache(maxsize=256)
+def _claim(token: str, operator: str | None) -> Claim:
+    return Claim(token, operator, lists_for(token))
+
+
+@lru_cache(maxsize=1024)
+def _client_ip(peer: str | None, forwarded: str | None, trust: ProxyTrust) -> str | None:
+    return client_ip(peer, forwarded, trust)
+
+
+_is_public = lru_cache(maxsize=1024)(is_public)
+
+
+def step_crawler(draft: Enriched, ctx: RequestContext) -> str:
+    event = draft.event
+    if not ctx.server and (event.ip is not None or event.signature is not None):
+        draft.notes.append(
+            "the event's ip and signature fields were ignored: they are honoured only"
+            " server-to-server (Authorization: Bearer <key secret>)"
+        )
+    ua = draft.user_agent
+    if ua.crawler is None:
+        # Humans and most bots stop here: no crawler claimed, nothing to check.
+        if ua.ua_class != UA_BOT or not draft.user_agent_text:
+            return "not_claimed"
+        searched = search_user_agent(draft.user_agent_text)
+        if searched is None:
+            return "not_claimed"
+        ua = draft.user_agent = searched
+    assert ua.crawler is not None
+    claim = _claim(ua.crawler, ua.crawler_operator)
+    # Server to server, the peer is the partner's server forwarding the hit, not the crawler:
+    # only the event's ip field names the crawler's address. From a browser, the peer does.
+    ip = event.ip if ctx.server else _client_ip(ctx.peer, ctx.forwarded, ctx.trust)
+    if ip is not None and not _is_public(ip):
+        draft.notes.append(
+            f"the client address {ip} is not a public one (a proxy's? see"
+            " OPTIVIEW_TRUSTED_PROXIES): it cannot verify a crawler, nor refute one"
+        )
+        ip = None
+    ip_lists = ranges.current().lists_containing(ip) if ip and claim.lists else None
+    signature = None
+    if ctx.server and event.signature is not None:
+        domain = ctx.property_domain
+        signature = signatures.check(event.signature, (domain, f"www.{domain}"))
+    found = verdict(claim, ip_lists, signature)
+    draft.crawler_verified, draft.crawler_why = found.result, found.why
+    if found.result == FAILED:
+        if ua.ua_class != UA_BOT:  # a search crawler's claim is a bot's already
+            draft.user_agent = replace(
+                ua, ua_class=UA_BOT, reason=f"{ua.reason}, a claim that failed verification"
+            )
+        draft.notes.append(f"stored as bot, not as {ua.crawler}: {found.why}")
+    return found.result or "not_claimed"
 
 
 @lru_cache(maxsize=CACHED_STRINGS)
@@ -184,6 +265,7 @@ def step_country(draft: Enriched, ctx: RequestContext) -> str:
 Step = Callable[[Enriched, RequestContext], str]
 STEPS: tuple[tuple[str, Step], ...] = (
     ("user_agent", step_user_agent),
+    ("crawler", step_crawler),
     ("site", step_site),
     ("page", step_page),
     ("ai_source", step_ai_source),

@@ -7,6 +7,7 @@ application/json.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_address
 from typing import Any, NamedTuple
 
 import orjson
@@ -28,6 +29,19 @@ MAX_PROP_VALUE = 512
 MAX_ID = 64
 MAX_SESSION_ID = 128
 MAX_USER_AGENT = 1024
+MAX_IP = 64  # the longest IPv6 text with a zone is 45 characters or so
+# A forwarded hit's signature: the request's method, authority and path, and its headers.
+MAX_METHOD = 16
+MAX_AUTHORITY = 255
+MAX_SIGNATURE_HEADER = 4096
+SIGNATURE_FIELDS = (
+    "method",
+    "authority",
+    "path",
+    "signature",
+    "signature_input",
+    "signature_agent",
+)
 EVENT_TYPES = frozenset({"pageview", "click", "custom", "conversion"})
 NAMED_TYPES = frozenset({"custom", "conversion"})
 # Client clocks drift and queued events arrive late; beyond these bounds a timestamp is wrong.
@@ -123,6 +137,51 @@ def _props(value: Any, index: int) -> str | None:
     return orjson.dumps(value).decode() if value else None
 
 
+def _ip(obj: dict[str, Any], index: int, clean: bool) -> str | None:
+    value = _text(obj, "ip", index, MAX_IP, False, clean)
+    if value is None:
+        return None
+    try:
+        return str(ip_address(value.strip()))
+    except ValueError:
+        raise bad(
+            _field(index, "ip"), f"{value[:64]!r} is not an IPv4 or IPv6 address (no port)"
+        ) from None
+
+
+def _signature(value: Any, index: int, clean: bool) -> SignedHit | None:
+    if value is None:
+        return None
+    field = _field(index, "signature")
+    if not isinstance(value, dict):
+        raise bad(field, f"must be an object with {', '.join(SIGNATURE_FIELDS)}")
+    unknown = sorted(set(value) - set(SIGNATURE_FIELDS))
+    if unknown:
+        raise bad(
+            f"{field}.{unknown[0][:40]}",
+            f"is not a signature field (expected {', '.join(SIGNATURE_FIELDS)})",
+        )
+
+    def part(key: str, limit: int, required: bool = True) -> str | None:
+        return _text(value, key, index, limit, required, clean)
+
+    try:
+        method = part("method", MAX_METHOD)
+        authority = part("authority", MAX_AUTHORITY)
+        path = part("path", MAX_URL)
+        signature = part("signature", MAX_SIGNATURE_HEADER)
+        signature_input = part("signature_input", MAX_SIGNATURE_HEADER)
+        agent = part("signature_agent", MAX_SIGNATURE_HEADER, required=False)
+    except ApiError as error:  # name the field inside the object: events[i].signature.path
+        raise ApiError(
+            error.code, error.detail.replace(f"events[{index}].", f"{field}.", 1)
+        ) from None
+    assert method and authority and path and signature and signature_input
+    if not path.startswith("/"):
+        raise bad(f"{field}.path", "must start with / (the request's path and query)")
+    return SignedHit(method.upper(), authority, path, signature, signature_input, agent)
+
+
 def _timestamp(value: Any, index: int, now_ms: int) -> int:
     if value is None:
         return now_ms
@@ -154,6 +213,8 @@ def _event(obj: Any, index: int, now_ms: int, clean: bool) -> IncomingEvent:
         session_id=_text(obj, "session_id", index, MAX_SESSION_ID, False, clean),
         props_json=_props(obj.get("props"), index),
         user_agent=_text(obj, "user_agent", index, MAX_USER_AGENT, False, clean),
+        ip=_ip(obj, index, clean) if "ip" in obj else None,
+        signature=_signature(obj.get("signature"), index, clean) if "signature" in obj else None,
     )
 
 

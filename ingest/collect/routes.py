@@ -44,6 +44,7 @@ class Call:
     headers: dict[bytes, bytes]  # the first value of each header, by lower-case name
     debug: bool  # ?debug=1
     receive: Receive  # the body, still to be read
+    peer: str | None = None  # the TCP peer's address; None over a Unix socket
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -114,6 +115,7 @@ async def _accept(
     if wait_s:
         raise rate_limited(collector, batch.key_id, wait_s, access)
     country_header = tuning.country_header
+    trust = tuning.client_ip
     context = RequestContext(
         header_user_agent=call.header(b"user-agent"),
         server=access.server,
@@ -122,6 +124,9 @@ async def _accept(
         country=country_from_header(call.header(country_header.lower().encode("latin-1")))
         if country_header
         else None,
+        peer=call.peer,
+        forwarded=call.header(trust.header) if trust.header else None,
+        trust=trust,
     )
     enriched = enrich(batch.events, context)
     prepared = prepare(enriched, batch.key_id, batch.property_id, batch.project_id, received_at)

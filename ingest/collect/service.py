@@ -14,6 +14,7 @@ from ingest.collect.ratelimit_redis import SharedRateLimiter
 from ingest.collect.rollups import RollupRecorder
 from ingest.collect.writer import GroupCommitWriter
 from ingest.config import CollectorSettings, Settings
+from ingest.crawlers import ranges, signatures
 from ingest.storage.backend import Storage
 from ingest.writer.client import RemoteWriter
 
@@ -38,6 +39,9 @@ class Collector:
         # ua-parser builds its resolver on first use (about 80 ms): pay that before the
         # server takes requests, not on the first ones, which would all queue behind it.
         classify_user_agent(WARM_UP_USER_AGENT)
+        # The crawler range lists and key directories: read once, before the first request.
+        ranges.install(settings.crawler_data)
+        signatures.install(settings.crawler_data)
         tuning = settings.collector
         rollups = RollupRecorder()
         writer: GroupCommitWriter | RemoteWriter

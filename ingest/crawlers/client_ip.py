@@ -50,6 +50,16 @@ def trusted(address: Address, proxies: Sequence[Network]) -> bool:
     return any(address in net for net in proxies)
 
 
+def is_public(ip: str) -> bool:
+    """A globally routable address: one a crawler can fetch from. A loopback, private,
+    shared (CGNAT), link-local or documentation address is a proxy's or a test's, so it says
+    nothing about a crawler (the hit came through a proxy that is not a trusted one)."""
+    address = parse_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and address.is_global
+
+
 def client_ip(peer: str | None, header_value: str | None, trust: ProxyTrust) -> str | None:
     """The client's address as text, or None when the peer is unknown (a Unix socket)."""
     if not peer:
@@ -73,4 +83,4 @@ def client_ip(peer: str | None, header_value: str | None, trust: ProxyTrust) -> 
     return str(hop) if hop is not None else peer
 
 
-__all__ = ["PEER_ONLY", "ProxyTrust", "client_ip", "parse_address", "trusted"]
+__all__ = ["PEER_ONLY", "ProxyTrust", "client_ip", "is_public", "parse_address", "trusted"]

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust, client_ip, parse_address
+from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust, client_ip, is_public, parse_address
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32"))
 XFF = ProxyTrust(b"x-forwarded-for", PROXIES)
@@ -60,3 +60,24 @@ def test_client_ip(
 def test_parse_address(text: str, expected: str | None) -> None:
     parsed = parse_address(text)
     assert (str(parsed) if parsed is not None else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("ip", "public"),
+    [
+        ("20.171.206.9", True),
+        ("::ffff:20.171.206.9", True),
+        ("2600:1f18::1", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.1.1", False),
+        ("100.64.0.1", False),  # shared address space (CGNAT)
+        ("203.0.113.9", False),  # documentation
+        ("::1", False),
+        ("fd00::1", False),
+        ("::ffff:10.1.2.3", False),
+        ("garbage", False),
+    ],
+)
+def test_is_public(ip: str, public: bool) -> None:
+    assert is_public(ip) is public

@@ -1,0 +1,212 @@
+"""Crawler claims through the collector, on both backends: what is stored for a spoofed and a
+genuine crawler, which address is checked (the event's ip server to server, the peer or a
+trusted proxy's header from a browser), and what ?debug=1 says."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from prometheus_client import REGISTRY
+
+from ingest import metrics
+from tests.ingest.crawlers.inprocess import Site, provision, running
+
+pytestmark = pytest.mark.asyncio
+
+GPTBOT = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2; +https://openai.com/gptbot"
+CLAUDEBOT = "Mozilla/5.0 (compatible; ClaudeBot/1.0; +claudebot@anthropic.com)"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+OPENAI_GPTBOT_IP = "20.171.206.9"  # in 20.171.206.0/24 of the vendored gptbot.json
+GOOGLEBOT_IP = "66.249.66.1"  # in the vendored googlebot.json
+ELSEWHERE = "1.1.1.1"  # a public address in no crawler list (Cloudflare's resolver)
+PRIVATE = "10.20.30.40"
+COLUMNS = "ua_class, crawler, crawler_kind, crawler_verified"
+
+
+@pytest_asyncio.fixture
+async def site(db_location: Path | str, tmp_path: Path) -> AsyncIterator[Site]:
+    async with running(db_location, tmp_path / "crawlers") as app:
+        yield await provision(app)
+
+
+def fates(answer: Any) -> list[dict[str, Any]]:
+    assert answer.status_code == 202, answer.text
+    events: list[dict[str, Any]] = answer.json()["debug"]["events"]
+    return events
+
+
+def counted(result: str) -> float:
+    metrics.flush_pending()
+    labels = {"step": "crawler", "result": result}
+    return REGISTRY.get_sample_value("optiview_enrich_steps_total", labels) or 0.0
+
+
+async def test_a_spoofed_gptbot_is_stored_as_a_bot_with_its_claim_kept(site: Site) -> None:
+    before = counted("failed")
+    answer = await site.forward(
+        site.pageview("/pricing", user_agent=GPTBOT, ip=ELSEWHERE), debug=True
+    )
+    (fate,) = fates(answer)
+    assert site.events(COLUMNS) == [("bot", "GPTBot", "training", "failed")]
+    assert fate["ua_class"] == "bot" and fate["crawler_verified"] == "failed"
+    assert "openai-gptbot" in fate["crawler_verified_why"]
+    assert any("stored as bot, not as GPTBot" in note for note in fate["notes"])
+    assert {"step": "crawler", "result": "failed"} in fate["steps"]
+    assert counted("failed") == before + 1
+
+
+async def test_a_genuine_gptbot_from_a_published_range_is_verified(site: Site) -> None:
+    answer = await site.forward(site.pageview("/", user_agent=GPTBOT, ip=OPENAI_GPTBOT_IP))
+    assert answer.status_code == 202, answer.text
+    assert site.events(COLUMNS) == [("ai_crawler", "GPTBot", "training", "ip_range")]
+
+
+async def test_the_raw_address_is_never_stored(site: Site) -> None:
+    await site.forward(site.pageview("/", user_agent=GPTBOT, ip=OPENAI_GPTBOT_IP))
+    (row,) = site.events("*")
+    assert not any(OPENAI_GPTBOT_IP in str(value) for value in row)
+
+
+async def test_a_private_address_cannot_verify_nor_refute(site: Site) -> None:
+    # Behind a proxy that is not listed as trusted, every peer is the proxy's address.
+    await site.from_browser(site.pageview("/"), user_agent=GPTBOT, peer="127.0.0.1")
+    answer = await site.forward(site.pageview("/", user_agent=GPTBOT, ip=PRIVATE), debug=True)
+    (fate,) = fates(answer)
+    assert any("is not a public one" in note for note in fate["notes"])
+    assert site.events(COLUMNS) == [("ai_crawler", "GPTBot", "training", "none")] * 2
+
+
+async def test_server_to_server_without_ip_cannot_be_checked(site: Site) -> None:
+    # The peer is the partner's server forwarding the hit, not the crawler.
+    await site.forward(site.pageview("/", user_agent=GPTBOT), peer=OPENAI_GPTBOT_IP)
+    await site.forward(site.pageview("/", user_agent=GPTBOT), peer=ELSEWHERE)
+    assert site.events(COLUMNS) == [("ai_crawler", "GPTBot", "training", "none")] * 2
+
+
+async def test_a_crawler_whose_operator_publishes_no_list_is_none(site: Site) -> None:
+    await site.forward(site.pageview("/", user_agent=CLAUDEBOT, ip=ELSEWHERE))
+    assert site.events(COLUMNS) == [("ai_crawler", "ClaudeBot", "training", "none")]
+
+
+async def test_humans_and_plain_bots_claim_nothing(site: Site) -> None:
+    await site.forward(
+        site.pageview("/", user_agent=CHROME, ip=ELSEWHERE),
+        site.pageview("/", user_agent="curl/8.5.0", ip=ELSEWHERE),
+    )
+    assert site.events(COLUMNS) == [
+        ("human", None, None, None),
+        ("bot", None, None, None),
+    ]
+
+
+async def test_googlebot_is_a_known_search_crawler(site: Site) -> None:
+    await site.forward(
+        site.pageview("/", user_agent=GOOGLEBOT, ip=GOOGLEBOT_IP),
+        site.pageview("/", user_agent=GOOGLEBOT, ip=OPENAI_GPTBOT_IP),
+    )
+    assert site.events(COLUMNS) == [
+        ("bot", "Googlebot", "search", "ip_range"),
+        ("bot", "Googlebot", "search", "failed"),
+    ]
+
+
+async def test_from_a_browser_the_peer_address_is_checked(site: Site) -> None:
+    # A crawler that runs the tag (an agent's browser): its own connection is the evidence.
+    await site.from_browser(site.pageview("/"), user_agent=GPTBOT, peer=OPENAI_GPTBOT_IP)
+    await site.from_browser(site.pageview("/"), user_agent=GPTBOT, peer=ELSEWHERE)
+    await site.from_browser(
+        site.pageview("/"), user_agent=GPTBOT, peer=f"::ffff:{OPENAI_GPTBOT_IP}"
+    )
+    assert site.events(COLUMNS) == [
+        ("ai_crawler", "GPTBot", "training", "ip_range"),
+        ("bot", "GPTBot", "training", "failed"),
+        ("ai_crawler", "GPTBot", "training", "ip_range"),
+    ]
+
+
+async def test_a_browser_cannot_name_its_own_ip(site: Site) -> None:
+    answer = await site.from_browser(
+        site.pageview("/", ip=OPENAI_GPTBOT_IP),
+        user_agent=GPTBOT,
+        peer=ELSEWHERE,
+        debug=True,
+    )
+    (fate,) = fates(answer)
+    assert any("ip and signature fields were ignored" in note for note in fate["notes"])
+    assert site.events(COLUMNS) == [("bot", "GPTBot", "training", "failed")]
+
+
+async def test_a_proxy_header_is_ignored_unless_configured(site: Site) -> None:
+    await site.from_browser(
+        site.pageview("/"),
+        user_agent=GPTBOT,
+        peer=ELSEWHERE,
+        headers={"X-Forwarded-For": OPENAI_GPTBOT_IP, "CF-Connecting-IP": OPENAI_GPTBOT_IP},
+    )
+    assert site.events("crawler_verified") == [("failed",)]
+
+
+async def test_bad_forwarded_fields_are_refused_naming_the_field(site: Site) -> None:
+    answer = await site.forward(site.pageview("/", user_agent=GPTBOT, ip="20.171.206.9:443"))
+    assert answer.status_code == 400
+    assert "events[0].ip" in answer.json()["detail"]
+    answer = await site.forward(site.pageview("/", user_agent=GPTBOT, signature={"method": "GET"}))
+    assert answer.status_code == 400
+    assert "events[0].signature.authority: is required" in answer.json()["detail"]
+    assert site.events(COLUMNS) == []
+
+
+async def test_a_signature_that_does_not_verify_fails_the_claim(site: Site) -> None:
+    # From inside OpenAI's ranges, but with a signature no key verifies: the claim is false.
+    signature = {
+        "method": "GET",
+        "authority": site.domain,
+        "path": "/",
+        "signature": "sig1=:AAAA:",
+        "signature_input": 'sig1=("@authority");created=1;keyid="nope";tag="web-bot-auth"',
+    }
+    answer = await site.forward(
+        site.pageview("/", user_agent=GPTBOT, ip=OPENAI_GPTBOT_IP, signature=signature),
+        debug=True,
+    )
+    (fate,) = fates(answer)
+    assert "signature" in fate["crawler_verified_why"]
+    assert site.events(COLUMNS) == [("bot", "GPTBot", "training", "failed")]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "verified"),
+    [
+        ("10.0.0.2", OPENAI_GPTBOT_IP, "ip_range"),  # a trusted proxy: its header counts
+        ("10.0.0.2", f"{OPENAI_GPTBOT_IP}, 10.0.0.7", "ip_range"),  # through two of ours
+        ("10.0.0.2", f"{OPENAI_GPTBOT_IP}, {ELSEWHERE}", "failed"),  # forged left part
+        (ELSEWHERE, OPENAI_GPTBOT_IP, "failed"),  # anyone else: the peer counts
+        (OPENAI_GPTBOT_IP, ELSEWHERE, "ip_range"),
+    ],
+)
+async def test_a_trusted_proxys_header_names_the_client(
+    db_location: Path | str, tmp_path: Path, peer: str, forwarded_for: str, verified: str
+) -> None:
+    async with running(
+        db_location,
+        tmp_path / "crawlers",
+        OPTIVIEW_CLIENT_IP_HEADER="X-Forwarded-For",
+        OPTIVIEW_TRUSTED_PROXIES="10.0.0.0/8",
+    ) as app:
+        site = await provision(app)
+        answer = await site.from_browser(
+            site.pageview("/"),
+            user_agent=GPTBOT,
+            peer=peer,
+            headers={"X-Forwarded-For": forwarded_for},
+        )
+        assert answer.status_code == 202, answer.text
+        assert site.events("crawler_verified") == [(verified,)]
