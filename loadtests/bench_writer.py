@@ -14,9 +14,12 @@ Strategies, each in the same run:
           and the log checkpointed inside the commits (SQLite's own)
   rows    the new write_rows (multi-row INSERTs, sessions and content merged per key) and the
           new fold, with the log still checkpointed inside the commits
-  after   the same, with the log checkpointed beside the writer (checkpoint.py)
-  after-no-fold, events-only (not run unless named): parts of "after", without the rollups'
-          fold, and the events table alone
+  after   the same, with the log checkpointed beside the writer (checkpoint.py), and the fold
+          adding the writer's own tally of the rows it committed (unfolded_counts.py) instead
+          of reading them back
+  after-read-fold, after-no-fold, events-only (not run unless named): "after" with the fold
+          reading the rows past the watermark (as before the tally), without the fold, and the
+          events table alone
 
 Reported per run: events/s, commits/s, the process's CPU per event (writer and checkpoint
 threads together), a commit's time (p50, p99, max; the commits that folded left out),
@@ -53,6 +56,7 @@ from typing import Any
 
 from ingest.collect.rows import INSERT_EVENTS, Prepared, write_rows
 from ingest.stats import rollups as stats_rollups
+from ingest.stats.unfolded_counts import UnfoldedCounts
 from ingest.storage.database import Database
 from ingest.storage.migrations import migrate_database
 from ingest.storage.multirow import insert_many
@@ -98,18 +102,50 @@ def adapt_none(adapted: bool) -> None:
 NO_ADAPTER = sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)]
 
 
-def strategies() -> dict[str, tuple[Writer, Fold, bool]]:
-    """Name: write function, fold function, checkpoints apart."""
+TALLY = object()  # the fold of the writer's own tally (UnfoldedCounts), not a function
+Strategy = tuple[Writer, Fold | object, bool]
+
+
+def strategies() -> dict[str, Strategy]:
+    """Name: write function, fold function (or TALLY), checkpoints apart."""
     old_rows = before_module("ingest/collect/rows.py")
     old_rollups = before_module("ingest/stats/rollups.py")
     return {
         "before": (old_rows.write_rows, old_rollups.fold, False),
         "rows": (write_rows, stats_rollups.fold, False),
-        "after": (write_rows, stats_rollups.fold, True),
-        # Parts of "after", to see where its time goes: no fold; the events alone.
+        "after": (write_rows, TALLY, True),
+        # Parts of "after", to see where its time goes: the fold reading the rows back; no
+        # fold; the events alone.
+        "after-read-fold": (write_rows, stats_rollups.fold, True),
         "after-no-fold": (write_rows, no_fold, True),
         "events-only": (write_events, no_fold, True),
     }
+
+
+class Committer:
+    """A strategy's transactions as the group commit writer makes them: the group's rows, the
+    fold when one is due, and (for TALLY) the tally's steps inside and after them."""
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.write, self.fold, _ = strategy
+        self.tally = UnfoldedCounts() if self.fold is TALLY else None
+
+    def work(self, group: Sequence[Prepared], fold: bool) -> Callable[[Conn], None]:
+        def work(conn: Conn) -> None:
+            self.write(conn, group)
+            if fold and self.tally is not None:
+                self.tally.fold(conn, group)
+            elif fold:
+                self.fold(conn)  # type: ignore[operator]
+
+        return work
+
+    async def commit(self, db: Database, group: Sequence[Prepared], fold: bool) -> None:
+        await db.transaction(self.work(group, fold), time.monotonic() + 30)
+        if self.tally is not None and fold:
+            self.tally.folded()
+        elif self.tally is not None:
+            self.tally.committed(group)
 
 
 def no_fold(conn: Conn) -> None:
@@ -126,9 +162,10 @@ def make_groups(size: int, events: int = EVENTS_MADE) -> list[list[Prepared]]:
 
 
 async def run(
-    strategy: tuple[Writer, Fold, bool], groups: list[list[Prepared]], seconds: float, fold: bool
+    strategy: Strategy, groups: list[list[Prepared]], seconds: float, fold: bool
 ) -> dict[str, Any]:
-    write, fold_rows, apart = strategy
+    apart = strategy[2]
+    committer = Committer(strategy)
     with tempfile.TemporaryDirectory(prefix="bench-writer-") as folder:
         path = Path(folder) / "optiview.db"
         migrate_database(path)
@@ -144,14 +181,8 @@ async def run(
                     batch = renamed(group, cycle)
                     now = time.monotonic()
                     fold_now = fold and now - folded_at >= stats_rollups.FOLD_EVERY_S
-
-                    def work(conn: Conn, batch: list[Prepared] = batch, f: bool = fold_now) -> None:
-                        write(conn, batch)
-                        if f:
-                            fold_rows(conn)
-
                     began = time.perf_counter()
-                    await db.transaction(work, time.monotonic() + 30)
+                    await committer.commit(db, batch, fold_now)
                     if not fold_now:  # a fold's commit is timed apart from the others
                         latencies.append(time.perf_counter() - began)
                     if fold_now:
@@ -188,22 +219,23 @@ async def run(
     }
 
 
-async def counted(strategy: tuple[Writer, Fold, bool], groups: list[list[Prepared]]) -> None:
+async def counted(strategy: Strategy, groups: list[list[Prepared]]) -> None:
     """Under callgrind (see `instructions`): warm up, then switch the instrumentation on for
     this process, commit every group once and fold their rows once, and switch it off."""
-    write, fold_rows, apart = strategy
+    apart = strategy[2]
+    committer = Committer(strategy)
     with tempfile.TemporaryDirectory(prefix="bench-writer-") as folder:
         path = Path(folder) / "optiview.db"
         migrate_database(path)
         db = await Database.open(path, checkpoints_apart=apart)
         try:
             for group in groups[:WARMUP_GROUPS]:
-                await db.transaction(lambda c, g=group: write(c, g))
-            await db.transaction(fold_rows)
+                await committer.commit(db, group, False)
+            await committer.commit(db, [], True)
             instrument("on")
             for group in groups[WARMUP_GROUPS:]:
-                await db.transaction(lambda c, g=group: write(c, g))
-            await db.transaction(fold_rows)
+                await committer.commit(db, group, False)
+            await committer.commit(db, [], True)
             if db._checkpointer is not None:
                 db._checkpointer.wait()  # its checkpoint counts with the commits it follows
             instrument("off")

@@ -41,7 +41,7 @@ from ingest.metrics import BATCH_EVENTS, FLUSH_FAILURES, FLUSH_SECONDS, QUEUE_DE
 from ingest.node import node_name
 from ingest.stats import batch_rollups
 from ingest.stats import rollups as stats_rollups
-from ingest.stats.unfolded_counts import NOTHING, UnfoldedCounts, Written
+from ingest.stats.unfolded_counts import UnfoldedCounts
 from ingest.storage import postgres_rows
 from ingest.storage.backend import Storage
 from ingest.storage.database import CommitOutcomeUnknown, StorageLost, StorageUnavailable
@@ -251,7 +251,7 @@ class GroupCommitWriter:
         queued_at = batch[0].queued_at if batch else flush_started
         deadline = queued_at + self._db.busy_timeout_ms / 1000
         try:
-            written = await self._write_with_retries(
+            await self._write_with_retries(
                 [item.prepared for item in batch], rollups, touches, deadline, fold, lane
             )
         except Exception as exc:
@@ -278,8 +278,8 @@ class GroupCommitWriter:
             # Counted after the requests are answered: the tally is the fold's, not theirs.
             if fold:
                 self.unfolded.folded()
-            elif written is not NOTHING:
-                self.unfolded.committed(written)
+            else:
+                self.unfolded.committed([item.prepared for item in batch])
 
     async def _write_with_retries(
         self,
@@ -289,9 +289,7 @@ class GroupCommitWriter:
         deadline: float,
         fold: bool = False,
         lane: int = 0,
-    ) -> Written:
-        """Write the group in one transaction, retried while the database is busy; on SQLite,
-        the ids its rows got (for the fold's tally; NOTHING on PostgreSQL)."""
+    ) -> None:
         node = node_name() if lane == 0 else f"{node_name()}/{lane}"
 
         def counters(conn: Conn) -> None:
@@ -304,15 +302,13 @@ class GroupCommitWriter:
                     [(when, key_id) for key_id, when in sorted(touches.items())],
                 )
 
-        def write(conn: Conn) -> Written:
+        def write(conn: Conn) -> None:
             if not isinstance(conn, PgConn):
-                before = self.unfolded.before(conn, prepared)
                 write_rows(conn, prepared)
-                written = self.unfolded.written(conn, prepared, before)
                 if fold:  # the read API's rollups, a few seconds of rows at once
-                    self.unfolded.fold(conn, written)
+                    self.unfolded.fold(conn, prepared)
                 counters(conn)
-                return written
+                return
             postgres_rows.copy_rows(conn.raw, prepared)
             # Appended (COPY), not upserted: no row lock shared with other writers or nodes.
             batch_rollups.write_rollups(conn.raw, prepared)
@@ -321,11 +317,11 @@ class GroupCommitWriter:
             with conn.raw.pipeline():
                 postgres_rows.upsert_rows(conn.raw, prepared)
                 counters(conn)
-            return NOTHING
 
         for attempt in range(BUSY_RETRIES + 1):
             try:
-                return await self._db.transaction(write, deadline)
+                await self._db.transaction(write, deadline)
+                return
             except (StorageLost, CommitOutcomeUnknown):  # a retry could store the rows twice
                 raise
             except StorageUnavailable:
@@ -333,7 +329,6 @@ class GroupCommitWriter:
                 if attempt == BUSY_RETRIES or time.monotonic() + pause >= deadline:
                     raise
                 await asyncio.sleep(pause)
-        raise AssertionError("the last attempt returns or raises")
 
     async def _fail(self, batch: list[_Item], exc: Exception, lane: int) -> None:
         if not isinstance(exc, StorageUnavailable) and len(batch) > 1:
