@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     fetch.add_argument(
         "--base-url",
         metavar="URL",
-        help="fetch each source's path from this scheme and host instead (a mirror; tests)",
+        help="fetch each source from URL/<its host>/<its path> instead (a mirror; tests)",
     )
     fetch.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per source")
     fetch.add_argument("--data-dir", type=Path, help="instead of OPTIVIEW_CRAWLER_DATA")

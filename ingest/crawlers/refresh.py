@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -55,14 +55,15 @@ def destination(data_dir: Path, source: Source) -> Path:
 
 
 def source_url(source: Source, base_url: str | None) -> str:
-    """The source's URL, or its path and query on `base_url`'s scheme and host (tests serve
-    the files from a local server; a mirror can too)."""
+    """The source's URL, or the same host and path under `base_url` (a mirror, or a test's
+    local server): https://openai.com/gptbot.json -> <base_url>/openai.com/gptbot.json. The
+    host stays in the path because several sources share one path (/.well-known/...)."""
     if not base_url:
         return source.url
-    base = urlsplit(base_url)
     original = urlsplit(source.url)
-    prefix = base.path.rstrip("/")
-    return urlunsplit((base.scheme, base.netloc, prefix + original.path, original.query, ""))
+    return f"{base_url.rstrip('/')}/{original.netloc}{original.path}" + (
+        f"?{original.query}" if original.query else ""
+    )
 
 
 def validate(source: Source, data: bytes) -> str:
