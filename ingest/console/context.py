@@ -33,6 +33,7 @@ PAGES = (
     ("content", "Content"),
     ("journeys", "Journeys"),
     ("referrals", "Referrals"),
+    ("visibility", "AI visibility"),
     ("conversions", "Conversions"),
     ("sources", "Sources"),
     ("data-policy", "Data policy"),

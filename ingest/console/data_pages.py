@@ -9,6 +9,7 @@ from ingest.console.conversions import conversions_page
 from ingest.console.events import events_page
 from ingest.console.journeys import journeys_page
 from ingest.console.referrals import referrals_page
+from ingest.console.visibility import visibility_page
 
 
 def data_routes() -> list[BaseRoute]:
@@ -17,5 +18,6 @@ def data_routes() -> list[BaseRoute]:
         Route("/projects/{project_id}/content", content_page, methods=["GET"]),
         Route("/projects/{project_id}/journeys", journeys_page, methods=["GET"]),
         Route("/projects/{project_id}/referrals", referrals_page, methods=["GET"]),
+        Route("/projects/{project_id}/visibility", visibility_page, methods=["GET"]),
         Route("/projects/{project_id}/conversions", conversions_page, methods=["GET"]),
     ]

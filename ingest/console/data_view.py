@@ -59,6 +59,7 @@ class Range:
     values: dict[str, str]
     properties: list[tuple[int, str]]
     with_interval: bool
+    with_class: bool = True  # False: the page's counts choose their own classes
     start_ms: int | None = None
     end_ms: int | None = None
     class_name: str = "People"
@@ -166,7 +167,12 @@ def any_events(conn: Conn, property_ids: tuple[int, ...]) -> bool:
 
 
 async def data_page(
-    request: Request, template: str, build: Build, *, with_interval: bool = False
+    request: Request,
+    template: str,
+    build: Build,
+    *,
+    with_interval: bool = False,
+    with_class: bool = True,
 ) -> Response:
     ctx: PageContext = await page_context(request)
     assert ctx.project is not None, "data pages are under /projects/{project_id}/"
@@ -174,10 +180,13 @@ async def data_page(
     given = {k: v.strip() for k, v in request.query_params.items()}
     # The zone is the browser's (the nav's picker), so every time on the page has one zone.
     params = {**given, "tz": ctx.tz_name}
+    if not with_class:  # no traffic filter to offer, and none to say it left events out
+        params["class"] = "all"
     form = Range(
         values={name: given.get(name, "") for name in FORM_FIELDS},
         properties=[],
         with_interval=with_interval,
+        with_class=with_class,
     )
     now = now_ms()
     day = 86_400_000

@@ -15,6 +15,7 @@ from ingest.collect.enrich import RequestContext, enrich
 from ingest.collect.parse import IncomingEvent
 from ingest.collect.rows import HIT_LOG, prepare
 from ingest.sources import PINNED_IDS
+from ingest.storage.sql import Conn
 from tests.ingest.stats.seeding import PROJECT, Site, commit_rows
 
 OAI_SEARCHBOT = (
@@ -38,14 +39,29 @@ def crawl(
     property_id: int | None = None,
     url: str | None = None,
 ) -> None:
-    """One crawler hit (a pageview) on `path` with the verification outcome `verified`."""
-    assert verified in OUTCOMES, verified
+    """One crawler hit (a pageview) on `path` of a stats Site's property."""
     property_id = site.main if property_id is None else property_id
     domain = site.domains[property_id]
+    url = url or f"https://{domain}{path}"
+    crawl_into(site.conn, PROJECT, property_id, domain, ts, url, ua, verified)
+
+
+def crawl_into(
+    conn: Conn,
+    project_id: str,
+    property_id: int,
+    domain: str,
+    ts: int,
+    url: str,
+    ua: str,
+    verified: str,
+) -> None:
+    """One crawler hit (a pageview of `url`) with the verification outcome `verified`."""
+    assert verified in OUTCOMES, verified
     event = IncomingEvent(
         type="pageview",
         name=None,
-        url=url or f"https://{domain}{path}",
+        url=url,
         referrer=None,
         title=None,
         ts=ts,
@@ -66,5 +82,5 @@ def crawl(
     item.crawler_verified = verified
     if verified == "failed":
         item.user_agent = dataclasses.replace(item.user_agent, ua_class="bot")
-    rows = prepare([item], "key_stats", property_id, PROJECT, ts, hit_source=HIT_LOG)
-    commit_rows(site.conn, [rows])
+    rows = prepare([item], "key_stats", property_id, project_id, ts, hit_source=HIT_LOG)
+    commit_rows(conn, [rows])
