@@ -4,15 +4,25 @@ trusted proxy's header from a browser), and what ?debug=1 says."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 from prometheus_client import REGISTRY
 
 from ingest import metrics
+from ingest.crawlers.keydirectory import KEY_DIRECTORIES, jwk_thumbprint
+from ingest.crawlers.keydirectory import refreshed_path as key_path
 from tests.ingest.crawlers.inprocess import Site, provision, running
 
 pytestmark = pytest.mark.asyncio
@@ -210,3 +220,86 @@ async def test_a_trusted_proxys_header_names_the_client(
         )
         assert answer.status_code == 202, answer.text
         assert site.events("crawler_verified") == [(verified,)]
+
+
+class SigningAgent:
+    """An agent publishing its own Ed25519 key as chatgpt.com's directory (in the test's data
+    folder, newer than the vendored snapshot), signing real requests as agents do."""
+
+    origin = "https://chatgpt.com"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.key = Ed25519PrivateKey.generate()
+        raw = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        self.keyid = jwk_thumbprint("Ed25519", x)
+        source = next(d for d in KEY_DIRECTORIES if d.name == "chatgpt.com")
+        path = key_path(data_dir, source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x}]}))
+
+    def sign(self, url: str) -> dict[str, str]:
+        request = httpx.Request("GET", url, headers={"Signature-Agent": f'"{self.origin}"'})
+        signer = HTTPMessageSigner(
+            signature_algorithm=algorithms.ED25519,
+            key_resolver=MappingKeyResolver(public_keys={}, private_keys={self.keyid: self.key}),
+        )
+        now = datetime.now(UTC)
+        signer.sign(
+            request,
+            key_id=self.keyid,
+            created=now - timedelta(seconds=5),
+            expires=now + timedelta(minutes=1),
+            nonce=base64.b64encode(os.urandom(32)).decode(),
+            label="sig1",
+            tag="web-bot-auth",
+            covered_component_ids=("@authority", "@method", "@path", "signature-agent"),
+        )
+        return {
+            "method": request.method,
+            "authority": request.url.netloc.decode(),
+            "path": request.url.raw_path.decode(),
+            "signature": request.headers["Signature"],
+            "signature_input": request.headers["Signature-Input"],
+            "signature_agent": request.headers["Signature-Agent"],
+        }
+
+
+CHATGPT_USER = (
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0;"
+    " +https://openai.com/bot"
+)
+
+
+async def test_a_web_bot_auth_signature_verifies_and_a_replay_or_tampering_fails(
+    db_location: Path | str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "crawlers"
+    agent = SigningAgent(data_dir)
+    async with running(db_location, data_dir) as app:
+        site = await provision(app)
+        signed = agent.sign(f"https://{site.domain}/pricing?plan=pro")
+        # From an address outside OpenAI's ranges: the signature settles it.
+        await site.forward(
+            site.pageview("/", user_agent=CHATGPT_USER, ip=ELSEWHERE, signature=signed)
+        )
+        replayed = await site.forward(
+            site.pageview("/", user_agent=CHATGPT_USER, ip=ELSEWHERE, signature=signed),
+            debug=True,
+        )
+        (fate,) = fates(replayed)
+        tampered = {**agent.sign(f"https://{site.domain}/pricing"), "path": "/admin"}
+        await site.forward(site.pageview("/", user_agent=CHATGPT_USER, signature=tampered))
+        # A genuine signature by OpenAI's key on a hit claiming another operator's crawler.
+        await site.forward(
+            site.pageview(
+                "/", user_agent=CLAUDEBOT, signature=agent.sign(f"https://{site.domain}/")
+            )
+        )
+        assert "replay" in fate["crawler_verified_why"].lower()
+        assert site.events(COLUMNS) == [
+            ("ai_agent", "ChatGPT-User", "user", "web_bot_auth"),
+            ("bot", "ChatGPT-User", "user", "failed"),
+            ("bot", "ChatGPT-User", "user", "failed"),
+            ("bot", "ClaudeBot", "training", "failed"),
+        ]
