@@ -4,9 +4,11 @@ in memory so that the next fold adds them instead of reading those rows back.
 The fold (rollups.py) adds every row past the watermark in `stats_folded`. Reading them back
 cost about half of the writer's instructions per event (loadtests/RESULTS.md, issue 14), yet
 the writer had every one of them in hand when it wrote them. So each committed group's event
-and AI referral rows are counted here (batch_rollups.count_into, the same rules as the SQL:
-'' for NULL, quarter and hour buckets, referrals by landed_at), and the fold adds the tally
-when it provably holds exactly the rows past the watermark, for events and for AI referrals.
+and AI referral rows are kept here (the row tuples the group was written from: a couple of
+seconds' worth), and the fold counts them all at once (batch_rollups.count_bulk, the same rules
+as the SQL: '' for NULL, quarter and hour buckets, referrals by landed_at; a third of the time
+of counting each commit's rows as they come) and adds the counts when the tally provably holds
+exactly the rows past the watermark, for events and for AI referrals.
 
 The tally starts at a fold, right after the ids that fold moved the watermark to; while one
 writer holds the write lock, its inserts take the ids after the newest (no AUTOINCREMENT:
@@ -35,10 +37,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ingest.stats import rollups
-from ingest.stats.batch_rollups import Tally, count_into, rollup_rows
+from ingest.stats.batch_rollups import Tally, count_bulk, rollup_rows
 
 if TYPE_CHECKING:
-    from ingest.collect.rows import Prepared
+    from ingest.collect.rows import Prepared, Row
     from ingest.storage.sql import Conn
 
 Ids = tuple[int, int]  # events, AI referrals
@@ -57,10 +59,9 @@ class UnfoldedCounts:
 
     def _restart(self, watermark: Ids | None) -> None:
         """Count from just past `watermark`, or nothing until the next fold (None)."""
-        self._quarters: Tally = {}
-        self._hours: Tally = {}
+        self._events: list[Row] = []  # committed past it, in order
+        self._referrals: list[Row] = []
         self._watermark = watermark
-        self._counted = [0, 0]  # rows counted past it, per table
 
     @property
     def counting(self) -> bool:
@@ -68,13 +69,11 @@ class UnfoldedCounts:
 
     def committed(self, group: Sequence[Prepared]) -> None:
         """After a COMMIT that did not fold: the group's rows join the tally."""
-        if self._watermark is None or not group:
+        if self._watermark is None:
             return
-        events = [r for p in group for r in p.events]
-        referrals = [r for p in group for r in p.referrals]
-        self._counted[0] += len(events)
-        self._counted[1] += len(referrals)
-        count_into(self._quarters, self._hours, events, referrals)
+        for prepared in group:
+            self._events += prepared.events
+            self._referrals += prepared.referrals
 
     def fold(self, conn: Conn, group: Sequence[Prepared]) -> None:
         """Inside the transaction that wrote `group` (after its rows): fold the rows past the
@@ -84,7 +83,10 @@ class UnfoldedCounts:
         expected, self._watermark = self._watermark, None  # a retry of it reads the rows
         newest = rollups.last_ids(conn)
         if expected is not None and self._holds(conn, expected, newest):
-            rollups.add_counted(conn, rollup_rows(self._quarters), rollup_rows(self._hours))
+            quarters: Tally = {}
+            hours: Tally = {}
+            count_bulk(quarters, hours, self._events, self._referrals)
+            rollups.add_counted(conn, rollup_rows(quarters), rollup_rows(hours))
             rollups.move_watermark(conn, newest)
             self._fold_kind = "counted"
         else:
@@ -96,8 +98,9 @@ class UnfoldedCounts:
         """The rows past the watermark are exactly the ones counted, in both tables."""
         if rollups.folded(conn) != expected:  # moved by another folder (an import, a rebuild)
             return False
+        kept = (len(self._events), len(self._referrals))
         for table, after, top, counted in zip(
-            ("events", "ai_referrals"), expected, newest, self._counted, strict=True
+            ("events", "ai_referrals"), expected, newest, kept, strict=True
         ):
             if counted and top != after + counted:
                 return False

@@ -18,8 +18,10 @@ from ingest.collect.rollups import RollupRecorder
 from ingest.collect.rows import Prepared, write_rows
 from ingest.collect.writer import GroupCommitWriter
 from ingest.stats import rollups
+from ingest.stats.batch_rollups import Tally, count_bulk, count_into, rollup_rows
 from ingest.stats.unfolded_counts import UnfoldedCounts
 from ingest.storage.backend import migrate, open_database
+from ingest.storage.postgres_rows import EVENT_COLUMNS
 from ingest.storage.sql import Conn, connect
 from loadtests.bench_pg_writer import Traffic
 from tests.ingest.stats.test_rollups_exact import check, in_transaction, scattered
@@ -261,3 +263,30 @@ def test_a_rolled_back_fold_restarts_the_tally(
     finally:
         conn.close()
     assert check(path) == 450  # 11 groups of 50, two rolled back
+
+
+def test_counting_in_bulk_equals_counting_row_by_row(
+    groups: Callable[[int], list[Prepared]],
+) -> None:
+    """The fold's count_bulk and the commits' count_into follow the same rules: also for
+    times before 1970 and on bucket edges (SQL truncates toward zero), NULL and non-text
+    values, and every event type."""
+    requests = groups(600)
+    events = [r for p in requests for r in p.events]
+    referrals = [r for p in requests for r in p.referrals]
+    ts, kind, name = (EVENT_COLUMNS.index(c) for c in ("ts", "type", "name"))
+    odd = []
+    for i, row in enumerate(events[:80]):
+        moved = [-1, -900_000, -900_001, -3_600_001, 0, 899_999, 3_600_000][i % 7]
+        row = (*row[:ts], moved, *row[ts + 1 :])
+        row = (*row[:kind], ("pageview", "click", "custom", "conversion")[i % 4], *row[kind + 1 :])
+        odd.append((*row[:name], (None, 7, "")[i % 3], *row[name + 1 :]))
+    events += odd
+    assert {r[kind] for r in events} == {"pageview", "click", "custom", "conversion"}
+    row_by_row: tuple[Tally, Tally] = ({}, {})
+    bulk: tuple[Tally, Tally] = ({}, {})
+    count_into(*row_by_row, events, referrals)
+    count_bulk(*bulk, events, referrals)
+    assert [rollup_rows(t) for t in bulk] == [rollup_rows(t) for t in row_by_row]
+    assert sum(c[0] for c in row_by_row[0].values()) == len(events)
+    assert sum(c[3] for c in row_by_row[0].values()) == len(referrals) > 0
