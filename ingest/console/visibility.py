@@ -35,14 +35,27 @@ def operators_line(by_operator: list[dict[str, Any]]) -> str:
     return ", ".join(parts) or "—"
 
 
+def kinds_line(by_kind: Mapping[str, int]) -> str:
+    """`training 3, user 1`: the crawler kinds with hits, in the API's order."""
+    return ", ".join(f"{kind} {count}" for kind, count in by_kind.items() if count) or "—"
+
+
 def build(conn: Conn, q: StatsQuery, params: Mapping[str, str]) -> dict[str, Any]:
     answer = funnel.answer(conn, q)
     operators = [
-        {**row, "ratio": crawls_per_referral(row["crawls"]["hits"], row["referral_sessions"])}
+        {
+            **row,
+            "kinds": kinds_line(row["crawls"]["by_kind"]),
+            "ratio": crawls_per_referral(row["crawls"]["hits"], row["referral_sessions"]),
+        }
         for row in answer["operators"]
     ]
     pages = [
-        {**row, "who": operators_line(row["crawls"]["by_operator"])}
+        {
+            **row,
+            "kinds": kinds_line(row["crawls"]["by_kind"]),
+            "who": operators_line(row["crawls"]["by_operator"]),
+        }
         for row in answer["pages"]["rows"]
     ]
     crawls_svg = charts.bar_list(

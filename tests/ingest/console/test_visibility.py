@@ -14,54 +14,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.console.visibility import crawls_per_referral, operators_line
-from ingest.storage.sql import connect
+from ingest.console.visibility import crawls_per_referral, kinds_line, operators_line
 from tests.conftest import ADMIN_TOKEN, Server, serving
 from tests.ingest.console.pages import signed_in, tables
-from tests.ingest.console.seeding import CHROME_WINDOWS, GPTBOT, RANGE, Project, create, host, send
-from tests.ingest.console.seeding import local as at
-from tests.ingest.stats.funnel_seeding import PERPLEXITYBOT, crawl_into
-from tests.ingest.stats.seeding import CLAUDEBOT
+from tests.ingest.console.seeding import RANGE, Project, create
+from tests.ingest.stats.funnel_seeding import seed_visibility
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def seed(location: Path | str, project: Project) -> None:
-    """Hand counts, March 1-3 (Kolkata):
-    /docs/a    GPTBot 2 by IP range + 1 unverified, 1 failed GPTBot claim, ClaudeBot 1;
-               s1 lands from chatgpt.com and converts
-    /llms.txt  PerplexityBot 1; nobody referred
-    /pricing   s2 lands from perplexity.ai; never crawled
-    Outside the range: a GPTBot hit on /late the day after."""
-    conn = connect(location)
-    domain = host(project.id)
-
-    def hit(ts: int, path: str, ua: str, verified: str) -> None:
-        url = f"https://{domain}{path}"
-        crawl_into(conn, project.id, project.property_id, domain, ts, url, ua, verified)
-
-    try:
-        hit(at(1, 9), "/docs/a", GPTBOT, "ip_range")
-        hit(at(1, 10), "/docs/a", GPTBOT, "ip_range")
-        hit(at(2, 9), "/docs/a", GPTBOT, "none")
-        hit(at(2, 10), "/docs/a", GPTBOT, "failed")
-        hit(at(2, 11), "/docs/a", CLAUDEBOT, "none")
-        hit(at(3, 9), "/llms.txt", PERPLEXITYBOT, "none")
-        hit(at(4, 9), "/late", GPTBOT, "ip_range")
-        send(conn, project, at(2, 12), CHROME_WINDOWS, "US", path="/docs/a",
-             session="s1-session-aaaaaaaa", referrer="https://chatgpt.com/")  # fmt: skip
-        send(conn, project, at(2, 12, 5), CHROME_WINDOWS, "US", path="/docs/a",
-             type="conversion", name="signup", session="s1-session-aaaaaaaa")  # fmt: skip
-        send(conn, project, at(3, 12), CHROME_WINDOWS, "DE", path="/pricing",
-             session="s2-session-bbbbbbbb", referrer="https://www.perplexity.ai/")  # fmt: skip
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
 def projects(db_location: Path | str) -> tuple[Path | str, dict[str, Project]]:
     seen = create(db_location, "prj_vis", sources=("chatgpt", "perplexity"))
-    seed(db_location, seen)
+    seed_visibility(db_location, seen)
     unseen = create(db_location, "prj_vis_empty", sources=("chatgpt",))
     return db_location, {"seen": seen, "unseen": unseen}
 
@@ -85,31 +50,31 @@ def page(client: httpx.Client, project: str, **params: str) -> str:
 
 def test_operators_hand_counted(console: httpx.Client) -> None:
     found = tables(page(console, "prj_vis"))["operators"]
-    assert found[0][:6] == ["Operator", "Crawlers", "Crawls", "Verified", "Unverified",
-                            "Failed claims"]  # fmt: skip
-    assert found[1:] == [
-        # operator, crawlers, crawls, verified, unverified, failed, training, search, user,
-        # assistants, referral sessions, conversions, crawls per referral, pages crawled/referred
-        ["OpenAI", "GPTBot", "3", "2", "1", "1", "3", "0", "0", "chatgpt", "1", "1", "3.0",
-         "1", "1"],
-        ["Perplexity", "PerplexityBot", "1", "0", "1", "0", "0", "1", "0", "perplexity", "1",
-         "0", "1.0", "1", "1"],
-        ["Anthropic", "ClaudeBot", "1", "0", "1", "0", "1", "0", "0", "claude", "0", "0", "—",
-         "1", "0"],
+    assert found[0] == ["", "AI crawls", "AI referrals (people)", ""]
+    assert found[1][:5] == ["Operator and its crawlers", "Total", "Verified", "Unverified",
+                            "Failed"]  # fmt: skip
+    assert found[2:] == [
+        # operator and crawlers; crawls: total, verified, unverified, failed, kinds, pages;
+        # referrals: assistants, sessions, conversions, pages; crawls per referral session
+        ["OpenAI GPTBot", "3", "2", "1", "1", "training 3", "1", "chatgpt", "1", "1", "1",
+         "3.0"],
+        ["Perplexity PerplexityBot", "1", "0", "1", "0", "search 1", "1", "perplexity", "1",
+         "0", "1", "1.0"],
+        ["Anthropic ClaudeBot", "1", "0", "1", "0", "training 1", "1", "claude", "0", "0",
+         "0", "—"],
     ]  # fmt: skip
 
 
 def test_pages_and_lists_hand_counted(console: httpx.Client) -> None:
     html = page(console, "prj_vis")
     found = tables(html)
-    assert found["pages"][1:] == [
-        ["/docs/a", "docs", "4", "2", "2", "1", "4", "0", "0",
+    assert found["pages"][2:] == [
+        ["/docs/a", "docs", "4", "2", "2", "1", "training 4",
          "OpenAI 3 (2 verified), Anthropic 1", "1", "chatgpt 1", "1"],
-        ["/llms.txt", "llms_txt", "1", "0", "1", "0", "0", "1", "0", "Perplexity 1", "0", "—",
-         "0"],
-        ["/pricing", "pricing", "0", "0", "0", "0", "0", "0", "0", "—", "1", "perplexity 1",
-         "0"],
+        ["/llms.txt", "llms_txt", "1", "0", "1", "0", "search 1", "Perplexity 1", "0", "—", "0"],
+        ["/pricing", "pricing", "0", "0", "0", "0", "—", "—", "1", "perplexity 1", "0"],
     ]  # fmt: skip
+    assert "(1 page: AI crawlers" in html
     assert found["crawled-not-referred-table"][1:] == [["/llms.txt", "llms_txt", "1"]]
     assert found["referred-not-crawled-table"][1:] == [["/pricing", "pricing", "1"]]
     for name, shown in (("crawls", "5"), ("verified", "2"), ("unverified", "3"), ("failed", "1"),
@@ -121,14 +86,14 @@ def test_pages_and_lists_hand_counted(console: httpx.Client) -> None:
 
 def test_paging_the_pages(console: httpx.Client) -> None:
     html = page(console, "prj_vis", limit="1", offset="1")
-    assert [row[0] for row in tables(html)["pages"][1:]] == ["/llms.txt"]
+    assert [row[0] for row in tables(html)["pages"][2:]] == ["/llms.txt"]
     assert "2\u20132 of 3" in html  # an en dash
     assert 'rel="prev"' in html and 'rel="next"' in html
 
 
 def test_a_later_range(console: httpx.Client) -> None:
     found = tables(page(console, "prj_vis", **{"from": "2026-03-04", "to": "2026-03-04"}))
-    assert [row[:3] for row in found["pages"][1:]] == [["/late", "other", "1"]]
+    assert [row[:3] for row in found["pages"][2:]] == [["/late", "other", "1"]]
 
 
 def test_empty_project_and_bad_range(console: httpx.Client) -> None:
@@ -166,3 +131,7 @@ def test_crawls_per_referral_and_operators_line() -> None:
     ]
     assert operators_line(rows) == "OpenAI 4 (3 verified), (unknown operator) 1"
     assert operators_line([]) == "—"
+    assert kinds_line({"training": 3, "search": 0, "user": 1, "assistant": 2}) == (
+        "training 3, user 1, assistant 2"
+    )
+    assert kinds_line({"training": 0, "search": 0, "user": 0}) == "—"
