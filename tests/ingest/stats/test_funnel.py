@@ -5,6 +5,7 @@ backends, then the endpoint over real HTTP (its 400s and a read token's 403)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import jsonschema_rs
 import pytest
 
 from ingest.openapi import build_document
-from ingest.stats.endpoints import funnel
+from ingest.stats.endpoints import ai, funnel
 from tests.conftest import ADMIN_TOKEN, Server
 from tests.ingest.collect.conftest import GPTBOT, provision
 from tests.ingest.collect.conftest import Site as HttpSite
@@ -313,3 +314,26 @@ def test_a_read_token_of_another_project_is_403(
     assert get(server, mine.project_id, token).status_code == 200
     refused = get(server, theirs.project_id, token)
     assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+
+
+# --- Speed: the crawler queries are answered by migration 0014's index alone. ---
+
+
+def test_crawler_queries_use_the_covering_index_of_crawler_hits(tmp_path: Path) -> None:
+    """On SQLite, stats/funnel's and stats/ai's crawler queries read events_property_crawler_ts
+    (partial and covering) instead of every event of the range."""
+    site = Site(tmp_path / "plan.db")
+    assert isinstance(site.conn, sqlite3.Connection)
+    statements: list[str] = []
+    site.conn.set_trace_callback(statements.append)
+    try:
+        funnel.answer(site.conn, site.query())
+        ai.answer(site.conn, site.query())
+    finally:
+        site.conn.set_trace_callback(None)
+    crawler_queries = [s for s in statements if "crawler IS NOT NULL" in s]
+    assert len(crawler_queries) == 2, statements
+    for sql in crawler_queries:
+        plan = " ".join(row[3] for row in site.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "USING COVERING INDEX events_property_crawler_ts" in plan, (sql, plan)
+    site.conn.close()
