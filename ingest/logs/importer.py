@@ -3,6 +3,7 @@ POST /v1/logs, on the settings' database, a batch of lines at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from ingest.config import Settings
 from ingest.logs.files import LogFileError, open_log, size_of
 from ingest.logs.formats import FORMATS
 from ingest.logs.store import Target, store
-from ingest.logs.triage import Triager
+from ingest.logs.triage import Candidate, Triager
 from ingest.storage.backend import Storage
 from ingest.storage.sql import Conn
 
@@ -97,21 +98,44 @@ async def _import_file(
     advance: Advance,
 ) -> None:
     done = 0
-    with open_log(path) as log_file:
-        while True:
-            batch = list(itertools.islice(log_file.lines, BATCH_LINES))
-            if not batch:
-                return
-            triage = triager.run(batch)
-            stored = await store(db, writer, target, triage.candidates, now_ms())
-            summary.lines += triage.lines
-            summary.stored += len(stored.enriched)
-            summary.skipped.update(triage.skipped)
-            summary.skipped.update(stored.skipped)
-            summary.classes.update(e.user_agent.ua_class for _, e in stored.enriched)
-            position = log_file.position()
-            advance(position - done)
-            done = position
+    # One batch is stored (its reads and COMMIT on the database's threads) while the next is
+    # parsed: the two overlap instead of taking turns.
+    storing: asyncio.Task[None] | None = None
+    try:
+        with open_log(path) as log_file:
+            while True:
+                batch = list(itertools.islice(log_file.lines, BATCH_LINES))
+                if not batch:
+                    break
+                triage = triager.run(batch)
+                summary.lines += triage.lines
+                summary.skipped.update(triage.skipped)
+                if storing is not None:
+                    await storing
+                storing = asyncio.ensure_future(
+                    _store(writer, db, target, triage.candidates, summary)
+                )
+                position = log_file.position()
+                advance(position - done)
+                done = position
+        if storing is not None:
+            await storing
+    finally:
+        if storing is not None and not storing.done():
+            storing.cancel()
+
+
+async def _store(
+    writer: GroupCommitWriter,
+    db: Storage,
+    target: Target,
+    candidates: list[Candidate],
+    summary: Summary,
+) -> None:
+    stored = await store(db, writer, target, candidates, now_ms())
+    summary.stored += len(stored.enriched)
+    summary.skipped.update(stored.skipped)
+    summary.classes.update(e.user_agent.ua_class for _, e in stored.enriched)
 
 
 __all__ = ["ImportRefused", "LogFileError", "Summary", "import_files"]

@@ -16,6 +16,8 @@ from ingest.logs.formats import Parse
 from ingest.logs.hit import DUPLICATE, UNPARSEABLE, Hit
 from ingest.logs.policy import class_skip, path_of, request_skip
 
+CLASSES_KEPT = 10_000
+
 
 @dataclass(slots=True)
 class Candidate:
@@ -47,55 +49,62 @@ class Triager:
     now_ms: int
     explain: bool = False
     digester: Digester = field(default_factory=Digester)
+    # Each user agent's class, by its text: a plain dict is a third of the lru_cache'd
+    # classifier's cost per line, and a log repeats a few hundred user agents.
+    classes: dict[str | None, str] = field(default_factory=dict)
     next_line: int = 0
 
     def run(self, lines: Iterable[str]) -> Triage:
         out = Triage(fates=[] if self.explain else None)
-        parse, domain, include_humans = self.parse, self.domain, self.include_humans
-        latest = self.now_ms + MAX_CLOCK_AHEAD_MS
         skipped, candidates, fates = out.skipped, out.candidates, out.fates
+        fate = self._fate
         number = self.next_line - 1
         for text in lines:
-            number += 1
             line = text.rstrip("\r\n")
-            if not line.strip():
-                number -= 1  # blank lines (a trailing newline) are no lines
-                continue
-            hit = parse(line)
-            reason: str | None
-            if hit is None or isinstance(hit, str):
-                reason = hit or UNPARSEABLE
-            elif not EARLIEST_TS <= hit.ts <= latest:
-                reason = UNPARSEABLE
+            if not line or line.isspace():
+                continue  # blank lines (a trailing newline) are no lines
+            number += 1
+            found = fate(line, number)
+            if type(found) is str:
+                skipped[found] += 1
+                if fates is not None:
+                    fates.append((number, found))
             else:
-                reason = request_skip(hit, domain)
-                if reason is None:
-                    user_agent = hit.user_agent
-                    if user_agent is not None and len(user_agent) > MAX_USER_AGENT:
-                        hit = hit._replace(user_agent=user_agent[:MAX_USER_AGENT])
-                    if hit.referrer is not None and len(hit.referrer) > MAX_URL:
-                        hit = hit._replace(referrer=None)  # cut, it would name another page
-                    ua_class = classify_user_agent(hit.user_agent).ua_class
-                    reason = class_skip(ua_class, include_humans)
-                if reason is None:
-                    url = f"https://{(hit.host or domain).lower()}{hit.target}"
-                    if len(url) > MAX_URL:
-                        reason = UNPARSEABLE
-                    else:
-                        if hit.identity is None:
-                            digest = self.digester.line(line)
-                        else:
-                            digest, repeated = self.digester.identity(hit.identity)
-                            if repeated:
-                                reason = DUPLICATE
-                        if reason is None:
-                            candidates.append(
-                                Candidate(number, hit, url, path_of(hit.target), digest)
-                            )
-                            continue
-            skipped[reason] += 1
-            if fates is not None:
-                fates.append((number, reason))
+                candidates.append(found)  # type: ignore[arg-type]
         out.lines = number + 1 - self.next_line
         self.next_line = number + 1
         return out
+
+    def _fate(self, line: str, number: int) -> Candidate | str:
+        """The line's candidate, or why it is skipped. The user agent's class is asked first:
+        most lines are people's, and a class is a dict lookup once its text was seen."""
+        hit = self.parse(line)
+        if hit is None or isinstance(hit, str):
+            return hit or UNPARSEABLE
+        if not EARLIEST_TS <= hit.ts <= self.now_ms + MAX_CLOCK_AHEAD_MS:
+            return UNPARSEABLE
+        user_agent = hit.user_agent
+        if user_agent is not None and len(user_agent) > MAX_USER_AGENT:
+            user_agent = user_agent[:MAX_USER_AGENT]
+            hit = hit._replace(user_agent=user_agent)
+        ua_class = self.classes.get(user_agent)
+        if ua_class is None:
+            ua_class = classify_user_agent(user_agent).ua_class
+            if len(self.classes) >= CLASSES_KEPT:
+                self.classes.clear()
+            self.classes[user_agent] = ua_class
+        reason = class_skip(ua_class, self.include_humans) or request_skip(hit, self.domain)
+        if reason is not None:
+            return reason
+        if hit.referrer is not None and len(hit.referrer) > MAX_URL:
+            hit = hit._replace(referrer=None)  # cut, it would name another page
+        url = f"https://{(hit.host or self.domain).lower()}{hit.target}"
+        if len(url) > MAX_URL:
+            return UNPARSEABLE
+        if hit.identity is None:
+            digest = self.digester.line(line)
+        else:
+            digest, repeated = self.digester.identity(hit.identity)
+            if repeated:
+                return DUPLICATE
+        return Candidate(number, hit, url, path_of(hit.target), digest)

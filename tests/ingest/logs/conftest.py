@@ -32,7 +32,7 @@ CURL = "curl/8.5.0"
 # Addresses in the operators' published ranges (ingest/crawlers/data/ranges), and one outside.
 GPTBOT_IP = "132.196.86.5"
 CHATGPT_USER_IP = "13.65.138.113"
-UNLISTED_IP = "203.0.113.9"
+UNLISTED_IP = "93.184.216.34"  # public, in no crawler operator's list
 NOW_S = 1_764_583_200  # 2025-12-01T10:00:00Z
 
 
@@ -55,7 +55,7 @@ def nginx_line(
 
 def cloudflare_line(host: str, uri: str, user_agent: str, **fields: Any) -> bytes:
     record = {
-        "ClientIP": "203.0.113.9",
+        "ClientIP": UNLISTED_IP,
         "ClientRequestHost": host,
         "ClientRequestMethod": "GET",
         "ClientRequestURI": uri,
