@@ -35,6 +35,10 @@ VENDORED_INDEX = build_index(load_lists(None))
         ("203.0.113.9", set()),  # documentation range: nobody's crawler
         ("2001:db8::1", set()),
         ("not an address", set()),
+        ("20.171.206", set()),  # inet_aton's shorthand is no address here
+        ("20.171.206.9\x00", set()),
+        ("2001:4860:4801:10::1", {"google-googlebot"}),
+        ("::ffff:66.249.66.1", {"google-googlebot"}),
         ("", set()),
     ],
 )
