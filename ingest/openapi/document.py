@@ -58,6 +58,8 @@ def _response(op: Operation, status: int, answer: str | tuple[str, ...] | None) 
 
 
 def _request_body(op: Operation) -> dict[str, Any]:
+    if op.body and "/" in op.body:  # a media type whose body is not JSON (NDJSON, text)
+        return {"required": True, "content": {op.body: {"schema": {"type": "string"}}}}
     content: dict[str, Any] = {JSON: {"schema": ref(op.body or "")}}
     if op.text_plain_body:
         content["text/plain"] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.logs.formats import HTTP_FORMATS
 from ingest.openapi.schemas import MAX_SQLITE_INTEGER
 from ingest.stats import counts, params, timebuckets
 
@@ -107,6 +108,40 @@ PUBLIC: tuple[Operation, ...] = (
         security=(KEY_SECRET,),
         optional_security=True,
         text_plain_body=True,
+        headers={429: _RETRY, 503: _RETRY},
+    ),
+    Operation(
+        "post",
+        "/v1/logs",
+        "Send access log lines (NDJSON, gzip allowed); 202 only after they are committed",
+        {
+            202: "LogsAccepted",
+            400: None,
+            401: None,
+            403: None,
+            408: None,
+            409: None,
+            413: None,
+            415: None,
+            429: None,
+            503: None,
+        },
+        params=(
+            Param("key_id", "query", _STRING, required=True),
+            Param("project_id", "query", _STRING, required=True),
+            Param(
+                "property_id",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": MAX_SQLITE_INTEGER},
+                required=True,
+            ),
+            Param("format", "query", {"enum": list(HTTP_FORMATS)}, required=True),
+            Param("humans", "query", _STRING, "`1` stores people's hits too (default: skipped)"),
+            DEBUG,
+            Param("Content-Encoding", "header", {"enum": ["gzip", "identity"]}),
+        ),
+        body="application/x-ndjson",
+        security=(KEY_SECRET,),
         headers={429: _RETRY, 503: _RETRY},
     ),
     Operation(

@@ -9,6 +9,7 @@ from ingest import fields
 from ingest.admin import bodies
 from ingest.collect import parse
 from ingest.errors import ErrorCode
+from ingest.logs.hit import SKIP_REASONS
 from ingest.models import PLANS, PROPERTY_TYPES
 from ingest.sources import KNOWN_SOURCES
 
@@ -320,6 +321,18 @@ COMPONENTS: dict[str, Schema] = {
     "Accepted": _record(
         {"accepted": {"type": "integer", "minimum": 0}},
         {"debug": {"type": "object", "description": "with ?debug=1: each event's fate"}},
+    ),
+    "LogsAccepted": _record(
+        {
+            "accepted": {"type": "integer", "minimum": 0},
+            "skipped": {
+                "type": "object",
+                "description": "lines not stored, by reason",
+                "propertyNames": {"enum": list(SKIP_REASONS)},
+                "additionalProperties": {"type": "integer", "minimum": 1},
+            },
+        },
+        {"debug": {"type": "object", "description": "with ?debug=1: each line's fate"}},
     ),
     "NewOrg": NEW_ORG,
     "NewProject": NEW_PROJECT,
