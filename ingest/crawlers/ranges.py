@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -197,8 +196,9 @@ def build_index(lists: Mapping[str, RangeList]) -> RangeIndex:
 
 
 class Loaded:
-    """This process's index, loaded once (the collector's start installs it from the data
-    folder; anything else asking first gets the vendored lists and the environment's folder)."""
+    """This process's index, loaded once (the collector's start installs it from the
+    settings' data folder; anything else asking first, such as `optiview logs import`, gets
+    the vendored lists and the folder OPTIVIEW_CRAWLER_DATA or the database names)."""
 
     index: RangeIndex | None = None
     published: frozenset[str] = NOWHERE  # names of the lists loaded
@@ -213,8 +213,9 @@ def install(data_dir: Path | None) -> RangeIndex:
 
 def current() -> RangeIndex:
     if Loaded.index is None:
-        folder = os.environ.get("OPTIVIEW_CRAWLER_DATA", "").strip()
-        install(Path(folder) if folder else None)
+        from ingest.config import crawler_data_location  # the settings import this package
+
+        install(crawler_data_location())
     assert Loaded.index is not None
     return Loaded.index
 

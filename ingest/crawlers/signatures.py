@@ -3,7 +3,6 @@ to what the verdict (verify.py) needs."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from pathlib import Path
 
@@ -13,8 +12,9 @@ from ingest.crawlers.webbotauth import WebBotAuth, load
 
 
 class Loaded:
-    """Installed by the collector's start from the data folder; anything asking first gets
-    the vendored directories and the environment's folder."""
+    """Installed by the collector's start from the settings' data folder; anything asking
+    first gets the vendored directories and the folder OPTIVIEW_CRAWLER_DATA or the database
+    names."""
 
     checker: WebBotAuth | None = None
 
@@ -29,8 +29,9 @@ def check(hit: SignedHit, hosts: Collection[str]) -> Signature:
     authority must be one of (a genuine signature for another site proves nothing here)."""
     checker = Loaded.checker
     if checker is None:
-        folder = os.environ.get("OPTIVIEW_CRAWLER_DATA", "").strip()
-        checker = install(Path(folder) if folder else None)
+        from ingest.config import crawler_data_location  # the settings import this package
+
+        checker = install(crawler_data_location())
     result = checker.check(hit, hosts=hosts)
     return Signature(result.outcome, result.operator, result.reason)
 
