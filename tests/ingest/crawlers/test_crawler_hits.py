@@ -23,9 +23,11 @@ from prometheus_client import REGISTRY
 from ingest import metrics
 from ingest.crawlers.keydirectory import KEY_DIRECTORIES, jwk_thumbprint
 from ingest.crawlers.keydirectory import refreshed_path as key_path
-from tests.ingest.crawlers.inprocess import Site, provision, running
+from tests.ingest.crawlers.inprocess import App, Site, provision, running
 
-pytestmark = pytest.mark.asyncio
+# One app per backend for the module (each test provisions a site of its own), in the
+# module's event loop: starting the app is most of a test's time.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GPTBOT = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; GPTBot/1.2; +https://openai.com/gptbot"
 CLAUDEBOT = "Mozilla/5.0 (compatible; ClaudeBot/1.0; +claudebot@anthropic.com)"
@@ -41,10 +43,31 @@ PRIVATE = "10.20.30.40"
 COLUMNS = "ua_class, crawler, crawler_kind, crawler_verified"
 
 
-@pytest_asyncio.fixture
-async def site(db_location: Path | str, tmp_path: Path) -> AsyncIterator[Site]:
-    async with running(db_location, tmp_path / "crawlers") as app:
-        yield await provision(app)
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def app(
+    db_location: Path | str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[App]:
+    async with running(db_location, tmp_path_factory.mktemp("crawlers")) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def proxied(
+    db_location: Path | str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[App]:
+    """The app behind proxies in 10.0.0.0/8 that set X-Forwarded-For."""
+    async with running(
+        db_location,
+        tmp_path_factory.mktemp("crawlers"),
+        OPTIVIEW_CLIENT_IP_HEADER="X-Forwarded-For",
+        OPTIVIEW_TRUSTED_PROXIES="10.0.0.0/8",
+    ) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def site(app: App) -> Site:
+    return await provision(app)
 
 
 def fates(answer: Any) -> list[dict[str, Any]]:
@@ -203,23 +226,17 @@ async def test_a_signature_that_does_not_verify_fails_the_claim(site: Site) -> N
     ],
 )
 async def test_a_trusted_proxys_header_names_the_client(
-    db_location: Path | str, tmp_path: Path, peer: str, forwarded_for: str, verified: str
+    proxied: App, peer: str, forwarded_for: str, verified: str
 ) -> None:
-    async with running(
-        db_location,
-        tmp_path / "crawlers",
-        OPTIVIEW_CLIENT_IP_HEADER="X-Forwarded-For",
-        OPTIVIEW_TRUSTED_PROXIES="10.0.0.0/8",
-    ) as app:
-        site = await provision(app)
-        answer = await site.from_browser(
-            site.pageview("/"),
-            user_agent=GPTBOT,
-            peer=peer,
-            headers={"X-Forwarded-For": forwarded_for},
-        )
-        assert answer.status_code == 202, answer.text
-        assert site.events("crawler_verified") == [(verified,)]
+    site = await provision(proxied)
+    answer = await site.from_browser(
+        site.pageview("/"),
+        user_agent=GPTBOT,
+        peer=peer,
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+    assert answer.status_code == 202, answer.text
+    assert site.events("crawler_verified") == [(verified,)]
 
 
 class SigningAgent:
