@@ -15,7 +15,7 @@ from ingest.collect.rollups import RollupRecorder
 from ingest.collect.writer import GroupCommitWriter
 from ingest.config import Settings
 from ingest.logs.files import LogFileError, open_log, size_of
-from ingest.logs.formats import FORMATS
+from ingest.logs.formats import FORMATS, PEEKS
 from ingest.logs.store import Target, store
 from ingest.logs.triage import Candidate, Triager
 from ingest.storage.backend import Storage
@@ -81,7 +81,13 @@ async def import_files(
     try:
         for path in paths:
             advance = on_file(path, size_of(path))
-            triager = Triager(FORMATS[format_name], target.domain, include_humans, now_ms())
+            triager = Triager(
+                FORMATS[format_name],
+                target.domain,
+                include_humans,
+                now_ms(),
+                peek=PEEKS.get(format_name),
+            )
             await _import_file(path, writer, db, target, triager, summary, advance)
     finally:
         await writer.close()

@@ -9,11 +9,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ingest.classify.useragent import classify_user_agent
+from ingest.classify.useragent import UA_HUMAN, classify_user_agent
 from ingest.collect.parse import EARLIEST_TS, MAX_CLOCK_AHEAD_MS, MAX_URL, MAX_USER_AGENT
 from ingest.logs.digest import Digester
-from ingest.logs.formats import Parse
-from ingest.logs.hit import DUPLICATE, UNPARSEABLE, Hit
+from ingest.logs.formats import Parse, Peek
+from ingest.logs.hit import DUPLICATE, HUMAN, UNPARSEABLE, Hit
 from ingest.logs.policy import class_skip, path_of, request_skip
 
 CLASSES_KEPT = 10_000
@@ -48,6 +48,7 @@ class Triager:
     include_humans: bool
     now_ms: int
     explain: bool = False
+    peek: Peek | None = None  # the format's user agent alone, when it has a quick way
     digester: Digester = field(default_factory=Digester)
     # Each user agent's class, by its text: a plain dict is a third of the lru_cache'd
     # classifier's cost per line, and a log repeats a few hundred user agents.
@@ -78,6 +79,11 @@ class Triager:
     def _fate(self, line: str, number: int) -> Candidate | str:
         """The line's candidate, or why it is skipped. The user agent's class is asked first:
         most lines are people's, and a class is a dict lookup once its text was seen."""
+        # Only a user agent classified already: its first line takes the full path.
+        peek = self.peek
+        known = self.classes.get(peek(line)) if peek is not None else None
+        if known == UA_HUMAN and not self.include_humans:
+            return HUMAN
         hit = self.parse(line)
         if hit is None or isinstance(hit, str):
             return hit or UNPARSEABLE

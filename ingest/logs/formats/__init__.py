@@ -18,5 +18,12 @@ FORMATS: Final[dict[str, Parse]] = {
     "vercel": vercel.parse,
     "generic": generic.parse,
 }
+Peek = Callable[[str], "str | None"]
+# Formats whose lines give their user agent for less than a full parse: most lines are
+# people's, skipped as soon as their user agent is known to be a browser's.
+PEEKS: Final[dict[str, Peek]] = {
+    "nginx": combined.user_agent_of,
+    "apache": combined.user_agent_of,
+}
 # What POST /v1/logs takes: NDJSON that a CDN or a shipper sends (files go through the CLI).
 HTTP_FORMATS: Final = ("cloudflare", "vercel", "generic")

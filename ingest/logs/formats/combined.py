@@ -81,3 +81,14 @@ def parse(line: str) -> Hit | None:
     if count == 3:
         return _hit(ip, when, fields[1], numbers[0], None, None)
     return _hit(ip, when, fields[1], numbers[0], fields[3], fields[5])
+
+
+def user_agent_of(line: str) -> str | None:
+    """The line's user agent alone, when plainly there (no escaped quote, the combined
+    shape), else None: for skipping a person's line without reading the rest of it."""
+    if '\\"' in line:
+        return None
+    fields = line.split('"', 6)
+    if len(fields) < 6 or fields[4] != " ":
+        return None
+    return fields[5]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.logs.formats import FORMATS
+from ingest.logs.formats import FORMATS, PEEKS
 from ingest.logs.triage import Triager
 from tests.ingest.collect.conftest import CHROME, GPTBOT
 from tests.ingest.logs.conftest import nginx_line
@@ -53,3 +53,12 @@ def test_implausible_times_are_unparseable() -> None:
 def test_humans_when_included() -> None:
     result = triager(include_humans=True).run([nginx_line("/", CHROME)])
     assert len(result.candidates) == 1
+
+
+def test_a_known_browser_is_skipped_on_its_user_agent_alone() -> None:
+    quick = Triager(FORMATS["nginx"], "shop.example", False, NOW, explain=True, peek=PEEKS["nginx"])
+    lines = [nginx_line("/", CHROME), nginx_line("/a", CHROME), nginx_line("/b", GPTBOT)]
+    slow = triager().run(lines)
+    fast = quick.run(lines)
+    assert fast.fates == slow.fates == [(0, "human"), (1, "human")]
+    assert [c.digest for c in fast.candidates] == [c.digest for c in slow.candidates]
