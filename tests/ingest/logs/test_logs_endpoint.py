@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -231,3 +232,14 @@ def test_a_body_past_the_limit_is_refused(site: Site) -> None:
     answer = post_logs(site, body)
     assert answer.status_code == 413
     assert stored(site) == []
+
+
+def test_the_same_lines_sent_at_once_are_stored_once(site: Site) -> None:
+    body = cloudflare_batch(site)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: post_logs(site, body), range(4)))
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) <= {202, 409}, [answer.text for answer in answers]
+    accepted = [answer.json()["accepted"] for answer in answers if answer.status_code == 202]
+    assert sum(accepted) == 4  # one request stored the four hits; the others found them
+    assert stored(site) == EXPECTED_ROWS
