@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from pathlib import Path
 
 import pytest
 
+from ingest.config import ConfigError, crawler_data_location, load_settings
 from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust, client_ip, is_public, parse_address
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32"))
@@ -81,3 +84,52 @@ def test_parse_address(text: str, expected: str | None) -> None:
 )
 def test_is_public(ip: str, public: bool) -> None:
     assert is_public(ip) is public
+
+
+BASE = {
+    "OPTIVIEW_DB": "/nonexistent/optiview.db",
+    "OPTIVIEW_ADMIN_TOKEN": "a",
+    "KEY_HASH_SECRET": "b",
+}
+
+
+def test_proxy_settings_are_read() -> None:
+    settings = load_settings(
+        {
+            **BASE,
+            "OPTIVIEW_CLIENT_IP_HEADER": "CF-Connecting-IP",
+            "OPTIVIEW_TRUSTED_PROXIES": "173.245.48.0/20, 2400:cb00::/32 127.0.0.1",
+        }
+    )
+    trust = settings.collector.client_ip
+    assert trust.header == b"cf-connecting-ip"
+    assert [str(net) for net in trust.proxies] == [
+        "173.245.48.0/20",
+        "2400:cb00::/32",
+        "127.0.0.1/32",
+    ]
+    assert load_settings(BASE).collector.client_ip == PEER_ONLY
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"OPTIVIEW_TRUSTED_PROXIES": "10.0.0.0/33"}, "'10.0.0.0/33' is not an address or CIDR"),
+        ({"OPTIVIEW_CLIENT_IP_HEADER": "X-Forwarded-For"}, "needs OPTIVIEW_TRUSTED_PROXIES"),
+        ({"OPTIVIEW_TRUSTED_PROXIES": "10.0.0.0/8"}, "OPTIVIEW_CLIENT_IP_HEADER is not"),
+        (
+            {"OPTIVIEW_CLIENT_IP_HEADER": "X Forwarded", "OPTIVIEW_TRUSTED_PROXIES": "10.0.0.0/8"},
+            "is not a header name",
+        ),
+    ],
+)
+def test_bad_proxy_settings_are_refused(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_settings({**BASE, **env})
+
+
+def test_the_crawler_data_folder_defaults_beside_the_database() -> None:
+    assert crawler_data_location({"OPTIVIEW_DB": "/srv/ov/optiview.db"}) == Path("/srv/ov/crawlers")
+    assert crawler_data_location({"OPTIVIEW_DB": "postgresql://u@h/db"}) == Path("data/crawlers")
+    given = {"OPTIVIEW_DB": "/srv/ov/optiview.db", "OPTIVIEW_CRAWLER_DATA": "/var/lib/crawlers"}
+    assert crawler_data_location(given) == Path("/var/lib/crawlers")
