@@ -22,8 +22,8 @@ from ingest.classify.useragent import UA_BOT, UserAgent, classify_user_agent
 from ingest.collect.parse import IncomingEvent
 from ingest.crawlers import ranges, signatures
 from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust, client_ip, is_public
-from ingest.crawlers.sources import lists_for, search_crawler
-from ingest.crawlers.verify import FAILED, Claim, verdict
+from ingest.crawlers.sources import SIGNED_AGENTS, lists_for, search_crawler
+from ingest.crawlers.verify import FAILED, VALID, Claim, Signature, verdict
 from ingest.metrics import ENRICH_STEPS
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -150,6 +150,29 @@ def _client_ip(peer: str | None, forwarded: str | None, trust: ProxyTrust) -> st
 _is_public = lru_cache(maxsize=1024)(is_public)
 
 
+@lru_cache(maxsize=64)
+def signed_agent(operator: str) -> UserAgent | None:
+    """The label of the agent a valid signature by `operator`'s key speaks for, when that
+    operator's agent sends a browser's User-Agent (sources.SIGNED_AGENTS)."""
+    token = SIGNED_AGENTS.get(operator.lower())
+    if token is None:
+        return None
+    label = classify_user_agent(token)
+    return replace(
+        label,
+        crawler_operator=label.crawler_operator or operator,
+        reason=f"a valid Web Bot Auth signature by {operator}'s key",
+    )
+
+
+def _signature(event: IncomingEvent, ctx: RequestContext) -> Signature | None:
+    """The event's signature checked, once (a second check would see its own nonce replayed)."""
+    if not ctx.server or event.signature is None:
+        return None
+    domain = ctx.property_domain
+    return signatures.check(event.signature, (domain, f"www.{domain}"))
+
+
 def step_crawler(draft: Enriched, ctx: RequestContext) -> str:
     event = draft.event
     if not ctx.server and (event.ip is not None or event.signature is not None):
@@ -158,6 +181,12 @@ def step_crawler(draft: Enriched, ctx: RequestContext) -> str:
             " server-to-server (Authorization: Bearer <key secret>)"
         )
     ua = draft.user_agent
+    signature = None
+    if ua.crawler is None:
+        # An agent with a browser's User-Agent may say who it is by its signature alone.
+        signature = _signature(event, ctx)
+        if signature is not None and signature.outcome == VALID and signature.operator:
+            ua = draft.user_agent = signed_agent(signature.operator) or ua
     if ua.crawler is None:
         # Humans and most bots stop here: no crawler claimed, nothing to check.
         if ua.ua_class != UA_BOT or not draft.user_agent_text:
@@ -166,6 +195,8 @@ def step_crawler(draft: Enriched, ctx: RequestContext) -> str:
         if searched is None:
             return "not_claimed"
         ua = draft.user_agent = searched
+    else:
+        signature = signature or _signature(event, ctx)
     assert ua.crawler is not None
     claim = _claim(ua.crawler, ua.crawler_operator)
     # Server to server, the peer is the partner's server forwarding the hit, not the crawler:
@@ -178,10 +209,6 @@ def step_crawler(draft: Enriched, ctx: RequestContext) -> str:
         )
         ip = None
     ip_lists = ranges.current().lists_containing(ip) if ip and claim.lists else None
-    signature = None
-    if ctx.server and event.signature is not None:
-        domain = ctx.property_domain
-        signature = signatures.check(event.signature, (domain, f"www.{domain}"))
     found = verdict(claim, ip_lists, signature)
     draft.crawler_verified, draft.crawler_why = found.result, found.why
     if found.result == FAILED:

@@ -165,6 +165,14 @@ _SEARCH_RE: Final = re.compile(
 )
 
 
+# Agents that send a browser's User-Agent and say who they are by their Web Bot Auth signature
+# alone: a valid signature by the operator's key (lower-case name) claims its robots.json token.
+SIGNED_AGENTS: Final[dict[str, str]] = {
+    "openai": "ChatGPT Agent",
+    "google": "Google-Agent",
+}
+
+
 def search_crawler(user_agent: str) -> SearchCrawler | None:
     """The search crawler a plain bot's user agent claims to be, if any."""
     found = _SEARCH_RE.search(user_agent)
@@ -182,6 +190,7 @@ __all__ = [
     "RANGE_SOURCES",
     "RANGE_SOURCES_BY_NAME",
     "SEARCH_CRAWLERS",
+    "SIGNED_AGENTS",
     "TOKEN_LISTS",
     "SearchCrawler",
     "Source",

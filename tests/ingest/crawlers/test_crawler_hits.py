@@ -313,10 +313,18 @@ async def test_a_web_bot_auth_signature_verifies_and_a_replay_or_tampering_fails
                 "/", user_agent=CLAUDEBOT, signature=agent.sign(f"https://{site.domain}/")
             )
         )
+        # ChatGPT's agent sends a browser's User-Agent: its signature alone says who it is.
+        await site.forward(
+            site.pageview("/", user_agent=CHROME, signature=agent.sign(f"https://{site.domain}/"))
+        )
+        # A browser's hit with a signature that does not verify claims nothing.
+        await site.forward(site.pageview("/", user_agent=CHROME, signature=tampered))
         assert "replay" in fate["crawler_verified_why"].lower()
         assert site.events(COLUMNS) == [
             ("ai_agent", "ChatGPT-User", "user", "web_bot_auth"),
             ("bot", "ChatGPT-User", "user", "failed"),
             ("bot", "ChatGPT-User", "user", "failed"),
             ("bot", "ClaudeBot", "training", "failed"),
+            ("ai_agent", "ChatGPT Agent", "user", "web_bot_auth"),
+            ("human", None, None, None),
         ]
