@@ -27,8 +27,10 @@ from ingest.http import RETRY_AFTER_SECONDS, state
 from ingest.jsonbody import receive_limited
 from ingest.logs.body import LOG_BODY_LIMIT, decode, lines_of
 from ingest.logs.formats import FORMATS, HTTP_FORMATS
+from ingest.logs.metrics import LOG_LINES, LOG_REQUESTS
 from ingest.logs.store import DigestConflict, Stored, Target, store
 from ingest.logs.triage import Triage, Triager
+from ingest.metrics import EVENTS
 from ingest.storage.database import StorageUnavailable
 
 log = logging.getLogger("optiview.logs")
@@ -141,6 +143,7 @@ async def _accept(request: Request, debug: bool) -> dict[str, Any]:
         ) from None
     collector.writer.touch_key(key_id, received_at)
     skipped: Counter[str] = triage.skipped + stored.skipped
+    _count(stored, skipped)
     body: dict[str, Any] = {"accepted": len(stored.enriched), "skipped": dict(skipped)}
     if debug:
         body["debug"] = {
@@ -154,12 +157,24 @@ async def _accept(request: Request, debug: bool) -> dict[str, Any]:
     return body
 
 
+def _count(stored: Stored, skipped: Counter[str]) -> None:
+    if stored.enriched:
+        LOG_LINES.labels("stored").inc(len(stored.enriched))
+    for reason, count in skipped.items():
+        LOG_LINES.labels(reason).inc(count)
+    classes = Counter(enriched.user_agent.ua_class for _, enriched in stored.enriched)
+    for ua_class, count in classes.items():
+        EVENTS.labels("pageview", ua_class).inc(count)
+
+
 async def receive_logs(request: Request) -> Response:
     debug = request.query_params.get("debug") == "1"
     try:
-        return _json(await _accept(request, debug), 202)
+        answer = _json(await _accept(request, debug), 202)
     except ApiError as error:
         body: dict[str, Any] = {"error": error.code.value, "detail": error.detail}
         if debug:
             body["debug"] = {"committed": False, "lines": "none stored: the request was refused"}
-        return _json(body, error.status, error.headers)
+        answer = _json(body, error.status, error.headers)
+    LOG_REQUESTS.labels(str(answer.status_code)).inc()
+    return answer

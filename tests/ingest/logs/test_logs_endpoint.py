@@ -243,3 +243,28 @@ def test_the_same_lines_sent_at_once_are_stored_once(site: Site) -> None:
     accepted = [answer.json()["accepted"] for answer in answers if answer.status_code == 202]
     assert sum(accepted) == 4  # one request stored the four hits; the others found them
     assert stored(site) == EXPECTED_ROWS
+
+
+def metric(site: Site, name: str, label: str) -> float:
+    text = httpx.get(site.server.url + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{{label}}} "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_lines_are_counted_by_fate_in_metrics(site: Site) -> None:
+    before = {
+        fate: metric(site, "optiview_log_lines_total", f'fate="{fate}"')
+        for fate in ("stored", "human", "unparseable")
+    }
+    assert post_logs(site, cloudflare_batch(site)).status_code == 202
+    after = {
+        fate: metric(site, "optiview_log_lines_total", f'fate="{fate}"')
+        for fate in ("stored", "human", "unparseable")
+    }
+    assert {fate: after[fate] - before[fate] for fate in after} == {
+        "stored": 4,
+        "human": 1,
+        "unparseable": 1,
+    }
