@@ -182,7 +182,7 @@ def step_crawler(draft: Enriched, ctx: RequestContext) -> str:
         )
     ua = draft.user_agent
     signature = None
-    if ua.crawler is None:
+    if ua.crawler is None and event.signature is not None:
         # An agent with a browser's User-Agent may say who it is by its signature alone.
         signature = _signature(event, ctx)
         if signature is not None and signature.outcome == VALID and signature.operator:
