@@ -10,6 +10,10 @@ first request of its batch was queued and shared by every retry: a batch that qu
 stalled flush gets only what is left of it, so a held lock cannot make requests wait a
 multiple of the timeout.
 
+On SQLite one commit every FOLD_EVERY_S also folds the read API's rollups, adding the rows this
+writer committed since its last fold, kept in memory (unfolded_counts.py), or reading them
+back when the rows past the watermark are not exactly those.
+
 The rows go in by the backend's own path: executemany on SQLite, COPY and one merged upsert
 per table on PostgreSQL (postgres_rows.py), where each commit also appends its own counts to
 the read API's rollups' pending deltas (batch_rollups.py) instead of a later fold by id, and a
@@ -278,7 +282,7 @@ class GroupCommitWriter:
             # Counted after the requests are answered: the tally is the fold's, not theirs.
             if fold:
                 self.unfolded.folded()
-            else:
+            elif self._db.dialect == "sqlite":
                 self.unfolded.committed([item.prepared for item in batch])
 
     async def _write_with_retries(
