@@ -132,7 +132,7 @@ async def _accept(request: Request, debug: bool) -> dict[str, Any]:
         raise ApiError(
             ErrorCode.OVERLOADED if overloaded else ErrorCode.UNAVAILABLE,
             f"{'the collector is overloaded' if overloaded else 'storage is unavailable'}"
-            f" ({exc}); nothing was stored, retry later",
+            f" ({exc}); send the lines again later (those stored meanwhile are skipped)",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         ) from None
     except DigestConflict:

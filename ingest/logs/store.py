@@ -4,14 +4,15 @@ writer. Shared by POST /v1/logs and `optiview logs import`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.collect.enrich import Enriched, RequestContext, enrich
-from ingest.collect.parse import IncomingEvent
-from ingest.collect.rows import HIT_LOG, prepare
-from ingest.collect.writer import GroupCommitWriter
+from ingest.collect.parse import MAX_EVENTS, IncomingEvent
+from ingest.collect.rows import HIT_LOG, Prepared, prepare
+from ingest.collect.writer import GroupCommitWriter, Overloaded
 from ingest.logs.hit import DUPLICATE
 from ingest.logs.policy import TAG_WINDOW_MS, TagViews, tag_skip
 from ingest.logs.triage import Candidate
@@ -19,6 +20,9 @@ from ingest.storage.backend import Storage
 from ingest.storage.sql import Conn
 from ingest.writer.client import RemoteWriter
 
+# Hits per submitted part: a request of the collector's largest (the writer's queue bound is
+# at least that), so a batch of any size fits the queue part by part.
+SUBMIT_EVENTS = MAX_EVENTS
 DIGESTS_PER_QUERY = 500  # bound on a statement's parameters (SQLite allows 32,766)
 # A concurrent import of the same lines can commit between the check and the write: the
 # unique index refuses the write, the check runs again and finds them (one retry suffices;
@@ -126,6 +130,59 @@ def as_event(candidate: Candidate) -> IncomingEvent:
     )  # fmt: skip
 
 
+def rows_of(
+    kept: list[Candidate], target: Target, received_at: int
+) -> tuple[list[Enriched], list[Prepared]]:
+    """The collector's enrich and prepare, in parts of SUBMIT_EVENTS."""
+    context = RequestContext(
+        header_user_agent=None,
+        server=True,  # the log's user agents and addresses are the visitors' own
+        property_domain=target.domain,
+        enabled_sources=target.enabled_sources,
+        country=None,
+    )
+    enriched = enrich([as_event(c) for c in kept], context)
+    parts = [
+        prepare(
+            enriched[start : start + SUBMIT_EVENTS],
+            target.key_id,
+            target.property_id,
+            target.project_id,
+            received_at,
+            hit_source=HIT_LOG,
+            digests=[c.digest for c in kept[start : start + SUBMIT_EVENTS]],
+        )
+        for start in range(0, len(kept), SUBMIT_EVENTS)
+    ]
+    return enriched, parts
+
+
+async def commit(writer: GroupCommitWriter | RemoteWriter, parts: list[Prepared]) -> None:
+    """Submit every part and wait for all of them to be committed (or failed). A full queue
+    waits for this batch's own parts already in it; full of others' events alone, it is
+    Overloaded (the parts queued before still commit, and are waited for)."""
+    futures: list[asyncio.Future[None]] = []
+    try:
+        for part in parts:
+            while True:
+                try:
+                    futures.append(writer.submit(part))
+                    break
+                except Overloaded:
+                    ours = [future for future in futures if not future.done()]
+                    if not ours:
+                        raise
+                    await asyncio.wait(ours, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        results = await asyncio.gather(*futures, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    conflicts = [f for f in failures if is_digest_conflict(f)]
+    if conflicts:
+        raise conflicts[0]
+    if failures:
+        raise failures[0]
+
+
 async def store(
     db: Storage,
     writer: GroupCommitWriter | RemoteWriter,
@@ -142,25 +199,10 @@ async def store(
         if not kept:
             out.skipped, out.fates = skipped, fates
             return out
-        context = RequestContext(
-            header_user_agent=None,
-            server=True,  # the log's user agents and addresses are the visitors' own
-            property_domain=target.domain,
-            enabled_sources=target.enabled_sources,
-            country=None,
-        )
-        enriched = enrich([as_event(c) for c in kept], context)
-        prepared = prepare(
-            enriched,
-            target.key_id,
-            target.property_id,
-            target.project_id,
-            received_at,
-            hit_source=HIT_LOG,
-            digests=[c.digest for c in kept],
-        )
+        # Off the event loop: thousands of hits' enrichment would hold every other request.
+        enriched, parts = await asyncio.to_thread(rows_of, kept, target, received_at)
         try:
-            await writer.submit(prepared)
+            await commit(writer, parts)
         except Exception as exc:
             if not is_digest_conflict(exc):
                 raise

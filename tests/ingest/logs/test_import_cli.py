@@ -129,3 +129,15 @@ def test_refusals_say_why_in_one_line(
     err = capsys.readouterr().err
     assert message in err
     assert site.events() == []
+
+
+def test_a_batch_larger_than_the_writers_queue_is_stored_in_parts(
+    cli_env: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = cli_env
+    monkeypatch.setenv("OPTIVIEW_QUEUE_MAX_EVENTS", "50")  # the least allowed
+    lines = [nginx_line(f"/p/{n}", GPTBOT, ip=GPTBOT_IP, second=n % 3600) for n in range(300)]
+    path = write_log(tmp_path / "bots.log", lines)
+    args = ["logs", "import", "--property", str(site.property_id), "--format", "nginx"]
+    assert main([*args, str(path)]) == 0
+    assert len(site.events()) == 300
