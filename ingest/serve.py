@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest.config import Settings
@@ -80,6 +82,22 @@ def scheduled_jobs(settings: Settings) -> dict[str, Work]:
     return {"purge": purge, "alerts": alerts}
 
 
+def preload(factory: str, workers: int, server: str) -> Callable[[], object] | None:
+    """What serve can do while the writer process starts: uvicorn with one worker imports the
+    app in this process (about as long as the writer's own start), so import it now. Other
+    servers import it in worker processes of their own, started later."""
+    if server != "uvicorn" or workers > 1:
+        return None
+    module = factory.partition(":")[0]
+
+    def load() -> None:
+        # A module that fails to import is not cached: uvicorn imports it again and reports it.
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    return load
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -112,12 +130,13 @@ def serve(
     if access_log:
         print("  access log:  one line per request on stderr (--access-log)",
               file=sys.stderr, flush=True)  # fmt: skip
+    factory = access_log_app.FACTORY if access_log else APP_FACTORY
     writer = None
     if settings.collector.writer == "process" and not is_postgres_url(settings.db):
         # Before the workers, who find its socket in the environment they inherit.
         writer = WriterSupervisor(settings.collector.writer_ready_timeout_s)
         try:
-            writer.start()
+            writer.start(meanwhile=preload(factory, workers, server))
         except WriterStartFailed as exc:
             jobs.stop()
             print(f"optiview: error: {exc} (its own error is above)", file=sys.stderr)
@@ -126,7 +145,6 @@ def serve(
         print(f"  writer:      one process commits for every worker (pid {writer.process.pid};"
               " OPTIVIEW_WRITER=inline commits in each)", file=sys.stderr, flush=True)  # fmt: skip
     try:
-        factory = access_log_app.FACTORY if access_log else APP_FACTORY
         return run_server(factory, host, port, workers, server)
     finally:
         jobs.stop()

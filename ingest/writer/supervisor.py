@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("optiview.writer")
@@ -80,9 +81,19 @@ class WriterSupervisor:
         self._watcher: threading.Thread | None = None
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
 
-    def start(self) -> None:
-        """Start the writer and wait until it accepts; then publish its socket."""
-        self.process = self._spawn()
+    def start(self, meanwhile: Callable[[], object] | None = None) -> None:
+        """Start the writer and wait until it accepts; then publish its socket. `meanwhile`
+        runs while the writer starts (serve imports the app then: on two cores both start at
+        once instead of one after the other)."""
+        process, deadline = self._launch()
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+        self.process = self._ready(process, deadline)
         os.environ[WRITER_SOCKET_ENV] = str(self.socket)
         # Restarts are spawned from this thread: PR_SET_PDEATHSIG follows the thread that
         # started a child, so it must live as long as the writer may.
@@ -110,12 +121,21 @@ class WriterSupervisor:
         return None if process is None else process.returncode
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        return self._ready(*self._launch())
+
+    def _launch(self) -> tuple[subprocess.Popen[bytes], float]:
+        """The writer's process, and when it must be ready by."""
         self.socket.unlink(missing_ok=True)  # a dead writer's; its existence means "ready"
+        deadline = time.monotonic() + self.ready_timeout_s
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
             [sys.executable, "-m", "ingest.writer", "--socket", str(self.socket),
              "--parent", str(os.getpid())],
         )  # fmt: skip
-        deadline = time.monotonic() + self.ready_timeout_s
+        return process, deadline
+
+    def _ready(self, process: subprocess.Popen[bytes], deadline: float) -> subprocess.Popen[bytes]:
+        """Wait until the writer accepts (its socket exists); one that exits first, or is not
+        ready by the deadline, fails the start."""
         while not self.socket.exists():
             if process.poll() is not None:
                 raise WriterStartFailed(
