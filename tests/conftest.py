@@ -21,6 +21,9 @@ from tests import postgres, redis_server
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"  # production needs 32+
 KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef"
+# A server starts in about 2 s on an idle 2-core box; with the suite's processes and other
+# work sharing the cores it has taken over 30 s. Waiting longer costs a passing test nothing.
+START_TIMEOUT_S = 60.0
 
 
 def free_port() -> int:
@@ -28,6 +31,12 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+# For the servers of tests about neither the writer process nor how serve runs end to end:
+# each worker commits itself, and serve starts (and stops) no second process. The writer
+# process is the default on SQLite, and the tests that do not pass this run it.
+INLINE_WRITER = {"OPTIVIEW_WRITER": "inline"}
 
 
 def service_env(db: Path | str, **extra: str) -> dict[str, str]:
@@ -101,7 +110,7 @@ def start_server(db: Path | str, *args: str, **env_extra: str) -> Server:
             stderr=subprocess.STDOUT,
         )
     server = Server(f"http://127.0.0.1:{port}", db, env, process, log)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()}")
@@ -110,9 +119,9 @@ def start_server(db: Path | str, *args: str, **env_extra: str) -> Server:
                 return server
         except httpx.TransportError:
             pass
-        time.sleep(0.1)
+        time.sleep(0.02)  # a refused connection costs next to nothing; a late start costs a test
     server.stop()
-    raise RuntimeError(f"server did not answer within 30 s: {log.read_text()}")
+    raise RuntimeError(f"server did not answer within {START_TIMEOUT_S:g} s: {log.read_text()}")
 
 
 def serving(db: Path | str, *args: str, **env_extra: str) -> Iterator[Server]:
@@ -217,6 +226,34 @@ def redis_url() -> Iterator[str]:
             pytest.fail(str(exc), pytrace=False)
         REDIS_USED.append(source)
         yield url
+
+
+# The longest modules (per-test durations summed per module, the longest first), collected
+# first: scripts/check runs pytest-xdist with --dist loadfile, which hands out whole modules
+# in collection order, so one of these started last is the tail of the whole run.
+LONGEST_FIRST = (
+    "tests/ingest/test_cli_onboarding.py",
+    "tests/ingest/test_changes_cli.py",
+    "tests/alerts/test_cli.py",
+    "tests/ingest/test_cli.py",
+    "tests/ingest/storage/test_pg_copy.py",
+    "tests/fuzz/test_fuzz.py",
+    "tests/purge/test_cli.py",
+    "tests/loadtests/test_bench_callgrind.py",
+    "tests/purge/test_runner.py",
+    "tests/docs/test_operator_guide.py",
+    "tests/ingest/collect/test_storage_failures.py",
+    "tests/ingest/test_malformed_input.py",
+    "tests/ingest/collect/test_durability.py",
+    "tests/ingest/writer/test_writer_process.py",
+    "tests/ingest/collect/test_workers.py",
+)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own ordering by fixture, kept within a module
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

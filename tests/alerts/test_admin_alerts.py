@@ -18,14 +18,14 @@ from ingest.config import AlertSettings
 from ingest.storage.sql import Location, connect
 from tests import dbprobe, postgres
 from tests.alerts.conftest import DOWN, ERROR_500, OK, SlackStandIn, current_minute
-from tests.conftest import ADMIN_TOKEN, Server, optiview, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, optiview, serving
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
 def server(db_location: Location, slack_module: SlackStandIn) -> Iterator[Server]:
-    yield from serving(db_location, SLACK_WEBHOOK_URL=slack_module.url)
+    yield from serving(db_location, SLACK_WEBHOOK_URL=slack_module.url, **INLINE_WRITER)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def server_without_webhook(
     """A server of its own database, on the module's backend."""
     if backend == "sqlite":
         db = tmp_path_factory.mktemp("admin-alerts-no-webhook") / "optiview.db"
-        yield from serving(db, SLACK_WEBHOOK_URL="")
+        yield from serving(db, SLACK_WEBHOOK_URL="", **INLINE_WRITER)
         return
     server_url: str = request.getfixturevalue("postgres_server")
     with postgres.fresh_database(server_url, "admin_alerts_no_webhook") as url:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server, optiview, service_env, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, optiview, service_env, serving
 
 EVIL = {"Host": "evil.example"}
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -63,7 +63,7 @@ def test_development_falls_back_to_the_request_and_says_so(server: Server):
 def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("production") / "optiview.db"
     optiview("migrate", env=service_env(db, OPTIVIEW_ENV="production"), check=True)
-    yield from serving(db, OPTIVIEW_ENV="production")
+    yield from serving(db, OPTIVIEW_ENV="production", **INLINE_WRITER)
 
 
 def test_production_without_public_url_refuses_the_snippet(production: Server):
@@ -95,7 +95,10 @@ def production_with_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     db = tmp_path_factory.mktemp("production-url") / "optiview.db"
     optiview("migrate", env=service_env(db, OPTIVIEW_ENV="production"), check=True)
     yield from serving(
-        db, OPTIVIEW_ENV="production", OPTIVIEW_PUBLIC_URL="https://edge.example.com"
+        db,
+        OPTIVIEW_ENV="production",
+        OPTIVIEW_PUBLIC_URL="https://edge.example.com",
+        **INLINE_WRITER,
     )
 
 

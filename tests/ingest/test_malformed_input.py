@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, serving
 from tests.ingest.admin.conftest import unique_domain
 from tests.ingest.collect.conftest import Site, provision
 
@@ -24,7 +24,7 @@ JUST_OVER = str(2**63)  # SQLite's INTEGER is signed 64-bit
 @pytest.fixture(scope="module")
 def server(db_location: Path | str) -> Iterator[Server]:
     """The module's server, on each backend in turn (overrides the session's SQLite one)."""
-    yield from serving(db_location)
+    yield from serving(db_location, **INLINE_WRITER)
 
 
 @pytest.fixture(scope="module")

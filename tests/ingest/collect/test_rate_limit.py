@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, serving
+from tests.conftest import INLINE_WRITER, Server, serving
 from tests.ingest.collect.conftest import Site, provision_on
 
 
@@ -15,6 +15,7 @@ def limited_server(db_location: Path | str) -> Iterator[Server]:
         db_location,
         OPTIVIEW_RATE_LIMIT_PER_KEY="0.5",
         OPTIVIEW_RATE_LIMIT_BURST="3",
+        **INLINE_WRITER,
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests import dbprobe
 from tests.alerts.conftest import ERROR_500, SlackStandIn
-from tests.conftest import ADMIN_TOKEN, Server, optiview, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, optiview, serving
 from tests.ingest.collect.conftest import Site, provision_on
 from tests.ingest.console.helpers import console, csrf_of
 
@@ -22,7 +22,7 @@ from tests.ingest.console.helpers import console, csrf_of
 @pytest.fixture(scope="module")
 def server(db_location: Path | str, slack_module: SlackStandIn) -> Iterator[Server]:
     """The module's server, on each backend in turn."""
-    yield from serving(db_location, SLACK_WEBHOOK_URL=slack_module.url)
+    yield from serving(db_location, SLACK_WEBHOOK_URL=slack_module.url, **INLINE_WRITER)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,7 @@ def test_health_shows_crons_slack_and_sends_a_test_alert(
 def test_health_without_slack_says_so(tmp_path: Path) -> None:
     # SQLite only: a fresh server of its own costs ~10 s more on PostgreSQL; the health page
     # on PostgreSQL (alerts recorded, crons, checks) is held by the test above.
-    for bare in serving(tmp_path / "optiview.db", SLACK_WEBHOOK_URL=""):
+    for bare in serving(tmp_path / "optiview.db", SLACK_WEBHOOK_URL="", **INLINE_WRITER):
         with console(bare) as client:
             page = client.get("/console/health")
             assert "not configured" in page.text and "SLACK_WEBHOOK_URL" in page.text

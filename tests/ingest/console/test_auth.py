@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, Server, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, serving
 from tests.ingest.collect.conftest import Site, provision_on
 from tests.ingest.console.helpers import console, csrf_of, read_token, sign_in
 
@@ -19,7 +19,7 @@ from tests.ingest.console.helpers import console, csrf_of, read_token, sign_in
 @pytest.fixture(scope="module")
 def server(db_location: Path | str) -> Iterator[Server]:
     """The module's server, on each backend in turn (sessions read read_tokens on both)."""
-    yield from serving(db_location)
+    yield from serving(db_location, **INLINE_WRITER)
 
 
 @pytest.fixture(scope="module")

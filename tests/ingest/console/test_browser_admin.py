@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.alerts.conftest import SlackStandIn
-from tests.conftest import ADMIN_TOKEN, Server, optiview, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, optiview, serving
 from tests.ingest.collect.conftest import Site, provision
 from tests.ingest.console.helpers import read_token
 from tests.tag.conftest import Pages, page_html, snippet
@@ -31,7 +31,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, slack_module: SlackStandIn
 ) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("console-admin-browser") / "optiview.db"
-    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url)
+    yield from serving(db, SLACK_WEBHOOK_URL=slack_module.url, **INLINE_WRITER)
 
 
 @pytest.fixture(scope="module")

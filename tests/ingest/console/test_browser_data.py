@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright
 
-from tests.conftest import ADMIN_TOKEN, Server, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, serving
 from tests.ingest.console.seeding import RANGE, create, seed_week
 from tests.tag.conftest import CHROMIUM, CHROMIUM_FLAGS
 
@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     full = create(db, "prj_full", sources=("chatgpt", "perplexity"))
     seed_week(db, full)
     create(db, "prj_empty", sources=("chatgpt",))
-    yield from serving(db)
+    yield from serving(db, **INLINE_WRITER)
 
 
 def sign_in(page: Page, server: Server) -> None:

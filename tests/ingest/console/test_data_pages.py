@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from ingest.storage.sql import connect
-from tests.conftest import Server, serving
+from tests.conftest import INLINE_WRITER, Server, serving
 from tests.ingest.console.pages import signed_in, tables
 from tests.ingest.console.seeding import (
     CHROME_WINDOWS,
@@ -48,7 +48,7 @@ def projects(db_location: Path | str) -> tuple[Path | str, dict[str, Project]]:
 
 @pytest.fixture(scope="module")
 def server(projects: tuple[Path | str, dict[str, Project]]) -> Iterator[Server]:
-    yield from serving(projects[0])
+    yield from serving(projects[0], **INLINE_WRITER)
 
 
 @pytest.fixture(scope="module")

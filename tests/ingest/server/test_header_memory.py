@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, serving
+from tests.conftest import INLINE_WRITER, Server, serving
 from tests.ingest.server.rawhttp import connect
 
 CLIENTS = 4
@@ -22,7 +22,7 @@ MIB = 1024 * 1024
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Server]:  # fmt: skip
     db = tmp_path_factory.mktemp(request.param) / "optiview.db"
-    yield from serving(db, "--server", request.param)
+    yield from serving(db, "--server", request.param, **INLINE_WRITER)
 
 
 def rss_bytes(pid: int) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import orjson
 import pytest
 
-from tests.conftest import Server, serving
+from tests.conftest import INLINE_WRITER, Server, serving
 from tests.ingest.collect.conftest import Site, provision_on
 from tests.ingest.server.rawhttp import closed, read_answer
 
@@ -33,6 +33,7 @@ def hostile_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         request.param,
         OPTIVIEW_HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
         OPTIVIEW_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+        **INLINE_WRITER,
     )
 
 
