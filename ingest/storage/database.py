@@ -59,6 +59,10 @@ def is_unavailable(exc: BaseException) -> bool:
     return any(marker in message for marker in _UNAVAILABLE_MARKERS)
 
 
+# The write lock's wait is set in steps of this many milliseconds (see _transaction).
+BUSY_STEP_MS = 50
+
+
 class Database:
     dialect: Literal["sqlite"] = "sqlite"  # the storage seam's name for it (backend.py)
 
@@ -210,9 +214,15 @@ class Database:
             self._release_log(conn)
             self._refuse_if_lost()
         # Zero still tries once: the lock is usually free, and taking it then costs nothing.
+        # Rounded down to BUSY_STEP_MS and set only when that changes: busy commits mostly
+        # start with the whole timeout left, and the PRAGMA was one of each small commit's
+        # dozen statements.
         wait_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        wait_ms -= wait_ms % BUSY_STEP_MS
         try:
-            conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            if getattr(self._local, "busy_ms", None) != wait_ms:
+                conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
+                self._local.busy_ms = wait_ms
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot start a write: {exc}") from exc
