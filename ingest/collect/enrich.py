@@ -173,6 +173,9 @@ def _signature(event: IncomingEvent, ctx: RequestContext) -> Signature | None:
     return signatures.check(event.signature, (domain, f"www.{domain}"))
 
 
+# On an unsigned hit that claims no crawler (most hits) this step costs about 6.5k
+# instructions, mostly its own metric's count (callgrind, 20,000 enrich() calls of a browser's
+# pageview with and without it: 107.4k against 100.8k per call).
 def step_crawler(draft: Enriched, ctx: RequestContext) -> str:
     event = draft.event
     if not ctx.server and (event.ip is not None or event.signature is not None):
