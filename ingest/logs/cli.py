@@ -51,15 +51,35 @@ def register(sub: Any) -> None:
     command = actions.add_parser(
         "import", help="import access log files into a property", description=DESCRIPTION
     )
-    command.add_argument("--property", required=True, type=positive_id, metavar="ID")
-    command.add_argument("--format", required=True, choices=sorted(FORMATS), dest="log_format")
+    command.add_argument(
+        "--property",
+        required=True,
+        type=positive_id,
+        metavar="ID",
+        help="the property the hits belong to (lines for other hosts are skipped)",
+    )
+    command.add_argument(
+        "--format",
+        required=True,
+        choices=sorted(FORMATS),
+        dest="log_format",
+        help="the files' format: nginx or apache (combined or common), or NDJSON as Cloudflare"
+        " Logpush, a Vercel log drain or the generic shape write it",
+    )
     command.add_argument(
         "--include-humans",
         action="store_true",
         help="store human hits too (when the tag is not on the site); pageviews the tag has"
         " already are skipped either way",
     )
-    command.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    command.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="log files, plain or gzip (found by their first bytes); importing one again"
+        " stores nothing new",
+    )
 
 
 def summary_text(summary: Summary, seconds: float) -> str:

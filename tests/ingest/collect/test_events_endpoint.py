@@ -150,6 +150,7 @@ def test_debug_explains_each_event(site: Site):
     )
     assert [s["step"] for s in first["steps"]] == [
         "user_agent",
+        "crawler",
         "site",
         "page",
         "ai_source",
