@@ -32,7 +32,7 @@ from ingest.storage.datafile import (
     ensure_database_file,
 )
 from ingest.storage.migrations import MigrationError
-from ingest.storage.sql import DATABASE_ERRORS, Location, is_postgres_url, redacted
+from ingest.storage.sql import DATABASE_ERRORS, Location, database_error, redacted
 from purge import cli as purge_cli
 
 EXIT_FAILURE = 1
@@ -112,17 +112,6 @@ def announce_database(path: Location) -> None:
     OPTIVIEW_DB, it is not the server's, and nothing else would show it."""
     configured = bool(os.environ.get(DB_SETTING, "").strip())
     print(f"optiview: {describe(path, configured)}", file=sys.stderr, flush=True)
-
-
-def database_error(exc: Exception, location: Location | None) -> str:
-    """What went wrong with the database, without a traceback, naming a server's database
-    (its password masked, also where the driver's message repeats the URL)."""
-    text = str(exc).strip()
-    if location is not None and is_postgres_url(location):
-        location = str(location)
-        text = text.replace(location, redacted(location))
-        return f"cannot use the database {redacted(location)}: {text}"
-    return f"cannot use the database: {text}"
 
 
 def _print_answer(result: object, field: str | None) -> int:

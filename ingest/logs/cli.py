@@ -18,7 +18,7 @@ from ingest.storage.copy.progress import CopyProgress, for_stderr
 from ingest.storage.database import StorageUnavailable
 from ingest.storage.datafile import DatabaseFileError, ensure_database_file
 from ingest.storage.migrations import MigrationError
-from ingest.storage.sql import DATABASE_ERRORS
+from ingest.storage.sql import DATABASE_ERRORS, database_error
 
 if TYPE_CHECKING:
     from ingest.logs.importer import Summary
@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from ingest.logs.store import DigestConflict
 
     progress: CopyProgress | None = None
+    location = None
     try:
         location = database_location()
         ensure_database_file(location, create=False)
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"optiview: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except DATABASE_ERRORS as exc:
-        print(f"optiview: error: cannot use the database: {exc}", file=sys.stderr)
+        print(f"optiview: error: {database_error(exc, location)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("optiview: interrupted: the batches committed so far are kept", file=sys.stderr)

@@ -87,6 +87,17 @@ def redacted(location: Location) -> str:
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
 
 
+def database_error(exc: Exception, location: Location | None) -> str:
+    """What went wrong with the database, without a traceback, naming a server's database
+    (its password masked, also where the driver's message repeats the URL)."""
+    text = str(exc).strip()
+    if location is not None and is_postgres_url(location):
+        location = str(location)
+        text = text.replace(location, redacted(location))
+        return f"cannot use the database {redacted(location)}: {text}"
+    return f"cannot use the database: {text}"
+
+
 # Whole statements whose spelling differs; everything else is only re-placeholdered.
 _STATEMENTS = {
     "BEGIN IMMEDIATE": "BEGIN",
@@ -207,6 +218,7 @@ __all__ = [
     "Location",
     "PgConn",
     "connect",
+    "database_error",
     "dialect_of",
     "is_postgres_url",
     "redacted",
