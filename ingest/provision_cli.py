@@ -4,28 +4,25 @@ file or a PostgreSQL database: the same work functions, in the same transactions
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from ingest import onboarding, provisioning, provisioning_changes
-from ingest.admin import bodies, queries
 from ingest.clock import now_ms
-from ingest.config import Settings
-from ingest.errors import ApiError, ErrorCode, invalid_field
-from ingest.fields import positive_id
-from ingest.models import PLANS, Org
-from ingest.sources import KNOWN_SOURCES, describe_sources
-from ingest.stats import tokens as read_tokens
-from ingest.storage.backend import Storage
-from ingest.storage.sql import Conn
 
-Command = Callable[[argparse.Namespace, Settings, Storage], Awaitable[Any]]
+# Every `optiview` call builds these commands' parsers, and runs at most one of them: what a
+# command needs (the admin queries and bodies, the storage, the sources' data, the public suffix
+# list) is imported inside it, so that the other commands do not pay for it.
+if TYPE_CHECKING:
+    from ingest import provisioning_changes
+    from ingest.config import Settings
+    from ingest.models import Org
+    from ingest.storage.backend import Storage
+    from ingest.storage.sql import Conn
+
+    Command = Callable[[argparse.Namespace, Settings, Storage], Awaitable[Any]]
 
 EXIT_NOT_VERIFIED = 3  # 1 is an error, 2 a usage error: a script can tell "not yet" apart
 POLL_S = 1.0
@@ -60,6 +57,10 @@ def seconds(text: str) -> float:
 def select_field(answer: Any, name: str) -> str:
     """`--field NAME`: one value of the answer, printed bare so a shell can capture it
     (`PRJ=$(optiview project create ... --field id)`)."""
+    import orjson
+
+    from ingest.errors import invalid_field
+
     if not isinstance(answer, dict) or name not in answer:
         known = ", ".join(answer) if isinstance(answer, dict) else "none"
         raise invalid_field("--field", f"the answer has no {name!r}; it has: {known}")
@@ -69,6 +70,9 @@ def select_field(answer: Any, name: str) -> str:
 
 def property_id(text: str) -> int:
     """argparse type: the API's rule for ids (ASCII digits, 1 to 2**63-1)."""
+    from ingest.errors import ApiError
+    from ingest.fields import positive_id
+
     try:
         return positive_id(text, "property id")
     except ApiError as exc:
@@ -82,6 +86,9 @@ def _warn(warnings: list[str]) -> list[str]:
 
 
 async def org_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning, provisioning_changes
+    from ingest.admin import bodies
+
     new = bodies.new_org({"name": args.name, "domain": args.domain, "plan": args.plan})
 
     def create(conn: Conn) -> tuple[Org, list[str]]:
@@ -98,6 +105,9 @@ def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 
 async def org_update(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning_changes
+    from ingest.admin import bodies
+
     changes = bodies.org_changes(_given(args, "name", "domain", "plan"))
     org, warnings = await db.transaction(
         lambda conn: provisioning_changes.update_org(conn, args.org_id, changes)
@@ -106,6 +116,9 @@ async def org_update(args: argparse.Namespace, settings: Settings, db: Storage) 
 
 
 async def project_update(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning_changes
+    from ingest.admin import bodies
+
     changes = bodies.project_changes(_given(args, "name", "description"))
     project = await db.transaction(
         lambda conn: provisioning_changes.update_project(conn, args.project_id, changes)
@@ -114,6 +127,9 @@ async def project_update(args: argparse.Namespace, settings: Settings, db: Stora
 
 
 async def property_update(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning_changes
+    from ingest.admin import bodies
+
     changes = bodies.property_changes(_given(args, "active"))
     prop = await db.transaction(
         lambda conn: provisioning_changes.update_property(conn, args.property_id, changes)
@@ -125,6 +141,8 @@ def remover(scope: provisioning_changes.Scope, attribute: str) -> Command:
     """Delete with --yes; without it, refuse and say what would be deleted."""
 
     async def delete(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+        from ingest import provisioning_changes
+
         target = getattr(args, attribute)
         if not args.yes:
             would = await db.read(lambda conn: provisioning_changes.count_rows(conn, scope, target))
@@ -138,14 +156,21 @@ def remover(scope: provisioning_changes.Scope, attribute: str) -> Command:
 
 
 async def org_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+
     return await db.read(queries.all_orgs)
 
 
 async def org_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+
     return await db.read(lambda conn: queries.org_detail(conn, args.org_id))
 
 
 async def project_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning
+    from ingest.admin import bodies, queries
+
     new = bodies.new_project(
         {"name": args.name, "domain": args.domain, "description": args.description}
     )
@@ -158,14 +183,21 @@ async def project_create(args: argparse.Namespace, settings: Settings, db: Stora
 
 
 async def project_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+
     return await db.read(lambda conn: queries.org_projects(conn, args.org))
 
 
 async def project_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+
     return await db.read(lambda conn: queries.project_detail(conn, args.project_id))
 
 
 async def property_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning
+    from ingest.admin import bodies
+
     new = bodies.new_property({"domain": args.domain, "type": args.type})
     prop = await db.transaction(
         lambda conn: provisioning.create_property(conn, args.project, new, now_ms())
@@ -174,10 +206,15 @@ async def property_create(args: argparse.Namespace, settings: Settings, db: Stor
 
 
 async def property_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+
     return await db.read(lambda conn: queries.property_detail(conn, args.property_id))
 
 
 async def key_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning
+    from ingest.admin import bodies
+
     new = bodies.new_key({"name": args.name, "expires_at": args.expires_at})
     key, secret = await db.transaction(
         lambda conn: provisioning.create_key(
@@ -188,19 +225,27 @@ async def key_create(args: argparse.Namespace, settings: Settings, db: Storage) 
 
 
 async def key_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+
     return await db.read(lambda conn: queries.property_keys(conn, args.property))
 
 
 async def key_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+
     return await db.read(lambda conn: queries.key_detail(conn, args.key_id))
 
 
 async def key_revoke(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning
+
     key = await db.transaction(lambda conn: provisioning.revoke_key(conn, args.key_id, now_ms()))
     return key.to_json()
 
 
 async def key_rotate(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning
+
     key, secret = await db.transaction(
         lambda conn: provisioning.rotate_key(conn, args.key_id, settings.key_hash_secret, now_ms())
     )
@@ -208,11 +253,19 @@ async def key_rotate(args: argparse.Namespace, settings: Settings, db: Storage) 
 
 
 async def sources_show(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+    from ingest.sources import describe_sources
+
     enabled = await db.read(lambda conn: queries.project_sources(conn, args.project))
     return describe_sources(args.project, enabled)
 
 
 async def sources_set(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import provisioning
+    from ingest.admin import bodies
+    from ingest.errors import invalid_field
+    from ingest.sources import KNOWN_SOURCES
+
     # An empty list disables every source: that must be asked for, never the result of a
     # command line whose names were forgotten.
     if args.none == bool(args.sources):
@@ -231,6 +284,9 @@ async def sources_set(args: argparse.Namespace, settings: Settings, db: Storage)
 
 
 async def install(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import queries
+    from ingest.errors import ApiError, ErrorCode
+
     base_url = args.base_url or settings.public_url
     if not base_url:
         if settings.production:
@@ -254,6 +310,10 @@ async def install(args: argparse.Namespace, settings: Settings, db: Storage) -> 
 
 async def install_verify(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
     """Exit 0 once an event has arrived; with --wait, poll until then or the time is up."""
+    import asyncio
+
+    from ingest.admin import queries
+
     deadline = time.monotonic() + args.wait
     next_report = 0.0
     while True:
@@ -279,11 +339,17 @@ async def install_verify(args: argparse.Namespace, settings: Settings, db: Stora
 
 
 async def onboarding_status(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest import onboarding
+    from ingest.admin import queries
+
     facts = await db.read(lambda conn: queries.onboarding_facts(conn, args.project))
     return onboarding.summary(facts, now_ms())
 
 
 async def read_token_create(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.admin import bodies
+    from ingest.stats import tokens as read_tokens
+
     name = bodies.text({"name": args.name}, "name")
     record, token = await db.transaction(
         lambda conn: read_tokens.create(
@@ -295,11 +361,15 @@ async def read_token_create(args: argparse.Namespace, settings: Settings, db: St
 
 
 async def read_token_list(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.stats import tokens as read_tokens
+
     listed = await db.read(lambda conn: read_tokens.listed(conn, args.project))
     return read_tokens.listing(args.project, listed)
 
 
 async def read_token_revoke(args: argparse.Namespace, settings: Settings, db: Storage) -> Any:
+    from ingest.stats import tokens as read_tokens
+
     record = await db.transaction(
         lambda conn: read_tokens.revoke(conn, args.project, args.token_id, now_ms())
     )
@@ -343,13 +413,39 @@ DATABASE_OPTIONS = _database_options()
 FIELD_OPTION = _field_option()
 
 
+def _org_update_arguments(p: argparse.ArgumentParser) -> None:
+    from ingest.models import PLANS
+
+    p.add_argument("org_id", help="org_… id")
+    p.add_argument("--name", help="new name")
+    p.add_argument("--domain", help="new primary domain")
+    p.add_argument("--plan", choices=PLANS, help="new plan (the next purge applies its retention)")
+
+
+def _sources_set_arguments(p: argparse.ArgumentParser) -> None:
+    from ingest.sources import KNOWN_SOURCES
+
+    p.add_argument("--project", required=True, help="prj_… id")
+    p.add_argument("sources", nargs="*", help=f"any of: {' '.join(KNOWN_SOURCES)}")
+    p.add_argument(
+        "--none", action="store_true", help="disable every source (instead of naming some)"
+    )
+
+
 def add_commands(sub: Any) -> None:
     """Register the provisioning subcommands on the top-level subparsers."""
 
-    def leaf(parent: Any, name: str, text: str, command: Command, field: bool = True) -> Any:
+    def leaf(
+        parent: Any,
+        name: str,
+        text: str,
+        command: Command,
+        field: bool = True,
+        populate: Callable[[argparse.ArgumentParser], None] | None = None,
+    ) -> Any:
         # Answers with a secret get no --field: printing only the id would lose the secret.
         parents = [DATABASE_OPTIONS, FIELD_OPTION] if field else [DATABASE_OPTIONS]
-        p = parent.add_parser(name, help=text, description=text, parents=parents)
+        p = parent.add_parser(name, help=text, description=text, parents=parents, populate=populate)
         p.set_defaults(command=command)
         return p
 
@@ -363,11 +459,13 @@ def add_commands(sub: Any) -> None:
     leaf(org, "list", "list organizations", org_list)
     p = leaf(org, "show", "an organization and its projects", org_show)
     p.add_argument("org_id", help="org_… id")
-    p = leaf(org, "update", "change an organization's name, domain or plan", org_update)
-    p.add_argument("org_id", help="org_… id")
-    p.add_argument("--name", help="new name")
-    p.add_argument("--domain", help="new primary domain")
-    p.add_argument("--plan", choices=PLANS, help="new plan (the next purge applies its retention)")
+    leaf(
+        org,
+        "update",
+        "change an organization's name, domain or plan",
+        org_update,
+        populate=_org_update_arguments,
+    )
     _add_delete(org, "org_id", "org_… id", remover("org", "org_id"), "an organization")
 
     project = sub.add_parser("project", help="projects (runbook step 2)").add_subparsers(
@@ -446,16 +544,12 @@ def add_commands(sub: Any) -> None:
     src_actions = src.add_subparsers(dest="action", required=True, metavar="{show,set}")
     p = leaf(src_actions, "show", "every known source with its flag", sources_show)
     p.add_argument("--project", required=True, help="prj_… id")
-    p = leaf(
+    leaf(
         src_actions,
         "set",
         "enable exactly these sources (and disable the others)",
         sources_set,
-    )
-    p.add_argument("--project", required=True, help="prj_… id")
-    p.add_argument("sources", nargs="*", help=f"any of: {' '.join(KNOWN_SOURCES)}")
-    p.add_argument(
-        "--none", action="store_true", help="disable every source (instead of naming some)"
+        populate=_sources_set_arguments,
     )
 
     p = leaf(sub, "install", "the install snippet (runbook step 5)", install)
