@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alerts.runner import AlreadyRunning, run_alerts
-from alerts.send_test import NotDelivered, send_test_alert
 from ingest.clock import iso_argument, now_ms, to_iso
-from ingest.config import Settings
-from ingest.cron.command import Progress, module_main, run_job
-from ingest.storage.sql import Conn
+
+# `optiview` registers these commands on every call: the runner, Slack's client (httpx) and
+# the storage are imported only by the functions that run them.
+if TYPE_CHECKING:
+    from ingest.config import Settings
+    from ingest.cron.command import Progress
+    from ingest.storage.sql import Conn
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +52,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alerts.runner import AlreadyRunning, run_alerts
+    from ingest.cron.command import run_job
+
     if getattr(args, "action", None) == "test":
         return test(args)
 
@@ -78,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def test(args: argparse.Namespace) -> int:
+    from alerts.runner import AlreadyRunning
+    from alerts.send_test import NotDelivered, send_test_alert
+    from ingest.cron.command import run_job
+
     def send(settings: Settings, conn: Conn, say: Progress) -> str:
         return send_test_alert(conn, settings.slack_webhook_url, settings.public_url)
 
@@ -85,6 +94,8 @@ def test(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ingest.cron.command import module_main
+
     return module_main(
         "alerts", "Threshold alerts: evaluate the rules, notify Slack.", add_arguments, run, argv
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.clock import iso_argument, now_ms, to_iso
-from ingest.config import Settings
-from ingest.cron.command import Progress, module_main, run_job
-from ingest.storage.sql import Conn, redacted
-from purge.runner import CHUNK_ROWS, PACE, AlreadyRunning, run_purge
+
+# `optiview` registers this command on every call: the runner and the storage are imported
+# only when it runs (its parser's defaults too: `optiview` fills that parser in only then).
+if TYPE_CHECKING:
+    from ingest.config import Settings
+    from ingest.cron.command import Progress
+    from ingest.storage.sql import Conn
 
 DESCRIPTION = (
     "Delete events past their plan's retention (starter 90, growth 180, pro 365 days), sessions"
@@ -22,6 +25,8 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from purge.runner import CHUNK_ROWS, PACE
+
     parser.add_argument(
         "--now",
         type=iso_argument,
@@ -47,15 +52,19 @@ def register(sub: Any) -> None:
     """Add `purge run` to the optiview command."""
     purge = sub.add_parser("purge", help="retention purge (runbook step 10)")
     actions = purge.add_subparsers(dest="action", required=True, metavar="{run}")
-    run = actions.add_parser(
+    actions.add_parser(
         "run",
         help="delete rows past their retention, in chunks",
         description=DESCRIPTION,
+        populate=add_arguments,
     )
-    add_arguments(run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ingest.cron.command import run_job
+    from ingest.storage.sql import redacted
+    from purge.runner import AlreadyRunning, run_purge
+
     if args.chunk < 1 or args.pace < 0:
         print("purge: error: --chunk must be at least 1 and --pace at least 0", file=sys.stderr)
         return 2
@@ -82,4 +91,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ingest.cron.command import module_main
+
     return module_main("purge", f"Retention purge. {DESCRIPTION}", add_arguments, run, argv)

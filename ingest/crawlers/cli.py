@@ -7,15 +7,16 @@ database itself: they run on a host with no service configured as well.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingest.config import ConfigError, crawler_data_location
-from ingest.crawlers.refresh import SOURCES, SOURCES_BY_NAME, TIMEOUT_S, Outcome, refresh
-from ingest.crawlers.status import statuses
+# `optiview` registers these commands on every call: the sources (with the classifiers they
+# load), httpx and the settings are imported only when one of them runs, and the refresh
+# parser, whose choices are the sources' names, is filled in only then too.
+if TYPE_CHECKING:
+    from ingest.crawlers.refresh import Outcome
 
 EXIT_FAILURE = 1
 
@@ -33,9 +34,20 @@ def register(sub: Any) -> None:
         "crawlers", help="crawler verification data: refresh the published lists, show ages"
     )
     actions = group.add_subparsers(dest="action", required=True, metavar="{refresh,status}")
-    fetch = actions.add_parser(
-        "refresh", help="fetch the operators' current lists", description=REFRESH_HELP
+    actions.add_parser(
+        "refresh",
+        help="fetch the operators' current lists",
+        description=REFRESH_HELP,
+        populate=_refresh_arguments,
     )
+    show = actions.add_parser("status", help="each list's source, size, date and age")
+    show.add_argument("--data-dir", type=Path, help="instead of OPTIVIEW_CRAWLER_DATA")
+    show.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+
+
+def _refresh_arguments(fetch: argparse.ArgumentParser) -> None:
+    from ingest.crawlers.refresh import SOURCES_BY_NAME, TIMEOUT_S
+
     fetch.add_argument(
         "--only",
         nargs="+",
@@ -50,12 +62,11 @@ def register(sub: Any) -> None:
     )
     fetch.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per source")
     fetch.add_argument("--data-dir", type=Path, help="instead of OPTIVIEW_CRAWLER_DATA")
-    show = actions.add_parser("status", help="each list's source, size, date and age")
-    show.add_argument("--data-dir", type=Path, help="instead of OPTIVIEW_CRAWLER_DATA")
-    show.add_argument("--json", action="store_true", help="one JSON document instead of a table")
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
+    from ingest.config import crawler_data_location
+
     return args.data_dir if args.data_dir is not None else crawler_data_location()
 
 
@@ -68,6 +79,8 @@ def _progress(outcome: Outcome) -> None:
 
 
 def _refresh(args: argparse.Namespace) -> int:
+    from ingest.crawlers.refresh import SOURCES, SOURCES_BY_NAME, refresh
+
     data_dir = _data_dir(args)
     chosen = [SOURCES_BY_NAME[name] for name in args.only] if args.only else list(SOURCES)
     print(f"crawlers: refreshing {len(chosen)} sources into {data_dir}", file=sys.stderr)
@@ -91,6 +104,10 @@ def _age(days: float | None) -> str:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from ingest.crawlers.status import statuses
+
     now = datetime.now(UTC)
     rows = statuses(_data_dir(args))
     if args.json:
@@ -132,6 +149,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ingest.config import ConfigError
+
     try:
         if args.action == "refresh":
             return _refresh(args)

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.config import ConfigError, Settings, database_location, load_settings
-from ingest.logs.files import LogFileError
-from ingest.logs.formats import FORMATS
-from ingest.storage.backend import migrate as migrate_storage
-from ingest.storage.backend import open_database
-from ingest.storage.copy.progress import CopyProgress, for_stderr
-from ingest.storage.database import StorageUnavailable
-from ingest.storage.datafile import DatabaseFileError, ensure_database_file
-from ingest.storage.migrations import MigrationError
-from ingest.storage.sql import DATABASE_ERRORS, database_error
-
+# `optiview` registers this command on every call: the settings, the storage, the formats'
+# parsers and the progress bar (rich) are imported only when it runs; its parser, whose
+# choices are the formats, is filled in only then too.
 if TYPE_CHECKING:
+    from ingest.config import Settings
     from ingest.logs.importer import Summary
+    from ingest.storage.copy.progress import CopyProgress
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
@@ -48,9 +41,17 @@ def register(sub: Any) -> None:
     """Add `logs import` to the optiview command."""
     logs = sub.add_parser("logs", help="server and CDN access logs: import files")
     actions = logs.add_subparsers(dest="action", required=True, metavar="{import}")
-    command = actions.add_parser(
-        "import", help="import access log files into a property", description=DESCRIPTION
+    actions.add_parser(
+        "import",
+        help="import access log files into a property",
+        description=DESCRIPTION,
+        populate=_import_arguments,
     )
+
+
+def _import_arguments(command: argparse.ArgumentParser) -> None:
+    from ingest.logs.formats import FORMATS
+
     command.add_argument(
         "--property",
         required=True,
@@ -101,6 +102,7 @@ def summary_text(summary: Summary, seconds: float) -> str:
 
 async def _import(args: argparse.Namespace, settings: Settings, progress: CopyProgress) -> Summary:
     from ingest.logs.importer import import_files
+    from ingest.storage.backend import open_database
 
     db = await open_database(
         settings.db,
@@ -129,9 +131,20 @@ async def _import(args: argparse.Namespace, settings: Settings, progress: CopyPr
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: they load the metrics, which `optiview serve` must set up first.
+    # Imported here, besides the reason at the top: the importer and the store load the
+    # metrics, which `optiview serve` must set up first.
+    import asyncio
+
+    from ingest.config import ConfigError, database_location, load_settings
+    from ingest.logs.files import LogFileError
     from ingest.logs.importer import ImportRefused
     from ingest.logs.store import DigestConflict
+    from ingest.storage.backend import migrate as migrate_storage
+    from ingest.storage.copy.progress import for_stderr
+    from ingest.storage.database import StorageUnavailable
+    from ingest.storage.datafile import DatabaseFileError, ensure_database_file
+    from ingest.storage.migrations import MigrationError
+    from ingest.storage.sql import DATABASE_ERRORS, database_error
 
     progress: CopyProgress | None = None
     location = None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingest.config import ConfigError, database_location
-from ingest.storage.copy.copier import DEFAULT_BATCH, CopyReport, copy_database
-from ingest.storage.copy.progress import for_stderr
-from ingest.storage.copy.source import CopyError
-from ingest.storage.copy.target import SCHEMES, shown
-from ingest.storage.sql import is_postgres_url
+# `optiview` registers this command on every call: the copier (psycopg, the storage) and the
+# progress bar (rich) are imported only when it runs, and its parser, whose defaults come from
+# the copier, is filled in only then too.
+if TYPE_CHECKING:
+    from ingest.storage.copy.copier import CopyReport
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C
@@ -27,6 +26,8 @@ DESCRIPTION = (
 
 
 def postgres_url(text: str) -> str:
+    from ingest.storage.copy.target import SCHEMES
+
     if not text.startswith(tuple(f"{scheme}://" for scheme in SCHEMES)):
         raise argparse.ArgumentTypeError(
             f"expected a postgresql://user@host:port/database URL, not {text!r}"
@@ -48,9 +49,17 @@ def register(sub: Any) -> None:
     """Add `db copy` to the optiview command."""
     db = sub.add_parser("db", help="database moves: copy a SQLite database into PostgreSQL")
     actions = db.add_subparsers(dest="action", required=True, metavar="{copy}")
-    copy = actions.add_parser(
-        "copy", help="copy the SQLite database into a new PostgreSQL one", description=DESCRIPTION
+    actions.add_parser(
+        "copy",
+        help="copy the SQLite database into a new PostgreSQL one",
+        description=DESCRIPTION,
+        populate=_copy_arguments,
     )
+
+
+def _copy_arguments(copy: argparse.ArgumentParser) -> None:
+    from ingest.storage.copy.copier import DEFAULT_BATCH
+
     copy.add_argument(
         "--to",
         required=True,
@@ -76,6 +85,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ingest.config import ConfigError, database_location
+    from ingest.storage.copy.copier import copy_database
+    from ingest.storage.copy.progress import for_stderr
+    from ingest.storage.copy.source import CopyError
+    from ingest.storage.copy.target import SCHEMES, shown
+    from ingest.storage.sql import is_postgres_url
+
     try:
         if args.source is None:
             try:
