@@ -8,6 +8,7 @@ and run once.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import json
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from ingest import __version__
+from ingest.cli import build_parser
 from ingest.storage.migrations import available
 from ingest.storage.sql import Location
 from tests import dbprobe, postgres
@@ -395,6 +397,72 @@ def test_missing_required_argument_exits_2(tmp_path: Path) -> None:
     assert "--name" in result.stderr
     assert "required" in result.stderr
     assert not (tmp_path / "o.db").exists()
+
+
+# --- what a command imports --------------------------------------------------------------------
+
+# Modules of some commands only (or none): `import ingest.cli`, and building the parser to
+# parse another command, must not load them (each costs tens to hundreds of ms per call).
+HEAVY_MODULES = (
+    "psycopg",  # PostgreSQL, through ingest.storage.sql
+    "httpx",  # crawlers refresh, alerts (Slack)
+    "alerts.runner",
+    "ingest.crawlers.refresh",  # the sources' names load the user-agent classifier
+    "yaml",  # the AI sources' data file
+    "rich",  # the progress bars of db copy and logs import
+)
+
+
+def loaded_heavy_modules(*command: str) -> list[str]:
+    """Which of HEAVY_MODULES a fresh interpreter has loaded after `import ingest.cli` and,
+    given a command line, after parsing it as `optiview` does (without running it)."""
+    probe = "\n".join(
+        [
+            "import json, sys",
+            "from ingest.cli import build_parser",
+            f"if {list(command)!r}: build_parser(lazy=True).parse_args({list(command)!r})",
+            f"print(json.dumps(sorted(set(sys.modules) & {set(HEAVY_MODULES)!r})))",
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded: list[str] = json.loads(result.stdout)
+    return loaded
+
+
+def test_the_cli_imports_only_what_the_command_given_runs() -> None:
+    assert loaded_heavy_modules() == []
+    assert loaded_heavy_modules("org", "list") == []
+    assert loaded_heavy_modules("migrate") == []
+    # The probe sees them when they are loaded: this command's choices come from refresh.py.
+    assert {"httpx", "ingest.crawlers.refresh"} <= set(loaded_heavy_modules("crawlers", "refresh"))
+
+
+def command_paths(parser: argparse.ArgumentParser) -> Iterator[tuple[str, ...]]:
+    yield ()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((name, *path) for path in command_paths(sub))
+
+
+def test_every_help_is_the_same_when_its_parser_is_filled_in_lazily(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    whole = build_parser()
+    paths = list(command_paths(whole))
+    assert ("crawlers", "refresh") in paths and ("sources", "set") in paths
+    for path in paths:
+        parser = whole
+        for name in path:
+            parser = next(
+                a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+            ).choices[name]
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser(lazy=True).parse_args([*path, "--help"])
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out == parser.format_help(), path
 
 
 # --- secrets -----------------------------------------------------------------------------------
