@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.collect.parse import MAX_EVENTS
 from ingest.crawlers.client_ip import PEER_ONLY, ProxyTrust
 from ingest.secret_strength import weak_secrets
 from ingest.storage.sql import Location, is_postgres_url
@@ -147,6 +146,10 @@ def crawler_data_location(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    # Imported here: the parser loads starlette, which `optiview --help` and the commands
+    # that read no settings (secrets, crawlers) would load for nothing.
+    from ingest.collect.parse import MAX_EVENTS
+
     env_vars = os.environ if environ is None else environ
     env = env_vars.get("OPTIVIEW_ENV", "development").strip().lower() or "development"
     if env not in ENVIRONMENTS:
