@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest import catalog, onboarding, provisioning
+from ingest import catalog, onboarding
 from ingest.clock import to_iso
 from ingest.cron.bookkeeping import job_state
 from ingest.errors import ApiError, ErrorCode, invalid_field
@@ -16,6 +16,10 @@ from tag.snippet import install_snippet, tag_url
 def project_created(project: Project, default_property: Property) -> dict[str, Any]:
     """The answer to creating a project: it (with the apex), its default property (with the
     site host) and, when those differ, `warnings` saying so."""
+    # Imported here: provisioning loads the AI sources' data file (yaml), which the CLI's
+    # read commands (`optiview org list`, ...) would load for nothing.
+    from ingest import provisioning
+
     answer = {**project.to_json(), "default_property": default_property.to_json()}
     warnings = provisioning.project_warnings(project, default_property)
     return {**answer, "warnings": warnings} if warnings else answer
