@@ -5,6 +5,8 @@ writer. Shared by POST /v1/logs and `optiview logs import`."""
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -158,24 +160,51 @@ def rows_of(
 
 
 async def commit(writer: GroupCommitWriter | RemoteWriter, parts: list[Prepared]) -> None:
-    """Submit every part and wait for all of them to be committed (or failed). A full queue
-    waits for this batch's own parts already in it; full of others' events alone, it is
-    Overloaded (the parts queued before still commit, and are waited for)."""
-    futures: list[asyncio.Future[None]] = []
+    """Submit every part and wait for all of them to be committed (or failed).
+
+    A part the writer's queue refuses (Overloaded: raised by submit inline, answered by the
+    writer process) is held until one of this batch's own parts commits, then submitted
+    again: a batch larger than the queue goes in part by part. Refused while none of its parts
+    is under way, the queue is full of others' events and Overloaded stands (the parts queued
+    before still commit, and are waited for)."""
+    unsent = collections.deque(parts)
+    sent: dict[asyncio.Future[None], Prepared] = {}
+    held: list[Prepared] = []
+    failures: list[BaseException] = []
     try:
-        for part in parts:
-            while True:
+        while unsent or sent:
+            while unsent:  # as many as the queue takes
                 try:
-                    futures.append(writer.submit(part))
-                    break
+                    future = writer.submit(unsent[0])
                 except Overloaded:
-                    ours = [future for future in futures if not future.done()]
-                    if not ours:
+                    if not sent:
                         raise
-                    await asyncio.wait(ours, return_when=asyncio.FIRST_COMPLETED)
+                    break
+                sent[future] = unsent.popleft()
+            if not sent:
+                break
+            done, _ = await asyncio.wait(sent, return_when=asyncio.FIRST_COMPLETED)
+            committed = False
+            for future in done:
+                part = sent.pop(future)
+                exc = future.exception()
+                if exc is None:
+                    committed = True
+                elif isinstance(exc, Overloaded):
+                    held.append(part)
+                else:
+                    failures.append(exc)
+            if failures:  # no more parts: wait for those under way, then raise
+                unsent.clear()
+                held.clear()
+            elif committed:
+                unsent.extendleft(reversed(held))
+                held.clear()
+            elif held and not sent:
+                raise Overloaded(f"the writer's queue is full: {len(held)} parts were refused")
     finally:
-        results = await asyncio.gather(*futures, return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
+        results = await asyncio.gather(*sent, return_exceptions=True)
+    failures += [r for r in results if isinstance(r, BaseException)]
     conflicts = [f for f in failures if is_digest_conflict(f)]
     if conflicts:
         raise conflicts[0]
@@ -190,9 +219,12 @@ async def store(
     candidates: list[Candidate],
     received_at: int,
     explain: bool = False,
+    turn: asyncio.Lock | None = None,
 ) -> Stored:
     """Check, enrich, prepare and commit; returns after COMMIT. Raises the writer's errors
-    (Overloaded, StorageUnavailable) and DigestConflict."""
+    (Overloaded, StorageUnavailable) and DigestConflict. With `turn`, the commit waits for
+    it: batches of one import are checked and enriched while another commits, but commit one
+    at a time (two at once could fill the writer's queue with each other's parts)."""
     out = Stored()
     for attempt in range(CONFLICT_RETRIES + 1):
         kept, skipped, fates = await check(db, target, candidates, explain)
@@ -202,7 +234,8 @@ async def store(
         # Off the event loop: thousands of hits' enrichment would hold every other request.
         enriched, parts = await asyncio.to_thread(rows_of, kept, target, received_at)
         try:
-            await commit(writer, parts)
+            async with turn or contextlib.nullcontext():
+                await commit(writer, parts)
         except Exception as exc:
             if not is_digest_conflict(exc):
                 raise

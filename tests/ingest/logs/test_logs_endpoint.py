@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gzip
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from tests.ingest.collect.conftest import CHROME, GPTBOT, Site
+from tests.conftest import start_server
+from tests.ingest.collect.conftest import CHROME, GPTBOT, Site, provision_on
 from tests.ingest.logs.conftest import (
     CHATGPT_USER,
     CHATGPT_USER_IP,
@@ -268,3 +270,24 @@ def test_lines_are_counted_by_fate_in_metrics(site: Site) -> None:
         "human": 1,
         "unparseable": 1,
     }
+
+
+def test_a_batch_larger_than_the_writer_process_queue_is_stored_in_parts(
+    tmp_path: Path,
+) -> None:
+    """Under `optiview serve`'s writer process, whose queue holds 50 events: the parts it
+    refuses while the batch's own earlier parts wait are sent again after those commit."""
+    server = start_server(
+        tmp_path / "optiview.db", TMPDIR=str(tmp_path), OPTIVIEW_QUEUE_MAX_EVENTS="50"
+    )
+    try:
+        site = provision_on(server)
+        lines = [
+            cloudflare_line(site.domain, f"/p/{n}", GPTBOT, RayID=f"{n:016x}") for n in range(300)
+        ]
+        answer = post_logs(site, b"\n".join(lines))
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["accepted"] == 300
+        assert len(stored(site)) == 300
+    finally:
+        server.stop()
