@@ -4,6 +4,7 @@ POST /v1/logs, on the settings' database, a batch of lines at a time."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from ingest.storage.backend import Storage
 from ingest.storage.sql import Conn
 
 BATCH_LINES = 5_000
+STORES_IN_FLIGHT = 2
 # events.key_id of imported hits: no key sent them (the command is the operator's own).
 IMPORT_KEY_ID = "logs-import"
 
@@ -76,6 +78,9 @@ async def import_files(
     for path in paths:  # every file readable before any line is stored
         size_of(path)
     summary = Summary()
+    # In this process, as the collector's inline writer: a writer process of its own (as
+    # `optiview serve` runs) cost a quarter more CPU in all, and on a busy two-core machine
+    # the import took longer, not shorter (loadtests/bench_logs.py, both ways in one run).
     writer = GroupCommitWriter.tuned(db, RollupRecorder(), settings.collector)
     writer.start()
     try:
@@ -104,9 +109,11 @@ async def _import_file(
     advance: Advance,
 ) -> None:
     done = 0
-    # One batch is stored (its reads and COMMIT on the database's threads) while the next is
-    # parsed: the two overlap instead of taking turns.
-    storing: asyncio.Task[None] | None = None
+    # Batches are stored while the next ones are parsed, up to STORES_IN_FLIGHT at once: one
+    # is enriched while another waits for its COMMIT. Their lines' digests differ (a line's
+    # occurrences are counted within its file), so their checks cannot miss each other's rows.
+    storing: collections.deque[asyncio.Task[None]] = collections.deque()
+    turn = asyncio.Lock()  # their commits, one at a time
     try:
         with open_log(path) as log_file:
             while True:
@@ -116,19 +123,23 @@ async def _import_file(
                 triage = triager.run(batch)
                 summary.lines += triage.lines
                 summary.skipped.update(triage.skipped)
-                if storing is not None:
-                    await storing
-                storing = asyncio.ensure_future(
-                    _store(writer, db, target, triage.candidates, summary)
+                if len(storing) >= STORES_IN_FLIGHT:
+                    await storing.popleft()
+                storing.append(
+                    asyncio.ensure_future(
+                        _store(writer, db, target, triage.candidates, summary, turn)
+                    )
                 )
                 position = log_file.position()
                 advance(position - done)
                 done = position
-        if storing is not None:
-            await storing
+        while storing:  # every batch of the file committed before the next file is read
+            await storing.popleft()
     finally:
-        if storing is not None and not storing.done():
-            storing.cancel()
+        for task in storing:
+            task.cancel()
+        if storing:
+            await asyncio.gather(*storing, return_exceptions=True)
 
 
 async def _store(
@@ -137,8 +148,9 @@ async def _store(
     target: Target,
     candidates: list[Candidate],
     summary: Summary,
+    turn: asyncio.Lock,
 ) -> None:
-    stored = await store(db, writer, target, candidates, now_ms())
+    stored = await store(db, writer, target, candidates, now_ms(), turn=turn)
     summary.stored += len(stored.enriched)
     summary.skipped.update(stored.skipped)
     summary.classes.update(e.user_agent.ua_class for _, e in stored.enriched)

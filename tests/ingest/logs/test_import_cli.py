@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.cli import main
+from ingest.logs import importer
 from tests.ingest.collect.conftest import CHROME, GPTBOT, Site
 from tests.ingest.logs.conftest import (
     CHATGPT_USER,
@@ -136,8 +137,11 @@ def test_a_batch_larger_than_the_writers_queue_is_stored_in_parts(
 ) -> None:
     site = cli_env
     monkeypatch.setenv("OPTIVIEW_QUEUE_MAX_EVENTS", "50")  # the least allowed
-    lines = [nginx_line(f"/p/{n}", GPTBOT, ip=GPTBOT_IP, second=n % 3600) for n in range(300)]
+    # Two batches of lines under way at once, each larger than the queue.
+    count = 2 * importer.BATCH_LINES // 50
+    monkeypatch.setattr(importer, "BATCH_LINES", count // 2)
+    lines = [nginx_line(f"/p/{n}", GPTBOT, ip=GPTBOT_IP, second=n % 3600) for n in range(count)]
     path = write_log(tmp_path / "bots.log", lines)
     args = ["logs", "import", "--property", str(site.property_id), "--format", "nginx"]
     assert main([*args, str(path)]) == 0
-    assert len(site.events()) == 300
+    assert len(site.events()) == count
