@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import orjson
-from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from starlette.responses import Response
 
 
 class ErrorCode(StrEnum):
@@ -92,6 +95,9 @@ class ApiError(Exception):
 
 
 def error_response(error: ApiError) -> Response:
+    # Imported here: the CLI raises these errors too, and starlette (with anyio) is no part of it.
+    from starlette.responses import Response
+
     body = orjson.dumps({"error": error.code.value, "detail": error.detail})
     return Response(body, error.status, headers=error.headers, media_type="application/json")
 
