@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.requests import Request
-from starlette.types import Receive
 
 from ingest.errors import ApiError, ErrorCode
+
+# Annotations only: collect.parse (and through it the settings, which the CLI reads) imports
+# this module, and starlette (with anyio) is no part of the CLI.
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.types import Receive
 
 
 def _too_large(limit: int) -> ApiError:
