@@ -1,7 +1,10 @@
 """The callgrind benchmark runs end to end, tiny: instructions per request of every process of
 the server are counted, positive and plausible, and --max-instructions fails a run above it.
 
-valgrind makes the server some 50 times slower; 50 requests keep this within a minute."""
+valgrind makes the server some 50 times slower, and its start under valgrind is most of this
+test's time: the counts are the smallest that still run every step (a warm-up, an idle count,
+measured requests over more than one connection). What is checked is the plumbing, not the
+figure."""
 
 from __future__ import annotations
 
@@ -18,9 +21,13 @@ from loadtests import bench_callgrind, process_cpu
 
 pytestmark = pytest.mark.usefixtures("lower_priority")  # conftest.py: why
 
+REQUESTS = 10
+WARMUP = 5
+
 
 def test_a_tiny_count_reports_instructions_per_request(tmp_path: Path) -> None:
-    argv = ["--requests", "50", "--warmup", "20", "--connections", "4", "--sites", "1"]
+    argv = ["--requests", str(REQUESTS), "--warmup", str(WARMUP), "--connections", "2"]
+    argv += ["--sites", "1", "--idle-seconds", "1"]
     # One Python start under valgrind fewer (the slowest part of this test): no writer
     # process. The benchmark itself counts the writer process; its role is tested below
     # without valgrind.
@@ -29,7 +36,7 @@ def test_a_tiny_count_reports_instructions_per_request(tmp_path: Path) -> None:
     assert bench_callgrind.main([*argv, "--max-instructions", "1000", "--out", str(tmp_path)]) == 1
     report = json.loads((tmp_path / "bench-callgrind.json").read_text())
     [count] = report["counts"]
-    assert count["label"] == "current" and count["requests"] == 50 and count["events"] == 50
+    assert count["label"] == "current" and count["requests"] == count["events"] == REQUESTS
     total = count["per_request"]["total"]
     # A collector request is about a million instructions: far more than the HTTP exchange
     # alone (so the worker was counted), far less than start-up (so zeroing worked).
@@ -40,7 +47,7 @@ def test_a_tiny_count_reports_instructions_per_request(tmp_path: Path) -> None:
     # timers run with no request in sight; their part of the count is taken out
     assert sum(count["idle_per_s"].values()) > 0 and 0 < count["idle_share"] < 0.6, count
     assert count["gross_per_request"] > total
-    assert count["committed"] >= 70  # the warm-up's and the measured requests' events
+    assert count["committed"] >= WARMUP + REQUESTS  # the warm-up's and the measured events
     markdown = (tmp_path / "bench-callgrind.md").read_text()
     assert "| current |" in markdown and "OVER the limit of 1,000" in markdown
 
