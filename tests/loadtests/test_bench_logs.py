@@ -20,6 +20,7 @@ def test_bench_imports_a_generated_nginx_file_then_finds_it_all_stored(tmp_path:
     assert again["stored"] == 0
     assert again["duplicates"] == first["stored"]
     assert result["first"]["lines_per_s"] > 0
+    assert result["first"]["command_lines_per_s"] > 0  # the summary's own figure was read
 
 
 def test_generated_lines_are_the_same_for_a_seed() -> None:
