@@ -6,16 +6,25 @@ bundled with the `publicsuffixlist` package.
 
 import ipaddress
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-from publicsuffixlist import PublicSuffixList
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
 MAX_LABEL = 63
 MAX_NAME = 253
 
-# Parsing the list takes a while, so do it once. accept_unknown=False makes
-# names under unknown TLDs (`example.local`) have no registrable domain.
-_PSL = PublicSuffixList(accept_unknown=False)
+
+@cache
+def _psl() -> "PublicSuffixList":
+    """The list, parsed once on first use (about 50 ms): the collector and most commands,
+    which import this module for origin_host, never need it. accept_unknown=False makes
+    names under unknown TLDs (`example.local`) have no registrable domain."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(accept_unknown=False)
+
 
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):(?=//)", re.IGNORECASE)
 _PORT = re.compile(r"[0-9]{0,5}")
@@ -114,7 +123,7 @@ def _check_labels(host: str) -> None:
         if label.startswith("-") or label.endswith("-"):
             raise DomainError(_EDGE_HYPHEN.format(host=host, label=label))
     if len(labels) == 1:
-        reason = _PUBLIC_SUFFIX if _PSL.is_public(host) else _NO_DOT
+        reason = _PUBLIC_SUFFIX if _psl().is_public(host) else _NO_DOT
         raise DomainError(reason.format(host=host))
     if labels[-1].isdigit():
         raise DomainError(_NUMERIC_TLD.format(host=host, tld=labels[-1]))
@@ -142,13 +151,13 @@ def normalize_host(raw: str) -> str:
 
 def registrable_domain(host: str) -> str | None:
     """eTLD+1 by the bundled PSL; None for a bare public suffix or an unknown TLD."""
-    return _PSL.privatesuffix(host)
+    return _psl().privatesuffix(host)
 
 
 def _apex(host: str) -> str:
     apex = registrable_domain(host)
     if apex is None:
-        reason = _PUBLIC_SUFFIX if _PSL.is_public(host) else _UNKNOWN_TLD
+        reason = _PUBLIC_SUFFIX if _psl().is_public(host) else _UNKNOWN_TLD
         raise DomainError(reason.format(host=host))
     return apex
 
