@@ -15,7 +15,7 @@ from ingest.config import load_settings
 from ingest.storage.connection import connect
 from ingest.storage.database import Database, StorageLost, StorageUnavailable
 from ingest.storage.datafile import DatabaseFileError, ensure_database_file, identity
-from tests.conftest import free_port, optiview, service_env, start_server
+from tests.conftest import INLINE_WRITER, free_port, optiview, service_env, start_server
 
 # Strong enough for any production rule on secrets.
 PRODUCTION = {
@@ -184,8 +184,9 @@ def test_production_serve_creates_the_file_when_told_to(tmp_path: Path):
         server.stop()
     log = next(tmp_path.glob("server-*.log")).read_text()
     assert f"creating a new, empty database at {db}" in log
-    # the next start finds it and says nothing about creating
-    again = start_server(db, **PRODUCTION)
+    # the next start finds it and says nothing about creating (serve's migrate says it,
+    # before a writer process would start: none is started)
+    again = start_server(db, **PRODUCTION, **INLINE_WRITER)
     again.stop()
     port = again.url.rsplit(":", 1)[1]
     assert "creating" not in (tmp_path / f"server-{port}.log").read_text()
@@ -193,7 +194,7 @@ def test_production_serve_creates_the_file_when_told_to(tmp_path: Path):
 
 def test_development_serve_creates_a_missing_file_and_says_so(tmp_path: Path):
     db = tmp_path / "optiview.db"
-    server = start_server(db)
+    server = start_server(db, **INLINE_WRITER)  # serve's migrate creates it, not the writer
     server.stop()
     assert db.is_file()
     log = next(tmp_path.glob("server-*.log")).read_text()
