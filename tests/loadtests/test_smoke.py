@@ -45,7 +45,7 @@ def test_the_gate_fails_when_p95_is_not_under_the_limit(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-c",
          "import sys, loadtests.run as r; r.P95_LIMIT_MS = 0.001;"
-         f" sys.exit(r.main(['--users', '5', '--spawn-rate', '5', '--duration', '4',"
+         f" sys.exit(r.main(['--users', '5', '--spawn-rate', '5', '--duration', '2',"
          f" '--sites', '1', '--out', {str(tmp_path)!r}]))"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
