@@ -27,7 +27,7 @@ from ingest.cron.scheduler import Scheduler, Work
 from ingest.serve import scheduled_jobs
 from ingest.storage.sql import Conn, Location
 from tests.alerts.conftest import SlackStandIn, current_minute, insert_rollups, rollup_row
-from tests.conftest import Server, service_env, start_server
+from tests.conftest import INLINE_WRITER, Server, service_env, start_server
 from tests.ingest.cron.job_databases import connections, fresh
 
 NODES = 3
@@ -254,6 +254,8 @@ def test_three_serving_nodes_run_each_job_once_and_send_one_message(
                 OPTIVIEW_SCHEDULER_TICK_S="0.2",
                 OPTIVIEW_NODE=f"node-{i}",
                 SLACK_WEBHOOK_URL=slack.url,
+                # the scheduler runs in serve's own process: no writer process to start
+                **INLINE_WRITER,
             )
         )
 
