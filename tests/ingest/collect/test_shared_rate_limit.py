@@ -23,7 +23,7 @@ from ingest.collect.ratelimit_redis import BUCKET_SCRIPT, KEY_PREFIX, SharedRate
 from ingest.collect.service import limiter
 from ingest.config import ConfigError, load_settings
 from tests import redis_server
-from tests.conftest import Server, service_env, serving, serving_two
+from tests.conftest import INLINE_WRITER, Server, service_env, serving, serving_two
 from tests.ingest.collect.conftest import provision_on
 
 T0 = 1_700_000_000.25  # a Redis-clock time, in seconds
@@ -247,7 +247,8 @@ def nodes(
         "OPTIVIEW_RATE_LIMIT_BURST": BURST,
         "OPTIVIEW_REDIS_URL": redis_url,
     }
-    yield from serving_two(db, **limits)
+    # about the limiter, not the writer: each worker commits itself (no writer process)
+    yield from serving_two(db, **limits, **INLINE_WRITER)
 
 
 def test_two_nodes_share_a_keys_budget(nodes: tuple[Server, Server]):
@@ -269,7 +270,7 @@ def test_two_nodes_share_a_keys_budget(nodes: tuple[Server, Server]):
 
 
 def test_without_redis_a_node_says_its_limits_are_its_own(tmp_path: Path):
-    for node in serving(tmp_path / "optiview.db"):
+    for node in serving(tmp_path / "optiview.db", **INLINE_WRITER):
         check = httpx.get(node.url + "/health", timeout=5).json()["checks"]["rate_limits"]
         assert check == {"status": "ok", "shared": False}
 
@@ -281,6 +282,7 @@ def test_a_node_answers_while_redis_is_down_and_shares_again_when_it_is_back(tmp
             OPTIVIEW_RATE_LIMIT_PER_KEY="0.01",
             OPTIVIEW_RATE_LIMIT_BURST="3",
             OPTIVIEW_REDIS_URL=redis_process.url,
+            **INLINE_WRITER,
         ):
             before, during, after = (provision_on(node) for _ in range(3))
             assert [before.send().status_code for _ in range(4)] == [202, 202, 202, 429]
