@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ingest.console.visibility import crawls_per_referral, kinds_line, operators_line
-from tests.conftest import ADMIN_TOKEN, Server, serving
+from tests.conftest import ADMIN_TOKEN, INLINE_WRITER, Server, serving
 from tests.ingest.console.pages import signed_in, tables
 from tests.ingest.console.seeding import RANGE, Project, create
 from tests.ingest.stats.funnel_seeding import seed_visibility
@@ -33,7 +33,7 @@ def projects(db_location: Path | str) -> tuple[Path | str, dict[str, Project]]:
 
 @pytest.fixture(scope="module")
 def server(projects: tuple[Path | str, dict[str, Project]]) -> Iterator[Server]:
-    yield from serving(projects[0])
+    yield from serving(projects[0], **INLINE_WRITER)  # it only reads what was seeded
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.conftest import Server, serving
+from tests.conftest import INLINE_WRITER, Server, serving
 from tests.ingest.console.seeding import create
 from tests.ingest.console.test_browser_data import QUERY, shot, sign_in, watch
 from tests.ingest.stats.funnel_seeding import seed_visibility
@@ -22,7 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db = tmp_path_factory.mktemp("visibility-browser") / "optiview.db"
     seed_visibility(db, create(db, "prj_vis", sources=("chatgpt", "perplexity")))
     create(db, "prj_vis_empty", sources=("chatgpt",))
-    yield from serving(db)
+    yield from serving(db, **INLINE_WRITER)  # it only reads what was seeded
 
 
 def test_the_page_with_data_and_empty(browser: BrowserContext, server: Server) -> None:
