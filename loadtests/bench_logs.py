@@ -7,7 +7,8 @@ broken lines), provisions a property on a fresh SQLite database, and imports the
 second finds them all stored already. Reports lines/s of each (the target is 50,000): end to
 end, the interpreter's and the modules' start-up included, and by the command's own count.
 
-    python -m loadtests.bench_logs [--lines 500000] [--gzip] [--out loadtests/out]
+    python -m loadtests.bench_logs [--lines 500000] [--gzip] [--stores-in-flight N]
+                                   [--out loadtests/out]
 """
 
 from __future__ import annotations
@@ -225,8 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lines", type=int, default=500_000)
     parser.add_argument("--gzip", action="store_true", help="write and import a .gz file")
+    parser.add_argument(
+        "--stores-in-flight",
+        type=int,
+        help="batches stored at once (the importer's STORES_IN_FLIGHT; default its own)",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "out")
     args = parser.parse_args(argv)
+    if args.stores_in_flight is not None:
+        from ingest.logs import importer
+
+        importer.STORES_IN_FLIGHT = args.stores_in_flight  # this process's own imports only
     args.out.mkdir(parents=True, exist_ok=True)
     saved = {k: os.environ.get(k) for k in ("OPTIVIEW_DB", "OPTIVIEW_ENV_FILE")}
     try:
