@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ingest.collect.enrich import Enriched
 from ingest.collect.merge import merge_content, merge_sessions
 from ingest.storage.multirow import insert_many
 
 if TYPE_CHECKING:  # sql.py imports psycopg: 0.44 s of a writer process's start, not needed
+    from ingest.collect.enrich import Enriched  # and enrich the classifiers and crawler data
     from ingest.storage.sql import Conn
 
 Row = tuple[Any, ...]
