@@ -10,7 +10,6 @@ from ingest.classify.useragent import classify_user_agent
 from ingest.collect.directory import Directory
 from ingest.collect.invalidation import Listener
 from ingest.collect.ratelimit import Limiter, RateLimiter
-from ingest.collect.ratelimit_redis import SharedRateLimiter
 from ingest.collect.rollups import RollupRecorder
 from ingest.collect.writer import GroupCommitWriter
 from ingest.config import CollectorSettings, Settings
@@ -86,5 +85,8 @@ def limiter(tuning: CollectorSettings) -> Limiter:
     """Shared buckets when Redis is configured and limits are on, else this process's own."""
     rate, burst = tuning.rate_limit_per_key, tuning.rate_limit_burst
     if tuning.redis_url and rate > 0:
+        # Imported here: the Redis client is 60 ms of every worker's start, needed by few.
+        from ingest.collect.ratelimit_redis import SharedRateLimiter
+
         return SharedRateLimiter(tuning.redis_url, rate, burst)
     return RateLimiter(rate, burst)
